@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One list of compiler settings for every Swift target (STYLE.md, habit 15).
+let settings: [SwiftSetting] = [
+    .enableExperimentalFeature("StrictConcurrency"),
+]
+
+let package = Package(
+    name: "Gatehouse",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "gatehouse", targets: ["gatehouse"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibUV", path: "Sources/CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+
+        .target(name: "GatehouseJSON", swiftSettings: settings),
+        .target(name: "GatehouseSigV4", dependencies: ["COpenSSL"], swiftSettings: settings),
+        .target(name: "GatehousePolicy", dependencies: ["GatehouseJSON"], swiftSettings: settings),
+        .target(name: "GatehouseLoop", dependencies: ["CLibUV"], swiftSettings: settings),
+        .target(name: "GatehouseHTTP", dependencies: ["GatehouseLoop", "CHTTPParser", "CLibUV"], swiftSettings: settings),
+        .target(name: "GatehouseModel", dependencies: ["GatehouseJSON", "GatehousePolicy", "Yams"], swiftSettings: settings),
+        .target(name: "GatehouseCore", dependencies: [
+            "GatehouseJSON", "GatehouseLoop", "GatehouseHTTP", "GatehouseSigV4", "GatehousePolicy", "GatehouseModel",
+        ], swiftSettings: settings),
+
+        // Integration backends. `plugins/` is Gatehouse's folder of integration plugins, not
+        // SwiftPM's build-tool plugins, so each target names its path explicitly.
+        .target(name: "StepFunctions", dependencies: ["GatehouseCore"], path: "plugins/StepFunctions", swiftSettings: settings),
+        .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON"], path: "plugins/LocalWorkflows", swiftSettings: settings),
+
+        .executableTarget(name: "gatehouse", dependencies: [
+            "GatehouseCore", "StepFunctions", "LocalWorkflows",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: settings),
+
+        .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
+        .testTarget(name: "GatehouseSigV4Tests", dependencies: ["GatehouseSigV4"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy", "GatehouseJSON"]),
+        .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"]),
+        .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP"]),
+        .testTarget(name: "LocalWorkflowsTests", dependencies: ["LocalWorkflows", "GatehouseJSON"]),
+    ]
+)

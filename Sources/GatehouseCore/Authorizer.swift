@@ -1,0 +1,136 @@
+import GatehouseHTTP
+import GatehouseModel
+import GatehousePolicy
+import GatehouseSigV4
+
+/// The caller after authentication (phase 4).
+public struct AuthenticatedCaller: Sendable {
+    public var principal: PolicyPrincipal
+    public var credential: CallerCredential?
+    /// Condition keys the caller established (`aws:SourceArn`, `aws:PrincipalArn`, …).
+    public var context: [String: [String]]
+
+    /// How a denial names the caller: the IAM ARN, else `anonymous`.
+    public var displayName: String {
+        if case .aws(let arn) = principal { return arn }
+        return "anonymous"
+    }
+}
+
+/// Phases 4 and 5: SigV4 authentication against the credentials store, and the resource
+/// policy combined with identity policies per API Gateway's decision table.
+public struct Authorizer: Sendable {
+    let credentials: CredentialStore
+    /// One verifier per region served, made once so its signing-key cache lives on.
+    let verifiers: [String: SigV4Verifier]
+
+    public init(credentials: CredentialStore, regions: [String]) {
+        self.credentials = credentials
+        let store = credentials
+        var v: [String: SigV4Verifier] = [:]
+        for region in Set(regions) {
+            // API Gateway's clock-skew window is five minutes either way.
+            v[region] = SigV4Verifier(service: "execute-api", region: region, clockSkewSeconds: 300) { id in
+                guard let c = store.callers[id] else { return nil }
+                return SigV4Credentials(accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken)
+            }
+        }
+        verifiers = v
+    }
+
+    /// Verifies the request's signature for a method that requires AWS_IAM.
+    public func authenticate(_ request: HTTPRequest, region: String, now: Int64) -> Result<AuthenticatedCaller, GatewayError> {
+        guard let verifier = verifiers[region] else { return .failure(.internalServerError) }
+        let sigRequest = SigV4Request(method: request.method, path: request.path, query: request.query,
+                                      headers: request.headers.fields.map { SigV4Header(name: $0.name, value: $0.value) }, body: request.body)
+        switch verifier.verify(sigRequest, now: now) {
+        case .notSigned:
+            return .failure(.missingAuthenticationToken)
+        case .failed(let f):
+            return .failure(.signature(status: f.status, errorType: f.errorType, message: f.message))
+        case .verified(let v):
+            guard let cred = credentials.callers[v.accessKeyId] else { return .failure(.missingAuthenticationToken) }
+            return assertSource(request, verified: v, credential: cred)
+        }
+    }
+
+    /// A caller acting for a resource names it in `X-Amz-Source-Arn` (and optionally
+    /// `X-Amz-Source-Account`). The header only counts when signed, and only for a key allowed
+    /// to assert that ARN: otherwise any holder of a key could claim to be any state machine.
+    func assertSource(_ request: HTTPRequest, verified v: SigV4Verified, credential cred: CallerCredential) -> Result<AuthenticatedCaller, GatewayError> {
+        var context: [String: [String]] = [:]
+        let principal: PolicyPrincipal
+        switch cred.principal {
+        case .service(let s):
+            principal = .service(s)
+        case .arn(let a):
+            principal = .aws(arn: a)
+            context["aws:PrincipalArn"] = [a]
+            let parts = a.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count > 4 { context["aws:PrincipalAccount"] = [String(parts[4])] }
+            context["aws:PrincipalType"] = [a.contains(":assumed-role/") ? "AssumedRole" : a.contains(":user/") ? "User" : "Account"]
+        }
+        let signed = Set(v.signedHeaders)
+        if let sourceArn = request.headers["X-Amz-Source-Arn"] {
+            guard signed.contains("x-amz-source-arn") else {
+                return .failure(.sourceNotPermitted("X-Amz-Source-Arn must be one of the SignedHeaders"))
+            }
+            guard cred.mayAssertSourceArn.contains(where: { ResourcePolicy.arnMatches(pattern: $0, arn: sourceArn) }) else {
+                return .failure(.sourceNotPermitted("The key \(cred.accessKeyId) may not assert source ARN \(sourceArn)"))
+            }
+            context["aws:SourceArn"] = [sourceArn]
+            let parts = sourceArn.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count > 4, !parts[4].isEmpty { context["aws:SourceAccount"] = [String(parts[4])] }
+        }
+        if let account = request.headers["X-Amz-Source-Account"] {
+            guard signed.contains("x-amz-source-account") else {
+                return .failure(.sourceNotPermitted("X-Amz-Source-Account must be one of the SignedHeaders"))
+            }
+            if let derived = context["aws:SourceAccount"], derived != [account] {
+                return .failure(.sourceNotPermitted("X-Amz-Source-Account does not match the account of X-Amz-Source-Arn"))
+            }
+            context["aws:SourceAccount"] = [account]
+        }
+        return .success(AuthenticatedCaller(principal: principal, credential: cred, context: context))
+    }
+
+    /// API Gateway's decision for `execute-api:Invoke` on `resourceArn`:
+    /// an explicit deny in either policy wins; with no authentication (NONE) the resource
+    /// policy must allow; an IAM caller of the API's own account needs either policy to allow;
+    /// any other caller (another account, or a service principal, which has no identity
+    /// policy) needs the resource policy to allow — and an IAM caller of another account
+    /// needs its identity policy as well.
+    public func authorize(caller: AuthenticatedCaller, api: RestApiSpec, resourceArn: String,
+                          sourceIp: String) -> GatewayError? {
+        var context = caller.context
+        if !sourceIp.isEmpty { context["aws:SourceIp"] = [sourceIp] }
+        let request = PolicyRequest(principal: caller.principal, action: "execute-api:Invoke",
+                                    resource: resourceArn, context: context)
+        let resourceDecision = api.policy?.evaluate(request)
+        var identityDecision = PolicyDecision.implicitDeny
+        for p in caller.credential?.policies ?? [] {
+            switch p.evaluate(request) {
+            case .explicitDeny: identityDecision = .explicitDeny
+            case .allow where identityDecision != .explicitDeny: identityDecision = .allow
+            default: break
+            }
+        }
+        if resourceDecision == .explicitDeny || identityDecision == .explicitDeny {
+            return .accessDenied(caller: caller.displayName, resourceArn: resourceArn, explicitDeny: true)
+        }
+        let allowed: Bool
+        switch caller.principal {
+        case .anonymous:
+            allowed = resourceDecision == nil || resourceDecision == .allow
+        case .service:
+            allowed = resourceDecision == .allow
+        case .aws(let arn):
+            let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
+            let sameAccount = parts.count > 4 && parts[4] == api.accountId[...]
+            allowed = sameAccount
+                ? (identityDecision == .allow || resourceDecision == .allow)
+                : (identityDecision == .allow && resourceDecision == .allow)
+        }
+        return allowed ? nil : .accessDenied(caller: caller.displayName, resourceArn: resourceArn, explicitDeny: false)
+    }
+}

@@ -1,0 +1,133 @@
+import GatehouseHTTP
+import GatehouseJSON
+import GatehouseLoop
+import GatehouseModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The request pipeline of DESIGN.md's phases over one immutable configuration snapshot:
+/// route, authenticate, authorize, map the request, integrate, map the response, respond, log.
+public final class Gateway: HTTPRequestHandler {
+    public let model: GatewayModel
+    let router: Router
+    let authorizer: Authorizer
+    let plugins: [IntegrationPlugin]
+    let loop: EventLoop
+    let log: AccessLog
+
+    public init(model: GatewayModel, credentials: CredentialStore, plugins: [IntegrationPlugin],
+                loop: EventLoop, log: AccessLog = AccessLog()) {
+        self.model = model
+        self.router = Router(apis: model.apis)
+        self.authorizer = Authorizer(credentials: credentials, regions: model.apis.map(\.region))
+        self.plugins = plugins
+        self.loop = loop
+        self.log = log
+    }
+
+    /// The plugin that serves `integration`, if any.
+    public func plugin(for integration: Integration) -> IntegrationPlugin? {
+        plugins.first { $0.accepts(integration) }
+    }
+
+    public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        let requestId = RequestId.make()
+        let started = loop.nowMillis
+        func finish(_ response: HTTPResponse, _ note: String = "") {
+            log.request(request, requestId: requestId, status: response.status,
+                        millis: loop.nowMillis &- started, note: note)
+            responder.respond(response)
+        }
+        func fail(_ e: GatewayError, _ note: String = "") {
+            finish(e.response(requestId: requestId), note)
+        }
+
+        guard let match = router.route(method: request.method, path: request.path, host: request.headers["Host"]) else {
+            return fail(.missingAuthenticationToken, "no route")
+        }
+        // Phase 4: authentication.
+        var caller = AuthenticatedCaller(principal: .anonymous, credential: nil, context: [:])
+        if match.method.authorization == .awsIAM {
+            switch authorizer.authenticate(request, region: match.api.region, now: Int64(time(nil))) {
+            case .failure(let e): return fail(e, "authentication")
+            case .success(let c): caller = c
+            }
+        }
+        // Phase 5: authorization. The method ARN names the resource path as requested.
+        let methodArn = "\(match.api.executeApiArnPrefix)/\(match.stage.name)/\(request.method)\(match.path.hasPrefix("/") ? "" : "/")\(match.path)"
+        if match.api.policy != nil || match.method.authorization == .awsIAM {
+            if let denial = authorizer.authorize(caller: caller, api: match.api, resourceArn: methodArn,
+                                                 sourceIp: request.remoteAddress) {
+                return fail(denial, "policy")
+            }
+        }
+        // Phases 8–10.
+        guard let integration = match.method.integration else {
+            return fail(.internalServerError, "method has no integration")
+        }
+        let body: [UInt8]
+        switch RequestMapping.integrationBody(request, integration: integration) {
+        case .failure(let e): return fail(e, "request mapping")
+        case .success(let b): body = b
+        }
+        guard let plugin = plugin(for: integration) else {
+            return fail(.internalServerError, "no plugin for integration type \(integration.type.rawValue) \(integration.uri)")
+        }
+        let call = IntegrationCall(
+            integration: integration, apiId: match.api.id, stage: match.stage.name, region: match.api.region,
+            httpMethod: request.method, resourcePath: match.resource.path, pathParameters: match.pathParameters,
+            query: request.query, headers: request.headers, body: body, requestId: requestId)
+        plugin.invoke(call, loop: loop) { result in
+            switch result {
+            case .failure(.timedOut):
+                fail(.integrationTimeout, "integration timed out")
+            case .failure(.failed(let why)):
+                fail(.internalServerError, "integration failed: \(why)")
+            case .success(let outcome):
+                switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId) {
+                case .success(let r): finish(r)
+                case .failure(let e): fail(e, "response mapping: no integration response for status \(outcome.status)")
+                }
+            }
+        }
+    }
+
+    public func connectionRejected(status: Int, reason: String, remoteAddress: String) {
+        log.line("event=rejected status=\(status) reason=\"\(reason)\" ip=\(remoteAddress)")
+    }
+}
+
+/// Request ids in the UUID v4 shape AWS uses for `x-amzn-RequestId`.
+public enum RequestId {
+    public static func make() -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { bytes[i] = UInt8.random(in: 0...255) }
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// One line per request on standard output, key=value, for operators.
+public struct AccessLog: Sendable {
+    public init() {}
+
+    public func request(_ r: HTTPRequest, requestId: String, status: Int, millis: UInt64, note: String) {
+        var s = "requestId=\(requestId) ip=\(r.remoteAddress) method=\(r.method) path=\(r.path) status=\(status) latencyMs=\(millis)"
+        if !note.isEmpty { s += " note=\"\(note)\"" }
+        line(s)
+    }
+
+    public func line(_ s: String) {
+        print(s)
+        fflush(nil)
+    }
+}

@@ -1,0 +1,56 @@
+import GatehouseHTTP
+import GatehouseLoop
+import GatehouseModel
+
+/// What an integration backend is asked to do for one request (after request mapping).
+public struct IntegrationCall: Sendable {
+    public var integration: Integration
+    public var apiId: String
+    public var stage: String
+    public var region: String
+    public var httpMethod: String
+    public var resourcePath: String
+    public var pathParameters: [String: String]
+    public var query: String
+    public var headers: HTTPHeaders
+    /// The integration request body.
+    public var body: [UInt8]
+    public var requestId: String
+}
+
+/// The backend's answer, before integration-response mapping.
+public struct IntegrationOutcome: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Why a backend produced no answer. Each maps to one gateway response.
+public enum IntegrationFailure: Error, Sendable, Equatable {
+    /// INTEGRATION_TIMEOUT → 504.
+    case timedOut
+    /// INTEGRATION_FAILURE → 500; the reason goes to the log, never to the client.
+    case failed(String)
+}
+
+/// An integration backend (a folder under `plugins/`). Runs on the event loop, never blocks,
+/// and calls `done` exactly once.
+public protocol IntegrationPlugin: AnyObject {
+    /// The plugin's name in logs and the start-up route table.
+    var name: String { get }
+    /// Whether this plugin serves `integration`.
+    func accepts(_ integration: Integration) -> Bool
+    func invoke(_ call: IntegrationCall, loop: EventLoop,
+                done: @escaping (Result<IntegrationOutcome, IntegrationFailure>) -> Void)
+}
+
+/// An AWS JSON 1.0 service answered in-process (the embedded workflow engine).
+public protocol InProcessAWSService: AnyObject {
+    func handle(target: String, body: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void)
+}

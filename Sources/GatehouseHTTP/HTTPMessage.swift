@@ -1,0 +1,189 @@
+/// Header fields in wire order. Names compare case-insensitively (RFC 9110 §5.1).
+public struct HTTPHeaders: Sendable, Sequence {
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init() {}
+    public init(_ fields: [(String, String)]) {
+        self.fields = fields.map { (name: $0.0, value: $0.1) }
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+    public var count: Int { fields.count }
+
+    /// The first value of `name`, or nil.
+    public subscript(name: String) -> String? {
+        for f in fields where asciiCaseEquals(f.name, name) { return f.value }
+        return nil
+    }
+
+    /// Every value of `name`, in order.
+    public func values(_ name: String) -> [String] {
+        fields.filter { asciiCaseEquals($0.name, name) }.map(\.value)
+    }
+
+    public func contains(_ name: String) -> Bool { self[name] != nil }
+
+    public mutating func add(_ name: String, _ value: String) {
+        fields.append((name: name, value: value))
+    }
+
+    /// Replaces every field called `name` with one.
+    public mutating func set(_ name: String, _ value: String) {
+        remove(name)
+        fields.append((name: name, value: value))
+    }
+
+    public mutating func remove(_ name: String) {
+        fields.removeAll { asciiCaseEquals($0.name, name) }
+    }
+}
+
+/// ASCII case-insensitive equality, enough for header names and tokens.
+@inline(__always)
+public func asciiCaseEquals(_ a: String, _ b: String) -> Bool {
+    var ia = a.utf8.makeIterator()
+    var ib = b.utf8.makeIterator()
+    while true {
+        let ca = ia.next(), cb = ib.next()
+        guard let x = ca, let y = cb else { return ca == nil && cb == nil }
+        if x == y { continue }
+        let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
+        let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
+        if lx != ly { return false }
+    }
+}
+
+/// A complete HTTP/1.1 request as received.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request-target as sent.
+    public var target: String
+    /// The path part of the target, still percent-encoded.
+    public var path: String
+    /// The raw query string after `?`, without it; "" when absent.
+    public var query: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    /// The peer's IP address.
+    public var remoteAddress: String
+    public var isTLS: Bool
+
+    public init(method: String, target: String, headers: HTTPHeaders, body: [UInt8],
+                remoteAddress: String = "", isTLS: Bool = false) {
+        self.method = method
+        self.target = target
+        var t = Substring(target)
+        // Absolute-form (RFC 9112 §3.2.2): keep only the path and query.
+        if t.hasPrefix("http://") || t.hasPrefix("https://") {
+            let afterScheme = t[t.index(t.firstIndex(of: ":")!, offsetBy: 3)...]
+            t = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterScheme[$0...] } ?? "/"
+        }
+        if let q = t.firstIndex(of: "?") {
+            path = String(t[..<q])
+            query = String(t[t.index(after: q)...])
+        } else {
+            path = String(t)
+            query = ""
+        }
+        if path.isEmpty { path = "/" }
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.isTLS = isTLS
+    }
+}
+
+/// A response to send. `Content-Length` is always computed from `body` when serialized.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON body with its content type.
+    public static func json(_ status: Int, _ body: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var h = headers
+        if !h.contains("Content-Type") { h.add("Content-Type", "application/json") }
+        return HTTPResponse(status: status, headers: h, body: Array(body.utf8))
+    }
+
+    /// Wire form of the response head and body.
+    public func serialized(close: Bool, date: String, headOnly: Bool = false) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + body.count)
+        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n".utf8)
+        var hasDate = false
+        for (name, value) in headers.fields {
+            if asciiCaseEquals(name, "Content-Length") || asciiCaseEquals(name, "Connection")
+                || asciiCaseEquals(name, "Transfer-Encoding") { continue }
+            if asciiCaseEquals(name, "Date") { hasDate = true }
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            // A header value never carries CR or LF onto the wire (response splitting).
+            for c in value.utf8 where c != 0x0D && c != 0x0A { out.append(c) }
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        if !hasDate { out.append(contentsOf: "Date: \(date)\r\n".utf8) }
+        out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+        if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
+        else { out.append(contentsOf: "Connection: keep-alive\r\n".utf8) }
+        out.append(contentsOf: "\r\n".utf8)
+        if !headOnly { out.append(contentsOf: body) }
+        return out
+    }
+
+    public static func reason(_ status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 200: return "OK"
+        case 201: return "Created"
+        case 202: return "Accepted"
+        case 204: return "No Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 304: return "Not Modified"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 409: return "Conflict"
+        case 411: return "Length Required"
+        case 413: return "Request Entity Too Large"
+        case 414: return "URI Too Long"
+        case 415: return "Unsupported Media Type"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Status"
+        }
+    }
+}
+
+/// Limits on what one request may be. Defaults follow API Gateway's documented quotas:
+/// 10 MB payload, 10240 bytes of headers.
+public struct HTTPLimits: Sendable {
+    public var maxBodyBytes = 10 * 1024 * 1024
+    public var maxRequestLineBytes = 8192
+    public var maxHeaderBytes = 10240
+    public var maxHeaderCount = 200
+    /// Milliseconds from a request's first byte until its head is complete.
+    public var headerTimeoutMillis: UInt64 = 10_000
+    /// Milliseconds an idle keep-alive connection is kept (also the body-progress timeout).
+    public var idleTimeoutMillis: UInt64 = 60_000
+    /// Requests parsed ahead of their responses before reading pauses.
+    public var maxPipelined = 32
+
+    public init() {}
+}

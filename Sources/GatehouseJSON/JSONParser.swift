@@ -1,0 +1,215 @@
+/// A malformed JSON text: what was wrong and the byte offset where it was seen.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+    public var offset: Int
+    public var description: String { "\(reason) at offset \(offset)" }
+}
+
+extension JSONValue {
+    /// Parses one JSON text (RFC 8259) from bytes. Nesting deeper than `maxDepth` is refused
+    /// rather than recursed into, so hostile input cannot exhaust the stack.
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 512) throws(JSONParseError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buf throws(JSONParseError) in
+            var p = JSONByteParser(buf, maxDepth: maxDepth)
+            p.skipSpace()
+            let v = try p.value(depth: 0)
+            p.skipSpace()
+            if p.i != buf.count { throw p.fail("unexpected trailing data") }
+            return v
+        }
+    }
+
+    /// Parses a JSON text given as a string.
+    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+}
+
+struct JSONByteParser {
+    let b: UnsafeBufferPointer<UInt8>
+    var i = 0
+    let maxDepth: Int
+
+    init(_ b: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+        self.b = b
+        self.maxDepth = maxDepth
+    }
+
+    func fail(_ reason: String) -> JSONParseError { JSONParseError(reason: reason, offset: i) }
+
+    mutating func skipSpace() {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    mutating func expect(_ word: StaticString, _ v: JSONValue) throws(JSONParseError) -> JSONValue {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count else { throw fail("unexpected end of input") }
+        let w = word.utf8Start
+        for k in 0..<n where b[i + k] != w[k] { throw fail("invalid literal") }
+        i += n
+        return v
+    }
+
+    mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth < maxDepth else { throw fail("nesting too deep") }
+        guard i < b.count else { throw fail("unexpected end of input") }
+        switch b[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var obj = JSONObject()
+            skipSpace()
+            if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(obj) }
+            while true {
+                skipSpace()
+                guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                let key = try string()
+                skipSpace()
+                guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                i += 1
+                skipSpace()
+                obj[key] = try value(depth: depth + 1)
+                skipSpace()
+                guard i < b.count else { throw fail("unexpected end of input") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "}") { i += 1; return .object(obj) }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var arr: [JSONValue] = []
+            skipSpace()
+            if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(arr) }
+            while true {
+                skipSpace()
+                arr.append(try value(depth: depth + 1))
+                skipSpace()
+                guard i < b.count else { throw fail("unexpected end of input") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "]") { i += 1; return .array(arr) }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try string())
+        case UInt8(ascii: "t"): return try expect("true", .bool(true))
+        case UInt8(ascii: "f"): return try expect("false", .bool(false))
+        case UInt8(ascii: "n"): return try expect("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try number()
+        default:
+            throw fail("unexpected character")
+        }
+    }
+
+    mutating func digits() -> Int {
+        let start = i
+        while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+        return i - start
+    }
+
+    mutating func number() throws(JSONParseError) -> JSONValue {
+        let start = i
+        if b[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < b.count else { throw fail("invalid number") }
+        if b[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if digits() == 0 {
+            throw fail("invalid number")
+        }
+        var isInteger = true
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            isInteger = false
+            if digits() == 0 { throw fail("invalid number") }
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            isInteger = false
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            if digits() == 0 { throw fail("invalid number") }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+        if isInteger, let n = Int64(text) { return .int(n) }
+        guard let d = Double(text) else { throw fail("invalid number") }
+        return .double(d)
+    }
+
+    mutating func hex4() throws(JSONParseError) -> UInt32 {
+        guard i + 4 <= b.count else { throw fail("invalid \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = b[i]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw fail("invalid \\u escape")
+            }
+            v = v << 4 | d
+            i += 1
+        }
+        return v
+    }
+
+    mutating func string() throws(JSONParseError) -> String {
+        i += 1  // opening quote
+        let start = i
+        // Fast path: no escapes.
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+                i += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") { break }
+            if c < 0x20 { throw fail("control character in string") }
+            i += 1
+        }
+        var out = Array(UnsafeBufferPointer(rebasing: b[start..<i]))
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            }
+            if c < 0x20 { throw fail("control character in string") }
+            if c != UInt8(ascii: "\\") {
+                out.append(c)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < b.count else { break }
+            let e = b[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if scalar >= 0xD800, scalar < 0xDC00,
+                   i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
+                    i += 2
+                    let low = try hex4()
+                    if low >= 0xDC00, low < 0xE000 {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                }
+                let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default:
+                throw fail("invalid escape")
+            }
+        }
+        throw fail("unterminated string")
+    }
+}

@@ -1,0 +1,123 @@
+import GatehouseJSON
+import GatehousePolicy
+
+/// A method's authorization type, as API Gateway names it.
+public enum AuthorizationType: String, Sendable {
+    case none = "NONE"
+    case awsIAM = "AWS_IAM"
+}
+
+/// The integration types of `x-amazon-apigateway-integration.type`.
+public enum IntegrationType: String, Sendable {
+    case aws
+    case awsProxy = "aws_proxy"
+    case http
+    case httpProxy = "http_proxy"
+    case mock
+}
+
+/// What happens to a request body whose Content-Type has no request template.
+public enum PassthroughBehavior: String, Sendable {
+    case whenNoMatch = "when_no_match"
+    case whenNoTemplates = "when_no_templates"
+    case never
+}
+
+/// One entry of an integration's `responses`: chosen by `selectionPattern` (the map key;
+/// `default` when no other matches).
+public struct IntegrationResponseSpec: Sendable {
+    public var selectionPattern: String
+    public var statusCode: Int
+    public var responseTemplates: [String: String]
+    public var responseParameters: [String: String]
+}
+
+/// An AWS service action addressed by `arn:aws:apigateway:{region}:{service}:action/{Action}`.
+public struct AWSServiceAction: Sendable, Equatable {
+    public var region: String
+    public var service: String
+    public var action: String
+}
+
+/// A method's integration with its backend.
+public struct Integration: Sendable {
+    public var type: IntegrationType
+    public var uri: String
+    public var httpMethod: String
+    /// The role API Gateway assumes to call an AWS service.
+    public var credentials: String?
+    public var passthroughBehavior: PassthroughBehavior
+    public var requestTemplates: [String: String]
+    public var requestParameters: [String: String]
+    public var responses: [IntegrationResponseSpec]
+    public var timeoutMillis: Int
+    /// Set for `aws` integrations that call a service action.
+    public var serviceAction: AWSServiceAction?
+}
+
+/// One HTTP method on a resource.
+public struct MethodSpec: Sendable {
+    public var httpMethod: String
+    public var authorization: AuthorizationType
+    public var apiKeyRequired: Bool
+    /// nil when the definition gave none; such a method answers 500, as an undeployable
+    /// method would never be reached on AWS.
+    public var integration: Integration?
+}
+
+/// A segment of a resource path.
+public enum PathSegment: Sendable, Equatable {
+    case literal(String)
+    case parameter(String)
+    /// `{name+}`: matches the rest of the path.
+    case greedy(String)
+}
+
+/// A resource (path) and its methods.
+public struct ResourceSpec: Sendable {
+    public var path: String
+    public var segments: [PathSegment]
+    /// Keyed by upper-case method name, `ANY` included.
+    public var methods: [String: MethodSpec]
+}
+
+/// A deployed stage.
+public struct StageSpec: Sendable {
+    public var name: String
+    public var variables: [String: String]
+}
+
+/// A REST API as Gatehouse serves it.
+public struct RestApiSpec: Sendable {
+    public var logicalId: String
+    public var id: String
+    public var name: String
+    public var region: String
+    public var accountId: String
+    public var stages: [StageSpec]
+    public var resources: [ResourceSpec]
+    public var policy: ResourcePolicy?
+
+    /// `arn:aws:execute-api:{region}:{account}:{apiId}`, the prefix of every method ARN.
+    public var executeApiArnPrefix: String { "arn:aws:execute-api:\(region):\(accountId):\(id)" }
+}
+
+/// A state machine declared by the template.
+public struct StateMachineSpec: Sendable {
+    public var logicalId: String
+    public var name: String
+    public var arn: String
+    public var definition: JSONValue
+    public var roleArn: String?
+    public var type: String
+}
+
+/// Everything a template declares that Gatehouse runs.
+public struct GatewayModel: Sendable {
+    public var apis: [RestApiSpec] = []
+    public var stateMachines: [StateMachineSpec] = []
+    /// Things declared but not run (unknown resource types, ignored properties).
+    public var warnings: [String] = []
+
+    public init() {}
+}

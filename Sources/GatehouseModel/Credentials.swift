@@ -1,0 +1,124 @@
+import GatehouseJSON
+import GatehousePolicy
+
+/// Who a caller is once its signature verifies.
+public enum CallerPrincipal: Sendable, Equatable {
+    /// An AWS service acting for a resource (e.g. `states.amazonaws.com`).
+    case service(String)
+    /// An IAM user or role ARN.
+    case arn(String)
+}
+
+/// One access key the gateway accepts, from the credentials file.
+public struct CallerCredential: Sendable {
+    public var accessKeyId: String
+    public var secretAccessKey: String
+    public var sessionToken: String?
+    public var principal: CallerPrincipal
+    /// ARN patterns (`*` and `?` wildcards) this key may assert in `X-Amz-Source-Arn`.
+    public var mayAssertSourceArn: [String]
+    /// Identity policies attached to the principal.
+    public var policies: [ResourcePolicy]
+}
+
+/// Keys the gateway signs with when an integration names a `credentials` role.
+public struct RoleCredential: Sendable {
+    public var roleArn: String
+    public var accessKeyId: String
+    public var secretAccessKey: String
+    public var sessionToken: String?
+}
+
+/// The credentials file: callers' keys and integration roles' keys.
+public struct CredentialStore: Sendable {
+    public var callers: [String: CallerCredential] = [:]
+    public var roles: [String: RoleCredential] = [:]
+
+    public init() {}
+
+    public static func load(text: String, file: String) throws(ConfigError) -> CredentialStore {
+        let root = try YAMLLoader.load(text, file: file)
+        var store = CredentialStore()
+        try store.merge(root, file: file, path: "")
+        return store
+    }
+
+    /// Adds the `credentials:` and `roles:` lists of `root` (a credentials file or a conf file).
+    public mutating func merge(_ root: JSONValue, file: String, path: String) throws(ConfigError) {
+        func fail(_ at: String, _ reason: String) -> ConfigError {
+            ConfigError(file: file, path: path.isEmpty ? at : "\(path).\(at)", reason: reason)
+        }
+        func text(_ v: JSONValue?) -> String? {
+            switch v {
+            case .string(let s)?: return s
+            case .int(let n)?: return String(n)
+            default: return nil
+            }
+        }
+        if let list = root["credentials"] {
+            guard case .array(let entries) = list else { throw fail("credentials", "expected a list") }
+            for (i, e) in entries.enumerated() {
+                let at = "credentials[\(i)]"
+                guard let id = text(e["accessKeyId"]), !id.isEmpty else { throw fail(at, "accessKeyId is missing") }
+                guard let secret = text(e["secretAccessKey"]), !secret.isEmpty else { throw fail(at, "secretAccessKey is missing") }
+                let principal: CallerPrincipal
+                if let s = e["principal"]?["service"]?.stringValue {
+                    principal = .service(s)
+                } else if let a = e["principal"]?["arn"]?.stringValue {
+                    guard a.hasPrefix("arn:"), a.split(separator: ":", omittingEmptySubsequences: false).count >= 6 else {
+                        throw fail("\(at).principal.arn", "not an ARN: \(a)")
+                    }
+                    principal = .arn(a)
+                } else {
+                    throw fail("\(at).principal", "needs `service` or `arn`")
+                }
+                var patterns: [String] = []
+                if let m = e["mayAssertSourceArn"] {
+                    guard case .array(let items) = m else { throw fail("\(at).mayAssertSourceArn", "expected a list") }
+                    patterns = items.compactMap(\.stringValue)
+                }
+                var policies: [ResourcePolicy] = []
+                for (k, doc) in (e["policies"]?.arrayValue ?? []).enumerated() {
+                    do {
+                        policies.append(try ResourcePolicy(document: identityPolicyAsResourcePolicy(doc)))
+                    } catch {
+                        throw fail("\(at).policies[\(k)]", error.description)
+                    }
+                }
+                if callers[id] != nil { throw fail(at, "accessKeyId \(id) is listed twice") }
+                callers[id] = CallerCredential(accessKeyId: id, secretAccessKey: secret,
+                                               sessionToken: text(e["sessionToken"]), principal: principal,
+                                               mayAssertSourceArn: patterns, policies: policies)
+            }
+        }
+        if let list = root["roles"] {
+            guard case .array(let entries) = list else { throw fail("roles", "expected a list") }
+            for (i, e) in entries.enumerated() {
+                let at = "roles[\(i)]"
+                guard let arn = text(e["roleArn"]) else { throw fail(at, "roleArn is missing") }
+                guard let id = text(e["accessKeyId"]), let secret = text(e["secretAccessKey"]) else {
+                    throw fail(at, "accessKeyId and secretAccessKey are required")
+                }
+                roles[arn] = RoleCredential(roleArn: arn, accessKeyId: id, secretAccessKey: secret,
+                                            sessionToken: text(e["sessionToken"]))
+            }
+        }
+    }
+
+    /// Identity policies carry no `Principal` (they apply to the principal they are attached
+    /// to); evaluated through the resource-policy evaluator with `Principal: "*"`.
+    func identityPolicyAsResourcePolicy(_ doc: JSONValue) -> JSONValue {
+        guard case .object(var root) = doc else { return doc }
+        func withStar(_ s: JSONValue) -> JSONValue {
+            guard case .object(var st) = s, st["Principal"] == nil, st["NotPrincipal"] == nil else { return s }
+            st["Principal"] = .string("*")
+            return .object(st)
+        }
+        switch root["Statement"] {
+        case .array(let list)?: root["Statement"] = .array(list.map(withStar))
+        case .object?: root["Statement"] = withStar(root["Statement"]!)
+        default: break
+        }
+        return .object(root)
+    }
+}

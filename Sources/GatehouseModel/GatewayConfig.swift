@@ -1,0 +1,93 @@
+import GatehouseJSON
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything `gatehouse serve` needs, from flags or from a conf file.
+public struct GatewayConfig: Sendable {
+    public var templatePath: String?
+    public var template = TemplateOptions()
+    public var credentialsPath: String?
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 8080
+    /// Step Functions endpoint URL; nil means the embedded engine.
+    public var statesEndpoint: String?
+    /// Callers' and roles' keys given inline in the conf file.
+    public var inlineCredentials = CredentialStore()
+
+    public init() {}
+
+    /// Parses `HOST:PORT` (or `[v6]:PORT`, or `PORT`).
+    public mutating func setListen(_ s: String, file: String = "--listen") throws(ConfigError) {
+        var host = listenHost
+        var portText = s
+        if let colon = s.lastIndex(of: ":") {
+            host = String(s[..<colon]).trimmingBrackets()
+            portText = String(s[s.index(after: colon)...])
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigError(file: file, path: "", reason: "not HOST:PORT: \(s)")
+        }
+        listenHost = host.isEmpty ? "0.0.0.0" : host
+        listenPort = port
+    }
+
+    /// Reads a conf file (YAML). Paths inside it are relative to the file's folder.
+    public static func load(path: String) throws(ConfigError) -> GatewayConfig {
+        let root = try YAMLLoader.load(try readTextFile(path), file: path)
+        guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
+        let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
+                                  "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName"]
+        for k in o.keys where !known.contains(k) {
+            throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        func rel(_ p: String) -> String { p.hasPrefix("/") ? p : "\(dir)/\(p)" }
+        func text(_ v: JSONValue?) -> String? {
+            switch v {
+            case .string(let s)?: return s
+            case .int(let n)?: return String(n)
+            default: return nil
+            }
+        }
+        var c = GatewayConfig()
+        if let t = text(o["template"]) { c.templatePath = rel(t) }
+        if let r = text(o["region"]) { c.template.region = r }
+        if let a = text(o["accountId"]) { c.template.accountId = a }
+        if let s = text(o["stackName"]) { c.template.stackName = s }
+        if let l = text(o["listen"]) { try c.setListen(l, file: path) }
+        if let e = text(o["statesEndpoint"]) { c.statesEndpoint = e }
+        if let f = text(o["credentialsFile"]) { c.credentialsPath = rel(f) }
+        for (k, v) in o["parameterOverrides"]?.objectValue?.members ?? [] {
+            guard let s = text(v) else { throw ConfigError(file: path, path: "parameterOverrides.\(k)", reason: "expected a string") }
+            c.template.parameterOverrides[k] = s
+        }
+        try c.inlineCredentials.merge(root, file: path, path: "")
+        return c
+    }
+}
+
+extension String {
+    func trimmingBrackets() -> String {
+        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
+    }
+}
+
+/// Reads a whole UTF-8 text file, with a `ConfigError` that names it on failure.
+public func readTextFile(_ path: String) throws(ConfigError) -> String {
+    guard let f = fopen(path, "rb") else {
+        throw ConfigError(file: path, path: "", reason: String(cString: strerror(errno)))
+    }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, f)
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+        if bytes.count > 64 * 1024 * 1024 {
+            throw ConfigError(file: path, path: "", reason: "larger than 64 MiB")
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

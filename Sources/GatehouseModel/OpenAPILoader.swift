@@ -1,0 +1,192 @@
+import GatehouseJSON
+import GatehousePolicy
+
+/// Reads a Swagger 2.0 / OpenAPI 3 body with API Gateway's `x-amazon-apigateway-*` extensions
+/// into the resources and methods of one API.
+struct OpenAPILoader {
+    let file: String
+    let path: String
+    var warnings: [String] = []
+
+    init(file: String, path: String) {
+        self.file = file
+        self.path = path
+    }
+
+    func fail(_ at: String, _ reason: String) -> ConfigError {
+        ConfigError(file: file, path: at.isEmpty ? path : "\(path).\(at)", reason: reason)
+    }
+
+    static let operations = ["get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"]
+
+    /// Security scheme name → what it demands of a caller.
+    enum Scheme { case sigv4, apiKey, unsupported(String) }
+
+    mutating func load(_ doc: JSONValue, api: inout RestApiSpec) throws(ConfigError) {
+        guard case .object(let root) = doc else { throw fail("", "the API definition is not a mapping") }
+        guard root["swagger"] != nil || root["openapi"] != nil else {
+            throw fail("", "the API definition has neither `swagger` nor `openapi`")
+        }
+        if case .string(let title)? = root["info"]?["title"] { api.name = title }
+
+        var schemes: [String: Scheme] = [:]
+        let schemeMap = root["securityDefinitions"]?.objectValue ?? root["components"]?["securitySchemes"]?.objectValue
+        for (name, def) in schemeMap?.members ?? [] {
+            if def["x-amazon-apigateway-authtype"]?.stringValue?.lowercased() == "awssigv4" {
+                schemes[name] = .sigv4
+            } else if def["x-amazon-apigateway-authorizer"] != nil {
+                schemes[name] = .unsupported("custom authorizer")
+            } else if def["type"]?.stringValue == "apiKey", def["name"]?.stringValue?.lowercased() == "x-api-key" {
+                schemes[name] = .apiKey
+            } else {
+                schemes[name] = .unsupported(def["type"]?.stringValue ?? "unknown")
+            }
+        }
+        let defaultSecurity = root["security"]
+
+        guard case .object(let paths)? = root["paths"] else { throw fail("paths", "missing") }
+        for (resourcePath, item) in paths.members {
+            let at = "paths.\(resourcePath)"
+            guard resourcePath.hasPrefix("/") else { throw fail(at, "a path must start with /") }
+            var resource = ResourceSpec(path: resourcePath, segments: try segments(resourcePath, at: at), methods: [:])
+            guard case .object(let ops) = item else { throw fail(at, "not a mapping") }
+            for (opName, op) in ops.members {
+                let lower = opName.lowercased()
+                guard OpenAPILoader.operations.contains(lower) else { continue }
+                let method = lower == "x-amazon-apigateway-any-method" ? "ANY" : lower.uppercased()
+                resource.methods[method] = try methodSpec(op, method: method, at: "\(at).\(opName)",
+                                                          schemes: schemes, defaultSecurity: defaultSecurity)
+            }
+            api.resources.append(resource)
+        }
+
+        if let policyDoc = root["x-amazon-apigateway-policy"] {
+            do {
+                api.policy = try ResourcePolicy(document: policyDoc)
+                    .expandingExecuteApiShorthand(apiArnPrefix: api.executeApiArnPrefix)
+            } catch {
+                throw fail("x-amazon-apigateway-policy", error.description)
+            }
+        }
+    }
+
+    func segments(_ p: String, at: String) throws(ConfigError) -> [PathSegment] {
+        var out: [PathSegment] = []
+        let parts = p.split(separator: "/", omittingEmptySubsequences: true)
+        for (i, part) in parts.enumerated() {
+            if part.hasPrefix("{") && part.hasSuffix("}") {
+                let name = String(part.dropFirst().dropLast())
+                if name.hasSuffix("+") {
+                    guard i == parts.count - 1 else { throw fail(at, "a greedy {\(name)} must be the last segment") }
+                    out.append(.greedy(String(name.dropLast())))
+                } else {
+                    out.append(.parameter(name))
+                }
+            } else {
+                out.append(.literal(String(part)))
+            }
+        }
+        return out
+    }
+
+    mutating func methodSpec(_ op: JSONValue, method: String, at: String, schemes: [String: Scheme],
+                             defaultSecurity: JSONValue?) throws(ConfigError) -> MethodSpec {
+        var auth = AuthorizationType.none
+        var apiKey = false
+        if case .array(let reqs)? = op["security"] ?? defaultSecurity {
+            for req in reqs {
+                for name in req.objectValue?.keys ?? [] {
+                    switch schemes[name] {
+                    case .sigv4?: auth = .awsIAM
+                    case .apiKey?: apiKey = true
+                    case .unsupported(let kind)?:
+                        throw fail(at, "security scheme \"\(name)\" (\(kind)) is not supported yet")
+                    case nil:
+                        throw fail(at, "security scheme \"\(name)\" is not defined")
+                    }
+                }
+            }
+        }
+        if let t = op["x-amazon-apigateway-auth"]?["type"]?.stringValue {
+            guard let a = AuthorizationType(rawValue: t.uppercased()) else {
+                throw fail("\(at).x-amazon-apigateway-auth.type", "unsupported authorization type \"\(t)\"")
+            }
+            auth = a
+        }
+        var spec = MethodSpec(httpMethod: method, authorization: auth, apiKeyRequired: apiKey, integration: nil)
+        if let integ = op["x-amazon-apigateway-integration"] {
+            spec.integration = try integration(integ, at: "\(at).x-amazon-apigateway-integration")
+        } else {
+            warnings.append("\(file): \(path).\(at): no x-amazon-apigateway-integration; the method answers 500")
+        }
+        return spec
+    }
+
+    func stringMap(_ v: JSONValue?, at: String) throws(ConfigError) -> [String: String] {
+        guard let v else { return [:] }
+        guard case .object(let o) = v else { throw fail(at, "expected a mapping of strings") }
+        var out: [String: String] = [:]
+        for (k, item) in o.members {
+            guard case .string(let s) = item else { throw fail("\(at).\(k)", "expected a string") }
+            out[k] = s
+        }
+        return out
+    }
+
+    func integration(_ v: JSONValue, at: String) throws(ConfigError) -> Integration {
+        guard case .object = v else { throw fail(at, "not a mapping") }
+        guard let typeText = v["type"]?.stringValue else { throw fail(at, "type is missing") }
+        guard let type = IntegrationType(rawValue: typeText.lowercased()) else {
+            throw fail(at, "unknown integration type \"\(typeText)\"")
+        }
+        let uri = v["uri"]?.stringValue ?? ""
+        if type != .mock && uri.isEmpty { throw fail(at, "uri is missing") }
+        let passText = v["passthroughBehavior"]?.stringValue?.lowercased() ?? "when_no_match"
+        guard let pass = PassthroughBehavior(rawValue: passText) else {
+            throw fail("\(at).passthroughBehavior", "unknown value \"\(passText)\"")
+        }
+        var timeout = 29_000
+        if let t = v["timeoutInMillis"] {
+            guard case .int(let n) = t, n >= 50, n <= 29_000 else {
+                throw fail("\(at).timeoutInMillis", "must be an integer from 50 to 29000")
+            }
+            timeout = Int(n)
+        }
+        var responses: [IntegrationResponseSpec] = []
+        if case .object(let rs)? = v["responses"] {
+            for (pattern, r) in rs.members {
+                let statusText: String
+                switch r["statusCode"] {
+                case .string(let s)?: statusText = s
+                case .int(let n)?: statusText = String(n)
+                default: throw fail("\(at).responses.\(pattern).statusCode", "missing")
+                }
+                guard let status = Int(statusText), (100...599).contains(status) else {
+                    throw fail("\(at).responses.\(pattern).statusCode", "not an HTTP status: \(statusText)")
+                }
+                responses.append(IntegrationResponseSpec(
+                    selectionPattern: pattern, statusCode: status,
+                    responseTemplates: try stringMap(r["responseTemplates"], at: "\(at).responses.\(pattern).responseTemplates"),
+                    responseParameters: try stringMap(r["responseParameters"], at: "\(at).responses.\(pattern).responseParameters")))
+            }
+        }
+        var action: AWSServiceAction?
+        if type == .aws || type == .awsProxy {
+            // arn:aws:apigateway:{region}:{service}:action/{Action}
+            let parts = uri.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+            guard parts.count == 6, parts[0] == "arn", parts[2] == "apigateway" else {
+                throw fail("\(at).uri", "not an API Gateway service ARN: \(uri)")
+            }
+            if parts[5].hasPrefix("action/") {
+                action = AWSServiceAction(region: String(parts[3]), service: String(parts[4]),
+                                          action: String(parts[5].dropFirst("action/".count)))
+            }
+        }
+        return Integration(
+            type: type, uri: uri, httpMethod: v["httpMethod"]?.stringValue?.uppercased() ?? "POST",
+            credentials: v["credentials"]?.stringValue, passthroughBehavior: pass,
+            requestTemplates: try stringMap(v["requestTemplates"], at: "\(at).requestTemplates"),
+            requestParameters: try stringMap(v["requestParameters"], at: "\(at).requestParameters"),
+            responses: responses, timeoutMillis: timeout, serviceAction: action)
+    }
+}

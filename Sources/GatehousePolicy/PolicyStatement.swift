@@ -1,0 +1,213 @@
+import GatehouseJSON
+
+/// One entry of a `Principal` / `NotPrincipal` element.
+enum PrincipalPattern: Sendable, Equatable {
+    /// `"*"` or `{"AWS": "*"}`: everyone, including anonymous callers and services.
+    case anyone
+    /// `"123456789012"` or `arn:aws:iam::123456789012:root`: IAM treats both as "the account",
+    /// which covers every IAM identity in it (the account's own policies then decide further).
+    case account(String)
+    /// A specific user, role or assumed-role ARN, matched exactly.
+    case arn(String)
+    /// `{"Service": "states.amazonaws.com"}`: that service acting as itself.
+    case service(String)
+
+    func matches(_ principal: PolicyPrincipal) -> Bool {
+        switch (self, principal) {
+        case (.anyone, _): return true
+        case (.account(let id), .aws): return principal.accountID == id
+        case (.arn(let want), .aws(let arn)): return want == arn
+        case (.service(let want), .service(let name)): return want == name
+        default: return false
+        }
+    }
+}
+
+/// A parsed statement. The `not...` flags record which of each element pair was written,
+/// because `NotX` inverts only that element's match, not the statement's effect.
+struct PolicyStatement: Sendable {
+    enum Effect: String, Sendable { case allow = "Allow", deny = "Deny" }
+
+    var sid: String?
+    var effect: Effect
+    var principals: [PrincipalPattern]
+    var notPrincipal: Bool
+    /// Lowercased patterns: IAM action names are case-insensitive.
+    var actions: [WildcardPattern]
+    var notAction: Bool
+    var resources: [WildcardPattern]
+    var notResource: Bool
+    var conditions: [ConditionClause]
+
+    /// True when every element of the statement applies to the request. `context` must have
+    /// lowercased keys.
+    func applies(to request: PolicyRequest, lowercasedAction: String, context: [String: [String]]) -> Bool {
+        let principalHit = principals.contains { $0.matches(request.principal) }
+        guard principalHit != notPrincipal else { return false }
+        let actionHit = actions.contains { $0.matches(lowercasedAction) }
+        guard actionHit != notAction else { return false }
+        let resourceHit = resources.contains { $0.matches(request.resource) }
+        guard resourceHit != notResource else { return false }
+        return conditions.allSatisfy { $0.matches(context[$0.key]) }
+    }
+
+    static let knownElements: Set<String> = [
+        "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
+    ]
+
+    static func parse(_ json: JSONValue, path: String) throws(PolicyError) -> PolicyStatement {
+        guard case .object(let obj) = json else {
+            throw PolicyError(path: path, reason: "a statement must be an object, got \(json.typeName)")
+        }
+        // Element names are case-sensitive in IAM, and a misspelt "Conditon" silently dropped
+        // would widen access, so anything unrecognised is refused.
+        for key in obj.keys where !knownElements.contains(key) {
+            throw PolicyError(path: "\(path).\(key)", reason: "unknown statement element; expected one of Sid, Effect, Principal, NotPrincipal, Action, NotAction, Resource, NotResource, Condition")
+        }
+
+        var sid: String?
+        if let raw = obj["Sid"] {
+            guard case .string(let s) = raw else {
+                throw PolicyError(path: "\(path).Sid", reason: "must be a string, got \(raw.typeName)")
+            }
+            sid = s
+        }
+
+        guard let rawEffect = obj["Effect"] else { throw PolicyError(path: "\(path).Effect", reason: "is required") }
+        guard case .string(let effectName) = rawEffect, let effect = Effect(rawValue: effectName) else {
+            let shown = rawEffect.stringValue.map { "\"\($0)\"" } ?? rawEffect.typeName
+            throw PolicyError(path: "\(path).Effect", reason: "must be \"Allow\" or \"Deny\", got \(shown)")
+        }
+
+        // A resource policy must say whom it is about; a statement without a principal would
+        // otherwise be read as "everyone" and an Allow would open the API to anonymous callers.
+        let (principalKey, notPrincipal) = try choose("Principal", "NotPrincipal", in: obj, path: path)
+        let principals = try parsePrincipal(obj[principalKey]!, path: "\(path).\(principalKey)")
+
+        let (actionKey, notAction) = try choose("Action", "NotAction", in: obj, path: path)
+        var actions: [WildcardPattern] = []
+        for (i, a) in try stringList(obj[actionKey]!, path: "\(path).\(actionKey)").enumerated() {
+            // An action is "service:name" (wildcards allowed), or "*" for every action.
+            guard a == "*" || (a.contains(":") && !a.hasPrefix(":")) else {
+                throw PolicyError(path: "\(path).\(actionKey)\(indexSuffix(obj[actionKey]!, i))",
+                                  reason: "action must be \"*\" or \"service:action\", got \"\(a)\"")
+            }
+            actions.append(WildcardPattern(a.lowercased()))
+        }
+
+        let (resourceKey, notResource) = try choose("Resource", "NotResource", in: obj, path: path)
+        var resources: [WildcardPattern] = []
+        for (i, r) in try stringList(obj[resourceKey]!, path: "\(path).\(resourceKey)").enumerated() {
+            // "*", a full ARN, or API Gateway's "execute-api:/stage/METHOD/path" shorthand,
+            // which ResourcePolicy.expandingExecuteApiShorthand turns into an ARN.
+            guard r == "*" || r.hasPrefix("arn:") || r.hasPrefix("execute-api:/") else {
+                throw PolicyError(path: "\(path).\(resourceKey)\(indexSuffix(obj[resourceKey]!, i))",
+                                  reason: "resource must be \"*\", an ARN or \"execute-api:/...\", got \"\(r)\"")
+            }
+            resources.append(WildcardPattern(r))
+        }
+
+        var conditions: [ConditionClause] = []
+        if let raw = obj["Condition"] {
+            conditions = try ConditionClause.parseBlock(raw, path: "\(path).Condition")
+        }
+
+        return PolicyStatement(sid: sid, effect: effect, principals: principals, notPrincipal: notPrincipal,
+                               actions: actions, notAction: notAction, resources: resources,
+                               notResource: notResource, conditions: conditions)
+    }
+
+    /// Requires exactly one of `X` / `NotX`; returns the key present and whether it is `NotX`.
+    private static func choose(_ positive: String, _ negative: String, in obj: JSONObject, path: String)
+        throws(PolicyError) -> (String, Bool) {
+        switch (obj[positive] != nil, obj[negative] != nil) {
+        case (true, false): return (positive, false)
+        case (false, true): return (negative, true)
+        case (true, true):
+            throw PolicyError(path: path, reason: "has both \(positive) and \(negative); exactly one is allowed")
+        case (false, false):
+            throw PolicyError(path: path, reason: "needs \(positive) or \(negative)")
+        }
+    }
+
+    private static func indexSuffix(_ json: JSONValue, _ i: Int) -> String {
+        if case .array = json { return "[\(i)]" }
+        return ""
+    }
+
+    /// A string or a non-empty array of strings — the shape of Action, Resource and principal lists.
+    static func stringList(_ json: JSONValue, path: String) throws(PolicyError) -> [String] {
+        switch json {
+        case .string(let s):
+            if s.isEmpty { throw PolicyError(path: path, reason: "must not be empty") }
+            return [s]
+        case .array(let items):
+            if items.isEmpty { throw PolicyError(path: path, reason: "must list at least one value") }
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item, !s.isEmpty else {
+                    throw PolicyError(path: "\(path)[\(i)]", reason: "must be a non-empty string, got \(item.typeName)")
+                }
+                out.append(s)
+            }
+            return out
+        default:
+            throw PolicyError(path: path, reason: "must be a string or an array of strings, got \(json.typeName)")
+        }
+    }
+
+    static func parsePrincipal(_ json: JSONValue, path: String) throws(PolicyError) -> [PrincipalPattern] {
+        if case .string(let s) = json {
+            guard s == "*" else {
+                throw PolicyError(path: path, reason: "a string principal must be \"*\"; use {\"AWS\": ...} or {\"Service\": ...} for anything else")
+            }
+            return [.anyone]
+        }
+        guard case .object(let obj) = json else {
+            throw PolicyError(path: path, reason: "must be \"*\" or an object, got \(json.typeName)")
+        }
+        if obj.isEmpty { throw PolicyError(path: path, reason: "must name at least one principal") }
+        var out: [PrincipalPattern] = []
+        for (type, value) in obj.members {
+            let typePath = "\(path).\(type)"
+            let names = try stringList(value, path: typePath)
+            for (i, name) in names.enumerated() {
+                let itemPath = typePath + indexSuffix(value, i)
+                switch type {
+                case "AWS": out.append(try awsPrincipal(name, path: itemPath))
+                case "Service":
+                    // IAM does not allow wildcards in principals except the lone "*" form.
+                    guard !name.contains("*"), !name.contains("?") else {
+                        throw PolicyError(path: itemPath, reason: "service principals cannot contain wildcards")
+                    }
+                    out.append(.service(name))
+                default:
+                    // Federated / CanonicalUser can never be a caller here; refusing them keeps a
+                    // Deny or NotPrincipal from silently meaning something else.
+                    throw PolicyError(path: typePath, reason: "unsupported principal type; expected AWS or Service")
+                }
+            }
+        }
+        return out
+    }
+
+    private static func awsPrincipal(_ name: String, path: String) throws(PolicyError) -> PrincipalPattern {
+        if name == "*" { return .anyone }
+        if isAccountID(name) { return .account(name) }
+        // IAM refuses partial wildcards in principals ("arn:aws:iam::1234:user/*"): only "*"
+        // alone means "everyone"; patterns belong in a condition on aws:PrincipalArn.
+        if name.contains("*") || name.contains("?") {
+            throw PolicyError(path: path, reason: "wildcards are only allowed as a lone \"*\"; got \"\(name)\"")
+        }
+        guard let parts = ARNParts(name), parts.service == "iam" || parts.service == "sts",
+              isAccountID(String(parts.account)), !parts.resource.isEmpty else {
+            throw PolicyError(path: path, reason: "must be \"*\", a 12-digit account id or an IAM/STS ARN, got \"\(name)\"")
+        }
+        if parts.service == "iam" && parts.resource == "root" { return .account(String(parts.account)) }
+        return .arn(name)
+    }
+
+    static func isAccountID(_ s: String) -> Bool {
+        s.utf8.count == 12 && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+}

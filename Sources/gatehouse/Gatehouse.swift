@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Gatehouse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gatehouse",
+        abstract: "A self-hosted API gateway with AWS API Gateway (REST API) semantics.",
+        subcommands: [Serve.self, Validate.self, Curl.self],
+        defaultSubcommand: Serve.self)
+}

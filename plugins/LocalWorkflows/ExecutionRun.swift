@@ -1,0 +1,137 @@
+import GatehouseJSON
+
+/// What an execution knows about itself: the facts the context object (`$$`) exposes.
+struct ExecutionContext: Sendable {
+    var executionArn: String
+    var name: String
+    var input: JSONValue
+    var roleArn: String?
+    var startDate: Double
+    var stateMachineArn: String
+    var stateMachineName: String
+}
+
+/// One execution's progress through its state machine, advanced one state per `step`, so the
+/// engine can leave an execution RUNNING between calls the way the real service does.
+struct ExecutionRun: Sendable {
+    /// Step Functions fails a Standard execution whose history reaches 25,000 events
+    /// (observed: error `States.Runtime`, cause "The execution reached the maximum number of
+    /// history events (25000).").
+    static let historyLimit = 25_000
+
+    enum Outcome: Equatable {
+        case succeeded(JSONValue)
+        case failed(error: String?, cause: String?)
+    }
+
+    let definition: StateMachineDefinition
+    let context: ExecutionContext
+    private(set) var current: String
+    private(set) var input: JSONValue
+    /// History events so far; ExecutionStarted is event 1.
+    private(set) var events = 1
+
+    init(definition: StateMachineDefinition, context: ExecutionContext) {
+        self.definition = definition
+        self.context = context
+        self.current = definition.startAt
+        self.input = context.input
+    }
+
+    /// Runs the current state. Returns nil when the execution moved on to another state, or the
+    /// outcome when it closed.
+    mutating func step(now: Double) -> Outcome? {
+        guard let state = definition.states[current] else {
+            return .failed(error: "States.Runtime", cause: "State '\(current)' does not exist.")
+        }
+        // A Pass or Succeed state writes Entered and Exited events, a Fail state only Entered;
+        // one more event must fit to close the execution.
+        let cost: Int
+        switch state.kind {
+        case .fail: cost = 1
+        case .pass, .succeed: cost = 2
+        }
+        if events + cost + 1 > Self.historyLimit {
+            return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
+        }
+        let enteredEventId = events + 1
+        events += cost
+        do {
+            switch state.kind {
+            case .pass(let pass):
+                let output = try run(pass, state: state.name, now: now)
+                guard let next = state.next else { return .succeeded(output) }
+                current = next
+                input = output
+                return nil
+            case .succeed(let inputPath, let outputPath):
+                let effective = try Self.select(inputPath, from: input)
+                return .succeeded(try Self.select(outputPath, from: effective))
+            case .fail(let error, let cause):
+                return .failed(error: error, cause: cause)
+            }
+        } catch {
+            // Step Functions prefixes a state's runtime fault with where it happened.
+            return .failed(
+                error: error.error,
+                cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(enteredEventId)). \(error.cause)")
+        }
+    }
+
+    /// ASL's Pass data flow: InputPath → Parameters → Result → ResultPath → OutputPath.
+    private func run(_ pass: StateMachineDefinition.Pass, state: String, now: Double) throws(StateFailure) -> JSONValue {
+        var effective = try Self.select(pass.inputPath, from: input)
+        if let parameters = pass.parameters {
+            effective = try parameters.evaluate(input: effective, context: contextObject(state: state, now: now))
+        }
+        let result = pass.result ?? effective
+        let combined: JSONValue
+        switch pass.resultPath {
+        case .null:
+            combined = input
+        case .path(let path):
+            guard let merged = path.assigning(result, into: input) else {
+                throw StateFailure(
+                    error: "States.ResultPathMatchFailure",
+                    cause: "Unable to apply ReferencePath \(path.text) to input '\(input.jsonText)'")
+            }
+            combined = merged
+        }
+        return try Self.select(pass.outputPath, from: combined)
+    }
+
+    /// InputPath/OutputPath: the node the path names, or `{}` for an explicit null.
+    private static func select(_ setting: StateMachineDefinition.PathSetting, from value: JSONValue) throws(StateFailure) -> JSONValue {
+        switch setting {
+        case .null:
+            return .object(JSONObject())
+        case .path(let path):
+            guard let node = path.evaluate(value) else {
+                throw StateFailure(error: "States.Runtime", cause: "Invalid path '\(path.text)' : No results for path: \(path.bracketed)")
+            }
+            return node
+        }
+    }
+
+    /// The context object `$$` as a state sees it on entry.
+    private func contextObject(state: String, now: Double) -> JSONValue {
+        var execution = JSONObject([
+            ("Id", .string(context.executionArn)),
+            ("Input", context.input),
+            ("Name", .string(context.name)),
+        ])
+        if let role = context.roleArn { execution["RoleArn"] = .string(role) }
+        execution["StartTime"] = .string(WorkflowEngine.isoTimestamp(context.startDate))
+        return .object(JSONObject([
+            ("Execution", .object(execution)),
+            ("State", .object(JSONObject([
+                ("EnteredTime", .string(WorkflowEngine.isoTimestamp(now))),
+                ("Name", .string(state)),
+            ]))),
+            ("StateMachine", .object(JSONObject([
+                ("Id", .string(context.stateMachineArn)),
+                ("Name", .string(context.stateMachineName)),
+            ]))),
+        ]))
+    }
+}

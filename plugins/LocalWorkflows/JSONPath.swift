@@ -1,0 +1,207 @@
+import GatehouseJSON
+
+/// The JSONPath subset the embedded engine evaluates: `$`, dotted names (`$.a.b`), bracketed
+/// names (`$['a b']`) and array indices (`$.items[0]`), plus the context object's `$$.` paths.
+/// These are exactly ASL's *reference paths* — each names at most one node — which is all
+/// InputPath, OutputPath, ResultPath and simple Parameters need.
+struct JSONPath: Equatable, Sendable {
+    enum Segment: Equatable, Sendable {
+        case key(String)
+        case index(Int)
+    }
+
+    /// The path as written in the definition, for error messages.
+    let text: String
+    /// `$$.…`: a path into the context object rather than the state's input.
+    let isContext: Bool
+    let segments: [Segment]
+
+    static let root = JSONPath(text: "$", isContext: false, segments: [])
+
+    private init(text: String, isContext: Bool, segments: [Segment]) {
+        self.text = text
+        self.isContext = isContext
+        self.segments = segments
+    }
+
+    /// Parses `text`; nil when it is not a path of the supported form.
+    init?(_ text: String) {
+        var rest = Substring(text)
+        guard rest.first == "$" else { return nil }
+        rest = rest.dropFirst()
+        var context = false
+        if rest.first == "$" {
+            context = true
+            rest = rest.dropFirst()
+        }
+        var segments: [Segment] = []
+        while let c = rest.first {
+            if c == "." {
+                rest = rest.dropFirst()
+                let name = rest.prefix { !".[]*'\"() \t\n".contains($0) }
+                guard !name.isEmpty else { return nil }
+                segments.append(.key(String(name)))
+                rest = rest.dropFirst(name.count)
+            } else if c == "[" {
+                rest = rest.dropFirst()
+                if rest.first == "'" {
+                    rest = rest.dropFirst()
+                    guard let close = rest.firstIndex(of: "'") else { return nil }
+                    segments.append(.key(String(rest[..<close])))
+                    rest = rest[rest.index(after: close)...]
+                } else {
+                    let digits = rest.prefix { $0.isASCII && $0.isNumber }
+                    guard let n = Int(digits) else { return nil }
+                    segments.append(.index(n))
+                    rest = rest.dropFirst(digits.count)
+                }
+                guard rest.first == "]" else { return nil }
+                rest = rest.dropFirst()
+            } else {
+                return nil
+            }
+        }
+        self.init(text: text, isContext: context, segments: segments)
+    }
+
+    /// The path in the bracketed form Step Functions prints in runtime errors: `$['a'][0]`.
+    var bracketed: String {
+        var out = isContext ? "$$" : "$"
+        for s in segments {
+            switch s {
+            case .key(let k): out += "['\(k)']"
+            case .index(let i): out += "[\(i)]"
+            }
+        }
+        return out
+    }
+
+    /// The node this path names in `value`, or nil when there is none.
+    func evaluate(_ value: JSONValue) -> JSONValue? {
+        var node = value
+        for s in segments {
+            switch (s, node) {
+            case (.key(let k), .object(let o)):
+                guard let next = o[k] else { return nil }
+                node = next
+            case (.index(let i), .array(let a)):
+                guard i < a.count else { return nil }
+                node = a[i]
+            default:
+                return nil
+            }
+        }
+        return node
+    }
+
+    /// `root` with `value` placed where this path points, creating missing objects on the way
+    /// (ResultPath semantics). Nil when the path runs into a value it cannot descend into.
+    func assigning(_ value: JSONValue, into root: JSONValue) -> JSONValue? {
+        Self.assign(value, into: root, segments[...])
+    }
+
+    private static func assign(_ value: JSONValue, into node: JSONValue?, _ rest: ArraySlice<Segment>) -> JSONValue? {
+        guard let first = rest.first else { return value }
+        switch (first, node) {
+        case (.key(let k), .object(var o)?):
+            guard let child = assign(value, into: o[k], rest.dropFirst()) else { return nil }
+            o[k] = child
+            return .object(o)
+        case (.key(let k), nil):
+            guard let child = assign(value, into: nil, rest.dropFirst()) else { return nil }
+            return .object(JSONObject([(k, child)]))
+        case (.index(let i), .array(var a)?) where i < a.count:
+            guard let child = assign(value, into: a[i], rest.dropFirst()) else { return nil }
+            a[i] = child
+            return .array(a)
+        default:
+            return nil
+        }
+    }
+}
+
+/// Why a state could not complete: the error name and cause an execution fails with.
+struct StateFailure: Error, Equatable {
+    var error: String
+    var cause: String
+}
+
+/// A compiled ASL payload template (the `Parameters` field): static JSON in which members whose
+/// names end in `.$` take their value from a path into the state's input or the context object.
+indirect enum PayloadTemplate: Equatable, Sendable {
+    case literal(JSONValue)
+    case object([Member])
+    case array([PayloadTemplate])
+    /// `field` is the member name as written, `.$` included, for error messages.
+    case path(JSONPath, field: String)
+
+    struct Member: Equatable, Sendable {
+        var name: String
+        var value: PayloadTemplate
+    }
+
+    /// Compiles `value`; `location` is its JSON pointer in the definition, for errors.
+    static func compile(_ value: JSONValue, at location: String) throws(WorkflowDefinitionError) -> PayloadTemplate {
+        switch value {
+        case .object(let o):
+            var members: [Member] = []
+            for (key, child) in o.members {
+                let here = location + "/" + key
+                guard key.hasSuffix(".$") else {
+                    members.append(Member(name: key, value: try compile(child, at: here)))
+                    continue
+                }
+                guard case .string(let expression) = child else {
+                    throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a STRING that contains a JSONPath at \(here)")
+                }
+                if expression.hasPrefix("States.") {
+                    throw WorkflowDefinitionError("UNSUPPORTED_FEATURE: Intrinsic functions are not supported yet by the embedded engine at \(here)")
+                }
+                guard let path = JSONPath(expression) else {
+                    throw WorkflowDefinitionError(JSONPath.unsupported(key, at: here))
+                }
+                members.append(Member(name: String(key.dropLast(2)), value: .path(path, field: key)))
+            }
+            return .object(members)
+        case .array(let items):
+            var compiled: [PayloadTemplate] = []
+            for (i, item) in items.enumerated() {
+                compiled.append(try compile(item, at: location + "/\(i)"))
+            }
+            return .array(compiled)
+        default:
+            return .literal(value)
+        }
+    }
+
+    /// The template filled in from `input` and the context object.
+    func evaluate(input: JSONValue, context: JSONValue) throws(StateFailure) -> JSONValue {
+        switch self {
+        case .literal(let v):
+            return v
+        case .array(let items):
+            var out: [JSONValue] = []
+            for item in items { out.append(try item.evaluate(input: input, context: context)) }
+            return .array(out)
+        case .object(let members):
+            var out = JSONObject()
+            for m in members { out[m.name] = try m.value.evaluate(input: input, context: context) }
+            return .object(out)
+        case .path(let path, let field):
+            let source = path.isContext ? context : input
+            guard let v = path.evaluate(source) else {
+                throw StateFailure(
+                    error: "States.Runtime",
+                    cause: "The JSONPath '\(path.text)' specified for the field '\(field)' could not be found in the input '\(source.jsonText)'")
+            }
+            return v
+        }
+    }
+}
+
+extension JSONPath {
+    /// The definition error for a path outside the supported subset.
+    static func unsupported(_ field: String, at location: String) -> String {
+        "SCHEMA_VALIDATION_FAILED: The value for the field '\(field)' must be a valid JSONPath; the embedded engine supports $, $.a.b, $['a'] and $.a[0] at \(location)"
+    }
+}

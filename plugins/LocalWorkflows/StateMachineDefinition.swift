@@ -1,0 +1,197 @@
+import GatehouseJSON
+
+/// A state machine definition the embedded engine refused, with the reason in the
+/// `CODE: detail at /json/pointer` shape of Step Functions' own definition diagnostics.
+public struct WorkflowDefinitionError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// An Amazon States Language document checked once at registration and then only read: the
+/// states the embedded engine can run (Pass, Succeed, Fail), their transitions and paths.
+struct StateMachineDefinition: Sendable {
+    let startAt: String
+    let states: [String: State]
+
+    /// A path field: its absence means `$`, and an explicit `null` means "none", which ASL gives
+    /// its own meaning per field (`{}` for InputPath/OutputPath, "keep the input" for ResultPath).
+    enum PathSetting: Equatable, Sendable {
+        case path(JSONPath)
+        case null
+    }
+
+    struct State: Sendable {
+        let name: String
+        let kind: Kind
+        /// The state to go to next; nil for a terminal state.
+        let next: String?
+    }
+
+    enum Kind: Sendable {
+        case pass(Pass)
+        case succeed(inputPath: PathSetting, outputPath: PathSetting)
+        case fail(error: String?, cause: String?)
+    }
+
+    struct Pass: Sendable {
+        var inputPath: PathSetting
+        var parameters: PayloadTemplate?
+        var result: JSONValue?
+        var resultPath: PathSetting
+        var outputPath: PathSetting
+    }
+
+    /// ASL state types that exist but this engine does not run yet.
+    private static let laterTypes: Set<String> = ["Task", "Choice", "Wait", "Parallel", "Map"]
+    /// ASL fields that exist but this engine does not implement yet; refused rather than ignored
+    /// so a definition never runs differently here than on AWS.
+    private static let laterFields: Set<String> = ["Assign", "Output", "Arguments", "QueryLanguage", "ErrorPath", "CausePath"]
+    private static let fieldsByType: [String: Set<String>] = [
+        "Pass": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"],
+        "Succeed": ["Type", "Comment", "InputPath", "OutputPath"],
+        "Fail": ["Type", "Comment", "Error", "Cause"],
+    ]
+
+    init(_ document: JSONValue) throws(WorkflowDefinitionError) {
+        guard case .object(let top) = document else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The definition must be a JSON object at /")
+        }
+        for key in top.keys where !["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"].contains(key) {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: Field '\(key)' is not supported at /")
+        }
+        if let language = top["QueryLanguage"], language != .string("JSONPath") {
+            throw WorkflowDefinitionError("UNSUPPORTED_FEATURE: QueryLanguage \(language.jsonText) is not supported yet by the embedded engine (JSONPath only) at /QueryLanguage")
+        }
+        let missing = ["StartAt", "States"].filter { top[$0] == nil }
+        if !missing.isEmpty {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: These fields are required: [\(missing.joined(separator: ", "))] at /")
+        }
+        guard case .string(let startAt) = top["StartAt"] else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'StartAt' must be a STRING at /StartAt")
+        }
+        guard case .object(let stateObjects) = top["States"] else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'States' must be an OBJECT at /States")
+        }
+        var states: [String: State] = [:]
+        for (name, body) in stateObjects.members {
+            states[name] = try Self.state(name, body)
+        }
+        guard states[startAt] != nil else {
+            throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'StartAt' target: \(startAt) at /StartAt")
+        }
+        for name in stateObjects.keys {
+            if let next = states[name]?.next, states[next] == nil {
+                throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Next' target: \(next) at /States/\(name)/Next")
+            }
+        }
+        // Step Functions refuses states nothing transitions to, and workflows without an end.
+        var reached: Set<String> = [startAt]
+        var cursor: String? = startAt
+        while let name = cursor, let next = states[name]?.next, reached.insert(next).inserted {
+            cursor = next
+        }
+        for name in stateObjects.keys where !reached.contains(name) {
+            throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: State \"\(name)\" is not reachable. at /States/\(name)")
+        }
+        if states.values.allSatisfy({ $0.next != nil }) {
+            throw WorkflowDefinitionError("MISSING_END_STATE: Workflow has no terminal state at /")
+        }
+        self.startAt = startAt
+        self.states = states
+    }
+
+    private static func state(_ name: String, _ body: JSONValue) throws(WorkflowDefinitionError) -> State {
+        let at = "/States/\(name)"
+        if name.isEmpty || name.utf16.count > 80 {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: State names must be 1 to 80 characters long at \(at)")
+        }
+        guard case .object(let fields) = body else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(name)' must be an OBJECT at \(at)")
+        }
+        guard let typeValue = fields["Type"] else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: These fields are required: [Type] at \(at)")
+        }
+        guard case .string(let type) = typeValue else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Type' must be a STRING at \(at)/Type")
+        }
+        if laterTypes.contains(type) {
+            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Succeed and Fail) at \(at)/Type")
+        }
+        guard let allowed = fieldsByType[type] else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: '\(type)' is not a valid state type at \(at)/Type")
+        }
+        for key in fields.keys where !allowed.contains(key) {
+            if laterFields.contains(key) {
+                throw WorkflowDefinitionError("UNSUPPORTED_FEATURE: Field '\(key)' is not supported yet by the embedded engine at \(at)")
+            }
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: Field '\(key)' is not supported at \(at)")
+        }
+        if let comment = fields["Comment"], comment.stringValue == nil {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Comment' must be a STRING at \(at)/Comment")
+        }
+        switch type {
+        case "Pass":
+            let pass = Pass(
+                inputPath: try path(fields, "InputPath", at),
+                parameters: try fields["Parameters"].map { v throws(WorkflowDefinitionError) in
+                    try PayloadTemplate.compile(v, at: at + "/Parameters")
+                },
+                result: fields["Result"],
+                resultPath: try path(fields, "ResultPath", at),
+                outputPath: try path(fields, "OutputPath", at))
+            return State(name: name, kind: .pass(pass), next: try transition(fields, name, at))
+        case "Succeed":
+            return State(name: name, kind: .succeed(inputPath: try path(fields, "InputPath", at), outputPath: try path(fields, "OutputPath", at)), next: nil)
+        default:
+            return State(name: name, kind: .fail(error: try text(fields, "Error", at), cause: try text(fields, "Cause", at)), next: nil)
+        }
+    }
+
+    /// `Next`, or nil for `"End": true`; a non-terminal state needs exactly one of the two.
+    private static func transition(_ fields: JSONObject, _ name: String, _ at: String) throws(WorkflowDefinitionError) -> String? {
+        let end = fields["End"]
+        if let end, end != .bool(true), end != .bool(false) {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'End' must be a BOOLEAN at \(at)/End")
+        }
+        switch (fields["Next"], end == .bool(true)) {
+        case (nil, true):
+            return nil
+        case (.string(let next)?, false):
+            return next
+        case (_?, true):
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: Only one of 'Next' or 'End' can be set at \(at)")
+        case (_?, false):
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Next' must be a STRING at \(at)/Next")
+        case (nil, false):
+            throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: State \"\(name)\" must have either 'Next' or 'End': true at \(at)")
+        }
+    }
+
+    private static func path(_ fields: JSONObject, _ key: String, _ at: String) throws(WorkflowDefinitionError) -> PathSetting {
+        switch fields[key] {
+        case nil: return .path(.root)
+        case .null?: return .null
+        case .string(let text)?:
+            // Context paths belong in Parameters; the I/O path fields address the effective input.
+            guard let path = JSONPath(text), !path.isContext else {
+                throw WorkflowDefinitionError(JSONPath.unsupported(key, at: "\(at)/\(key)"))
+            }
+            return .path(path)
+        default:
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a STRING at \(at)/\(key)")
+        }
+    }
+
+    private static func text(_ fields: JSONObject, _ key: String, _ at: String) throws(WorkflowDefinitionError) -> String? {
+        switch fields[key] {
+        case nil: return nil
+        case .string(let s)?: return s
+        default: throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a STRING at \(at)/\(key)")
+        }
+    }
+}

@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GatehouseJSON
+
+/// A minimal embedded AWS Step Functions: state machines registered from configuration, and the
+/// StartExecution, DescribeExecution, ListExecutions, DescribeStateMachine and ListStateMachines
+/// calls of the AWS JSON 1.0 API answered in-process with the service's own bodies and errors.
+///
+/// Executions advance only in `runPending(now:)`, so between StartExecution and the next call
+/// of it an execution is observably RUNNING, as it is on AWS. Use from one thread.
+public final class WorkflowEngine {
+    let region: String
+    let accountId: String
+    var machines: [String: RegisteredStateMachine] = [:]
+    /// State machine ARNs in registration order.
+    var machineOrder: [String] = []
+    var executions: [String: ExecutionRecord] = [:]
+    /// RUNNING executions, oldest first.
+    var pending: [String] = []
+    var nextSequence = 0
+
+    /// An engine answering for `accountId` in `region`; ARNs are built from both.
+    public init(region: String, accountId: String) {
+        self.region = region
+        self.accountId = accountId
+    }
+
+    /// Registers a state machine as `arn:<partition>:states:<region>:<account>:stateMachine:<name>`,
+    /// with the current wall-clock time as its creationDate, and returns the ARN. Throws when the
+    /// name, type or definition is invalid or names a feature the engine does not run yet.
+    /// Registering the same name again with identical settings is a no-op, as CreateStateMachine is.
+    @discardableResult
+    public func register(name: String, definition: JSONValue, roleArn: String?, type: String = "STANDARD") throws(WorkflowDefinitionError) -> String {
+        try register(name: name, definition: definition, roleArn: roleArn, type: type, creationDate: Self.wallClock())
+    }
+
+    /// `register(name:definition:roleArn:type:)` with an explicit creationDate (epoch seconds).
+    @discardableResult
+    public func register(name: String, definition: JSONValue, roleArn: String?, type: String = "STANDARD", creationDate: Double) throws(WorkflowDefinitionError) -> String {
+        guard !name.isEmpty, name.utf16.count <= 80, Self.isValidName(name) else {
+            throw WorkflowDefinitionError("Invalid Name: '\(name)'")
+        }
+        switch type {
+        case "STANDARD": break
+        case "EXPRESS": throw WorkflowDefinitionError("State machine type EXPRESS is not supported yet by the embedded engine (STANDARD only)")
+        default: throw WorkflowDefinitionError("Invalid state machine type '\(type)' (expected STANDARD or EXPRESS)")
+        }
+        let parsed = try StateMachineDefinition(definition)
+        let arn = "arn:\(partition):states:\(region):\(accountId):stateMachine:\(name)"
+        if let existing = machines[arn] {
+            guard existing.definition == definition, existing.roleArn == roleArn, existing.type == type else {
+                throw WorkflowDefinitionError("State Machine Already Exists: '\(arn)'")
+            }
+            return arn
+        }
+        machines[arn] = RegisteredStateMachine(
+            arn: arn, name: name, index: machineOrder.count, parsed: parsed, definition: definition,
+            roleArn: roleArn, type: type, creationDate: Self.millis(creationDate))
+        machineOrder.append(arn)
+        return arn
+    }
+
+    /// The registered state machines' ARNs, in registration order.
+    public var stateMachineArns: [String] { machineOrder }
+
+    /// Answers one AWS JSON 1.0 call. `target` is the X-Amz-Target header
+    /// (`AWSStepFunctions.StartExecution`), `body` the request body, `now` the time in epoch
+    /// seconds. Returns the HTTP status and the JSON body Step Functions would send.
+    public func handle(target: String, body: [UInt8], now: Double) -> (status: Int, body: [UInt8]) {
+        // Coral reads the body before it routes on the target, so bad JSON wins over a bad target.
+        let members: JSONObject
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            members = JSONObject()
+        } else if case .object(let object)? = try? JSONValue.parse(body) {
+            members = object
+        } else {
+            return (400, ServiceError.malformedBody.body)
+        }
+        let request = RequestMembers(object: members)
+        let prefix = "AWSStepFunctions."
+        guard target.hasPrefix(prefix) else { return (400, ServiceError.unknownOperation.body) }
+        do throws(ServiceError) {
+            let response: Wire
+            switch target.dropFirst(prefix.count) {
+            case "StartExecution": response = try startExecution(request, now: now)
+            case "DescribeExecution": response = try describeExecution(request)
+            case "ListExecutions": response = try listExecutions(request)
+            case "DescribeStateMachine": response = try describeStateMachine(request)
+            case "ListStateMachines": response = try listStateMachines(request)
+            default: throw ServiceError.unknownOperation
+            }
+            return (200, response.serialized())
+        } catch {
+            return (400, error.body)
+        }
+    }
+
+    /// Runs every RUNNING execution to completion (SUCCEEDED or FAILED), closing it at `now`.
+    /// The gateway calls this on the loop tick after StartExecution.
+    public func runPending(now: Double) {
+        let due = pending
+        pending = []
+        for arn in due {
+            guard var record = executions[arn], var run = record.run else { continue }
+            var outcome: ExecutionRun.Outcome?
+            while outcome == nil { outcome = run.step(now: now) }
+            record.run = nil
+            record.stopDate = max(record.startDate, Self.millis(now))
+            switch outcome {
+            case .succeeded(let output)?:
+                record.status = .succeeded
+                record.output = output.jsonText
+            case .failed(let error, let cause)?:
+                record.status = .failed
+                record.error = error
+                record.cause = cause
+            case nil:
+                break
+            }
+            executions[arn] = record
+        }
+    }
+
+    /// The ARN partition of the engine's region (`aws-cn` in China, `aws-us-gov` in GovCloud).
+    var partition: String {
+        if region.hasPrefix("cn-") { return "aws-cn" }
+        if region.hasPrefix("us-gov-") { return "aws-us-gov" }
+        return "aws"
+    }
+
+    /// Step Functions keeps timestamps to the millisecond.
+    static func millis(_ seconds: Double) -> Double {
+        (seconds * 1000).rounded() / 1000
+    }
+
+    /// The naming rules Step Functions documents for state machines and executions: no
+    /// whitespace, no `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /`, no control characters
+    /// (U+0000–001F, U+007F–009F). Non-ASCII letters are allowed.
+    static func isValidName(_ name: String) -> Bool {
+        name.unicodeScalars.allSatisfy { u in
+            !u.properties.isWhitespace
+                && !"<>{}[]?*\"#%\\^|~`$&,;:/".unicodeScalars.contains(u)
+                && !(0x00...0x1F).contains(u.value) && !(0x7F...0x9F).contains(u.value)
+        }
+    }
+
+    private static func wallClock() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec / 1_000_000) / 1000
+    }
+}
+
+/// A registered state machine: its definition as written and as checked.
+struct RegisteredStateMachine {
+    let arn: String
+    let name: String
+    /// Position in registration order; ListStateMachines pages by it.
+    let index: Int
+    let parsed: StateMachineDefinition
+    let definition: JSONValue
+    let roleArn: String?
+    let type: String
+    let creationDate: Double
+    /// Its executions' ARNs, oldest first.
+    var executionArns: [String] = []
+}
+
+/// One execution as DescribeExecution reports it.
+struct ExecutionRecord {
+    enum Status: String {
+        case running = "RUNNING"
+        case succeeded = "SUCCEEDED"
+        case failed = "FAILED"
+    }
+
+    let arn: String
+    let stateMachineArn: String
+    let name: String
+    /// The input text exactly as given, which DescribeExecution echoes back.
+    let input: String
+    let startDate: Double
+    /// Start order across the engine; ListExecutions pages by it.
+    let sequence: Int
+    var status = Status.running
+    var stopDate: Double?
+    var output: String?
+    var error: String?
+    var cause: String?
+    /// The interpreter state while RUNNING.
+    var run: ExecutionRun?
+}

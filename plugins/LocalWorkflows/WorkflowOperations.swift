@@ -1,0 +1,218 @@
+import GatehouseJSON
+
+/// The five operations. Each checks its request in the order the service does: Coral's model
+/// constraints first (one ValidationException listing every violation), then the ARN's form,
+/// then whether the resource exists, then the operation's own rules.
+extension WorkflowEngine {
+    static let statusValues = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+    static let defaultPageSize = 100
+
+    func startExecution(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
+        let machineArn = try request.string("stateMachineArn")
+        let name = try request.string("name")
+        let input = try request.string("input")
+        let traceHeader = try request.string("traceHeader")
+        var constraints = Constraints()
+        constraints.required(machineArn, "stateMachineArn")
+        constraints.length(machineArn, "stateMachineArn", min: 1, max: 256)
+        constraints.length(name, "name", min: 1, max: 80)
+        constraints.sensitiveSize(input, "input", maxBytes: 262_144)
+        constraints.length(traceHeader, "traceHeader", min: 0, max: 256)
+        constraints.ascii(traceHeader, "traceHeader")
+        try constraints.check()
+        guard let machineArn else { throw .validation([]) }
+        let machine = try stateMachine(machineArn)
+
+        // Observed on AWS: an unknown state machine is reported before a bad name or input.
+        let executionName = name ?? Self.randomUUID()
+        guard Self.isValidName(executionName) else {
+            throw .service("InvalidName", "Invalid Name: '\(executionName)'")
+        }
+        let inputText = input ?? "{}"
+        let parsedInput: JSONValue
+        do {
+            parsedInput = try JSONValue.parse(inputText)
+        } catch {
+            throw .service("InvalidExecutionInput", "Invalid State Machine Execution Input: '\(error)'")
+        }
+
+        let executionArn = "arn:\(partition):states:\(region):\(accountId):execution:\(machine.name):\(executionName)"
+        if let existing = executions[executionArn] {
+            // StartExecution is idempotent for Standard workflows only while the first
+            // execution is open and the input is identical; otherwise the name is taken.
+            guard existing.status == .running, existing.input == inputText else {
+                throw .service("ExecutionAlreadyExists", "Execution Already Exists: '\(executionArn)'")
+            }
+            return Self.startResponse(existing)
+        }
+
+        let startDate = Self.millis(now)
+        let context = ExecutionContext(
+            executionArn: executionArn, name: executionName, input: parsedInput, roleArn: machine.roleArn,
+            startDate: startDate, stateMachineArn: machine.arn, stateMachineName: machine.name)
+        let record = ExecutionRecord(
+            arn: executionArn, stateMachineArn: machine.arn, name: executionName, input: inputText,
+            startDate: startDate, sequence: nextSequence,
+            run: ExecutionRun(definition: machine.parsed, context: context))
+        nextSequence += 1
+        executions[executionArn] = record
+        machines[machine.arn]?.executionArns.append(executionArn)
+        pending.append(executionArn)
+        return Self.startResponse(record)
+    }
+
+    func describeExecution(_ request: RequestMembers) throws(ServiceError) -> Wire {
+        let arn = try request.string("executionArn")
+        var constraints = Constraints()
+        constraints.required(arn, "executionArn")
+        constraints.length(arn, "executionArn", min: 1, max: 256)
+        try constraints.check()
+        guard let arn else { throw .validation([]) }
+        _ = try StatesArn.parse(arn, expecting: "execution", names: 2...2)
+        guard let e = executions[arn] else { throw .executionDoesNotExist(arn) }
+
+        var members: [(String, Wire)] = [
+            ("executionArn", .string(e.arn)),
+            ("stateMachineArn", .string(e.stateMachineArn)),
+            ("name", .string(e.name)),
+            ("status", .string(e.status.rawValue)),
+            ("startDate", .date(e.startDate)),
+        ]
+        if let stop = e.stopDate { members.append(("stopDate", .date(stop))) }
+        members.append(("input", .string(e.input)))
+        members.append(("inputDetails", .object([("included", .json(.bool(true)))])))
+        if let output = e.output {
+            members.append(("output", .string(output)))
+            members.append(("outputDetails", .object([("included", .json(.bool(true)))])))
+        }
+        if let error = e.error { members.append(("error", .string(error))) }
+        if let cause = e.cause { members.append(("cause", .string(cause))) }
+        return .object(members)
+    }
+
+    func listExecutions(_ request: RequestMembers) throws(ServiceError) -> Wire {
+        let machineArn = try request.string("stateMachineArn")
+        let mapRunArn = try request.string("mapRunArn")
+        let statusFilter = try request.string("statusFilter")
+        let maxResults = try request.integer("maxResults")
+        let nextToken = try request.string("nextToken")
+        var constraints = Constraints()
+        constraints.length(machineArn, "stateMachineArn", min: 1, max: 256)
+        constraints.oneOf(statusFilter, "statusFilter", Self.statusValues)
+        constraints.range(maxResults, "maxResults", min: 0, max: 1000)
+        constraints.length(nextToken, "nextToken", min: 1, max: 1024)
+        try constraints.check()
+        guard let machineArn else {
+            // The engine runs no Map states, so no map run can exist.
+            if let mapRunArn { throw .service("ResourceNotFound", "Resource not found: '\(mapRunArn)'") }
+            throw ServiceError(type: "com.amazon.coral.validate#ValidationException", message: "Must provide a StateMachine ARN or a MapRun ARN")
+        }
+        let machine = try stateMachine(machineArn)
+        let after = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: "e\(machine.index)") }
+
+        let matching = machine.executionArns.reversed().lazy
+            .compactMap { self.executions[$0] }
+            .filter { statusFilter == nil || $0.status.rawValue == statusFilter }
+            .filter { after == nil || $0.sequence < after! }
+        let limit = (maxResults ?? 0) == 0 ? Self.defaultPageSize : maxResults!
+        var page: [ExecutionRecord] = []
+        var more = false
+        for e in matching {
+            if page.count == limit {
+                more = true
+                break
+            }
+            page.append(e)
+        }
+        let items: [Wire] = page.map { e in
+            var item: [(String, Wire)] = [
+                ("executionArn", .string(e.arn)),
+                ("stateMachineArn", .string(e.stateMachineArn)),
+                ("name", .string(e.name)),
+                ("status", .string(e.status.rawValue)),
+                ("startDate", .date(e.startDate)),
+            ]
+            if let stop = e.stopDate { item.append(("stopDate", .date(stop))) }
+            return .object(item)
+        }
+        var members: [(String, Wire)] = [("executions", .array(items))]
+        if more, let last = page.last {
+            members.append(("nextToken", .string(Self.encodeToken(scope: "e\(machine.index)", position: last.sequence))))
+        }
+        return .object(members)
+    }
+
+    func describeStateMachine(_ request: RequestMembers) throws(ServiceError) -> Wire {
+        let arn = try request.string("stateMachineArn")
+        var constraints = Constraints()
+        constraints.required(arn, "stateMachineArn")
+        constraints.length(arn, "stateMachineArn", min: 1, max: 256)
+        try constraints.check()
+        guard let arn else { throw .validation([]) }
+        let m = try stateMachine(arn)
+        var members: [(String, Wire)] = [
+            ("stateMachineArn", .string(m.arn)),
+            ("name", .string(m.name)),
+            ("status", .string("ACTIVE")),
+            ("definition", .string(m.definition.jsonText)),
+        ]
+        if let role = m.roleArn { members.append(("roleArn", .string(role))) }
+        members.append(("type", .string(m.type)))
+        members.append(("creationDate", .date(m.creationDate)))
+        // The service reports logging and X-Ray tracing even when both are off.
+        members.append(("loggingConfiguration", .object([("level", .string("OFF")), ("includeExecutionData", .json(.bool(false)))])))
+        members.append(("tracingConfiguration", .object([("enabled", .json(.bool(false)))])))
+        return .object(members)
+    }
+
+    func listStateMachines(_ request: RequestMembers) throws(ServiceError) -> Wire {
+        let maxResults = try request.integer("maxResults")
+        let nextToken = try request.string("nextToken")
+        var constraints = Constraints()
+        constraints.range(maxResults, "maxResults", min: 0, max: 1000)
+        constraints.length(nextToken, "nextToken", min: 1, max: 1024)
+        try constraints.check()
+        let start = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: "m") + 1 } ?? 0
+        let limit = (maxResults ?? 0) == 0 ? Self.defaultPageSize : maxResults!
+        let end = min(machineOrder.count, start + limit)
+        let page = start < end ? Array(machineOrder[start..<end]) : []
+        let items: [Wire] = page.compactMap { machines[$0] }.map { m in
+            .object([
+                ("stateMachineArn", .string(m.arn)),
+                ("name", .string(m.name)),
+                ("type", .string(m.type)),
+                ("creationDate", .date(m.creationDate)),
+            ])
+        }
+        var members: [(String, Wire)] = [("stateMachines", .array(items))]
+        if end < machineOrder.count {
+            members.append(("nextToken", .string(Self.encodeToken(scope: "m", position: end - 1))))
+        }
+        return .object(members)
+    }
+
+    /// The registered state machine `arn` names, after checking the ARN's form.
+    private func stateMachine(_ arn: String) throws(ServiceError) -> RegisteredStateMachine {
+        _ = try StatesArn.parse(arn, expecting: "stateMachine", names: 1...2)
+        guard let machine = machines[arn] else { throw .stateMachineDoesNotExist(arn) }
+        return machine
+    }
+
+    private static func startResponse(_ e: ExecutionRecord) -> Wire {
+        .object([("executionArn", .string(e.arn)), ("startDate", .date(e.startDate))])
+    }
+
+    /// Page tokens are opaque to callers; they name the listing (`scope`) and the position of
+    /// the last item returned, so a page stays stable while new executions start.
+    private static func encodeToken(scope: String, position: Int) -> String {
+        "LW1.\(scope).\(position)"
+    }
+
+    private static func decodeToken(_ token: String, scope: String) throws(ServiceError) -> Int {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "LW1", parts[1] == scope, let position = Int(parts[2]), position >= 0 else {
+            throw .service("InvalidToken", "Invalid Token: '\(token)'")
+        }
+        return position
+    }
+}

@@ -1,0 +1,96 @@
+import GatehouseCore
+import GatehouseHTTP
+import GatehouseLoop
+import GatehouseModel
+import GatehouseSigV4
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where Step Functions calls go: a server speaking the AWS JSON 1.0 protocol over HTTP
+/// (AWS, Step Functions Local, LocalStack, moto), or an engine in this process.
+public enum StatesEndpoint {
+    case remote(host: String, port: Int, basePath: String)
+    case inProcess(InProcessAWSService)
+
+    /// Parses `http://host:port[/path]`. TLS upstreams are not supported yet.
+    public static func parse(_ url: String) throws(ConfigError) -> StatesEndpoint {
+        guard url.hasPrefix("http://") else {
+            throw ConfigError(file: "--states-endpoint", path: "", reason: "only http:// endpoints are supported so far: \(url)")
+        }
+        let rest = url.dropFirst("http://".count)
+        let authority = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(authority.count)
+        var host = String(authority)
+        var port = 80
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            host = String(authority[..<colon])
+            guard let p = Int(authority[authority.index(after: colon)...]), (1...65535).contains(p) else {
+                throw ConfigError(file: "--states-endpoint", path: "", reason: "bad port in \(url)")
+            }
+            port = p
+        }
+        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ConfigError(file: "--states-endpoint", path: "", reason: "no host in \(url)") }
+        return .remote(host: host, port: port, basePath: path.isEmpty ? "/" : String(path))
+    }
+}
+
+/// The `aws` integration for `arn:aws:apigateway:{region}:states:action/{Action}`: the mapped
+/// request body is sent as AWS JSON 1.0 (`X-Amz-Target: AWSStepFunctions.{Action}`),
+/// SigV4-signed for service `states` with the keys of the integration's `credentials` role.
+public final class StepFunctionsPlugin: IntegrationPlugin {
+    public let name = "states"
+    let endpoint: StatesEndpoint
+    let keys: CredentialChain
+
+    public init(endpoint: StatesEndpoint, keys: CredentialChain) {
+        self.endpoint = endpoint
+        self.keys = keys
+    }
+
+    public func accepts(_ integration: Integration) -> Bool {
+        integration.type == .aws && integration.serviceAction?.service == "states"
+    }
+
+    public func invoke(_ call: IntegrationCall, loop: EventLoop,
+                       done: @escaping (Result<IntegrationOutcome, IntegrationFailure>) -> Void) {
+        guard let action = call.integration.serviceAction else { return done(.failure(.failed("no action"))) }
+        let target = "AWSStepFunctions.\(action.action)"
+        switch endpoint {
+        case .inProcess(let service):
+            service.handle(target: target, body: call.body, loop: loop) { status, body in
+                var h = HTTPHeaders()
+                h.add("Content-Type", "application/x-amz-json-1.0")
+                done(.success(IntegrationOutcome(status: status, headers: h, body: body)))
+            }
+        case .remote(let host, let port, let basePath):
+            guard let creds = keys.credentials(forRole: call.integration.credentials) else {
+                return done(.failure(.failed("no keys for role \(call.integration.credentials ?? "(none)"): add it to `roles:` in the credentials file or set AWS credentials")))
+            }
+            var headers: [(String, String)] = [
+                ("Host", port == 80 ? host : "\(host):\(port)"),
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("X-Amz-Target", target),
+            ]
+            if let trace = call.headers["X-Amzn-Trace-Id"] { headers.append(("X-Amzn-Trace-Id", trace)) }
+            var req = SigV4Request(method: "POST", path: basePath, query: "", headers: headers.map { SigV4Header(name: $0.0, value: $0.1) }, body: call.body)
+            let signer = SigV4Signer(credentials: creds, region: action.region, service: "states")
+            signer.sign(&req, date: Int64(time(nil)))
+            let out = HTTPClientRequest(
+                host: host, port: port, method: "POST", target: basePath,
+                headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: call.body,
+                timeoutMillis: UInt64(call.integration.timeoutMillis))
+            HTTPClient.send(loop: loop, out) { result in
+                switch result {
+                case .success(let r):
+                    done(.success(IntegrationOutcome(status: r.status, headers: r.headers, body: r.body)))
+                case .failure(.timedOut):
+                    done(.failure(.timedOut))
+                case .failure(let e):
+                    done(.failure(.failed("states endpoint \(host):\(port): \(e)")))
+                }
+            }
+        }
+    }
+}
