@@ -45,7 +45,8 @@ let package = Package(
         .testTarget(name: "GatehouseSigV4Tests", dependencies: ["GatehouseSigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy", "GatehouseJSON"]),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"]),
-        .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP"]),
+        .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", "GatehouseLoop"]),
+        .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore", "GatehouseModel"]),
         .testTarget(name: "LocalWorkflowsTests", dependencies: ["LocalWorkflows", "GatehouseJSON"]),
     ]
 )

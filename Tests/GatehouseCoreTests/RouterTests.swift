@@ -1,0 +1,73 @@
+@testable import GatehouseModel
+import Testing
+@testable import GatehouseCore
+
+func api(_ id: String, paths: [String: [String]]) -> RestApiSpec {
+    var resources: [ResourceSpec] = []
+    for (p, methods) in paths.sorted(by: { $0.key < $1.key }) {
+        let segs: [PathSegment] = p.split(separator: "/").map { s in
+            if s.hasPrefix("{") && s.hasSuffix("+}") { return .greedy(String(s.dropFirst().dropLast(2))) }
+            if s.hasPrefix("{") { return .parameter(String(s.dropFirst().dropLast())) }
+            return .literal(String(s))
+        }
+        var m: [String: MethodSpec] = [:]
+        for name in methods { m[name] = MethodSpec(httpMethod: name, authorization: .none, apiKeyRequired: false, integration: nil) }
+        resources.append(ResourceSpec(path: p, segments: segs, methods: m))
+    }
+    return RestApiSpec(logicalId: id, id: id, name: id, region: "us-east-1", accountId: "222222222222",
+                       stages: [StageSpec(name: "dev", variables: [:])], resources: resources, policy: nil)
+}
+
+@Suite struct RouterTests {
+    let router = Router(apis: [api("aaaaaaaaaa", paths: [
+        "/execution": ["POST"], "/items/{id}": ["GET"], "/items/special": ["GET"], "/{proxy+}": ["ANY"], "/": ["GET"],
+    ])])
+
+    @Test func stageIsTheFirstSegmentAndLiteralsBeatParametersBeatGreedy() throws {
+        #expect(router.route(method: "POST", path: "/dev/execution", host: nil)?.resource.path == "/execution")
+        #expect(router.route(method: "GET", path: "/dev/items/special", host: nil)?.resource.path == "/items/special")
+        let byId = try #require(router.route(method: "GET", path: "/dev/items/42", host: nil))
+        #expect(byId.resource.path == "/items/{id}")
+        #expect(byId.pathParameters == ["id": "42"])
+        let greedy = try #require(router.route(method: "DELETE", path: "/dev/a/b/c", host: nil))
+        #expect(greedy.resource.path == "/{proxy+}")
+        #expect(greedy.pathParameters == ["proxy": "a/b/c"])
+        #expect(router.route(method: "GET", path: "/dev", host: nil)?.resource.path == "/")
+    }
+
+    @Test func unknownStageOrMethodDoesNotRoute() {
+        #expect(router.route(method: "POST", path: "/prod/execution", host: nil) == nil)
+        // The most specific resource wins first; a method it lacks is not looked up on
+        // `{proxy+}` (API Gateway answers 403 Missing Authentication Token).
+        #expect(router.route(method: "GET", path: "/dev/execution", host: nil) == nil)
+    }
+
+    @Test func hostAndLocalStackFormsChooseTheApi() {
+        let two = Router(apis: [api("aaaaaaaaaa", paths: ["/x": ["GET"]]), api("bbbbbbbbbb", paths: ["/y": ["GET"]])])
+        #expect(two.route(method: "GET", path: "/dev/y", host: "bbbbbbbbbb.execute-api.us-east-1.amazonaws.com")?.api.id == "bbbbbbbbbb")
+        #expect(two.route(method: "GET", path: "/dev/y", host: "localhost:8080") == nil)
+        #expect(two.route(method: "GET", path: "/restapis/aaaaaaaaaa/dev/_user_request_/x", host: nil)?.path == "/x")
+        #expect(two.route(method: "GET", path: "/restapis/cccccccccc/dev/_user_request_/x", host: nil) == nil)
+    }
+}
+
+@Suite struct GatewayResponseTests {
+    @Test func accessDeniedMasksTheAccountAndUsesCapitalMessage() {
+        let r = GatewayError.accessDenied(caller: "anonymous", resourceArn: "arn:aws:execute-api:us-east-1:222222222222:abc/dev/POST/execution",
+                                          explicitDeny: false).response(requestId: "r")
+        #expect(r.status == 403)
+        #expect(r.headers["x-amzn-ErrorType"] == "AccessDeniedException")
+        #expect(String(decoding: r.body, as: UTF8.self)
+            == #"{"Message":"User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:********2222:abc/dev/POST/execution"}"#)
+        let explicit = GatewayError.accessDenied(caller: "arn:aws:iam::1:user/a", resourceArn: "arn:aws:execute-api:us-east-1:222222222222:abc/dev/GET/",
+                                                 explicitDeny: true).response(requestId: "r")
+        #expect(String(decoding: explicit.body, as: UTF8.self).hasSuffix(#"abc/dev/GET/ with an explicit deny"}"#))
+    }
+
+    @Test func missingTokenIs403NotFound() {
+        let r = GatewayError.missingAuthenticationToken.response(requestId: "r")
+        #expect(r.status == 403)
+        #expect(String(decoding: r.body, as: UTF8.self) == #"{"message":"Missing Authentication Token"}"#)
+        #expect(r.headers["x-amzn-RequestId"] == "r")
+    }
+}

@@ -1,0 +1,92 @@
+import GatehouseLoop
+import Testing
+@testable import GatehouseHTTP
+
+/// Answers with the request's method, path, query and body; `/later` answers on a timer, so
+/// responses are produced out of order with respect to the requests behind them.
+final class EchoHandler: HTTPRequestHandler {
+    let loop: EventLoop
+    var seen: [HTTPRequest] = []
+    init(loop: EventLoop) { self.loop = loop }
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        seen.append(request)
+        let body = Array("\(request.method) \(request.path) \(request.query) ".utf8) + request.body
+        if request.path == "/later" {
+            let t = LoopTimer(loop: loop)
+            t.schedule(after: 20) {
+                responder.respond(HTTPResponse(status: 202, body: body))
+                t.close()
+            }
+        } else {
+            responder.respond(HTTPResponse(status: 200, body: body))
+        }
+    }
+}
+
+func exchange(_ loop: EventLoop, port: Int, _ request: HTTPClientRequest) -> Result<HTTPClientResponse, HTTPClientError>? {
+    var out: Result<HTTPClientResponse, HTTPClientError>?
+    HTTPClient.send(loop: loop, request) { out = $0 }
+    while out == nil { loop.runOnce() }
+    return out
+}
+
+@Suite struct HTTPServerTests {
+    @Test func requestAndResponseRoundTripOverLoopback() throws {
+        let loop = try EventLoop()
+        let handler = EchoHandler(loop: loop)
+        let server = try HTTPServer(loop: loop, host: "127.0.0.1", port: 0, handler: handler)
+        defer { server.close(); loop.closeAll() }
+        let r = exchange(loop, port: server.port, HTTPClientRequest(
+            host: "127.0.0.1", port: server.port, method: "POST", target: "/dev/x?a=1&b", headers: HTTPHeaders(),
+            body: Array("hello".utf8), timeoutMillis: 5000))
+        let response = try #require(try r?.get())
+        #expect(response.status == 200)
+        #expect(String(decoding: response.body, as: UTF8.self) == "POST /dev/x a=1&b hello")
+        #expect(response.headers["Content-Length"] == "23")
+        #expect(handler.seen.first?.headers["Host"] == "127.0.0.1:\(server.port)")
+    }
+
+    @Test func deferredResponseArrives() throws {
+        let loop = try EventLoop()
+        let server = try HTTPServer(loop: loop, host: "127.0.0.1", port: 0, handler: EchoHandler(loop: loop))
+        defer { server.close(); loop.closeAll() }
+        let r = exchange(loop, port: server.port, HTTPClientRequest(
+            host: "127.0.0.1", port: server.port, method: "GET", target: "/later", headers: HTTPHeaders(), body: []))
+        #expect(try r?.get().status == 202)
+    }
+
+    @Test func refusedConnectionIsReported() throws {
+        let loop = try EventLoop()
+        // Bind then close to find a port nobody listens on.
+        let probe = try TCPServer(loop: loop, host: "127.0.0.1", port: 0) { $0.close() }
+        let port = probe.boundPort
+        probe.close()
+        loop.runOnce()
+        let r = exchange(loop, port: port, HTTPClientRequest(
+            host: "127.0.0.1", port: port, method: "GET", target: "/", headers: HTTPHeaders(), body: []))
+        guard case .failure(.connectFailed)? = r else {
+            Issue.record("expected connectFailed, got \(String(describing: r))")
+            return
+        }
+        loop.closeAll()
+    }
+
+    @Test func absoluteFormTargetsKeepOnlyPathAndQuery() {
+        let r = HTTPRequest(method: "GET", target: "http://example.com:8080/dev/a?x=1", headers: HTTPHeaders(), body: [])
+        #expect(r.path == "/dev/a")
+        #expect(r.query == "x=1")
+    }
+
+    @Test func responseHeadersCannotSplitTheResponse() {
+        var h = HTTPHeaders()
+        h.add("X-Evil", "a\r\nSet-Cookie: b")
+        let wire = String(decoding: HTTPResponse(status: 200, headers: h).serialized(close: false, date: "d"), as: UTF8.self)
+        #expect(wire.contains("X-Evil: aSet-Cookie: b\r\n"))
+        #expect(wire.contains("Content-Length: 0\r\n"))
+    }
+
+    @Test func httpDateIsIMFFixdate() {
+        #expect(HTTPDateClock.format(epochSeconds: 784111777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+}
