@@ -20,7 +20,7 @@ extension WorkflowEngine {
         constraints.length(traceHeader, "traceHeader", min: 0, max: 256)
         constraints.ascii(traceHeader, "traceHeader")
         try constraints.check()
-        guard let machineArn else { throw .validation([]) }
+        guard let machineArn else { preconditionFailure("required() admits no null stateMachineArn") }
         let machine = try stateMachine(machineArn)
 
         // Observed on AWS: an unknown state machine is reported before a bad name or input.
@@ -67,7 +67,7 @@ extension WorkflowEngine {
         constraints.required(arn, "executionArn")
         constraints.length(arn, "executionArn", min: 1, max: 256)
         try constraints.check()
-        guard let arn else { throw .validation([]) }
+        guard let arn else { preconditionFailure("required() admits no null ARN") }
         _ = try StatesArn.parse(arn, expecting: "execution", names: 2...2)
         guard let e = executions[arn] else { throw .executionDoesNotExist(arn) }
 
@@ -113,8 +113,8 @@ extension WorkflowEngine {
         let matching = machine.executionArns.reversed().lazy
             .compactMap { self.executions[$0] }
             .filter { statusFilter == nil || $0.status.rawValue == statusFilter }
-            .filter { after == nil || $0.sequence < after! }
-        let limit = (maxResults ?? 0) == 0 ? Self.defaultPageSize : maxResults!
+            .filter { e in after.map { e.sequence < $0 } ?? true }
+        let limit = maxResults.flatMap { $0 == 0 ? nil : $0 } ?? Self.defaultPageSize
         var page: [ExecutionRecord] = []
         var more = false
         for e in matching {
@@ -148,7 +148,7 @@ extension WorkflowEngine {
         constraints.required(arn, "stateMachineArn")
         constraints.length(arn, "stateMachineArn", min: 1, max: 256)
         try constraints.check()
-        guard let arn else { throw .validation([]) }
+        guard let arn else { preconditionFailure("required() admits no null ARN") }
         let m = try stateMachine(arn)
         var members: [(String, Wire)] = [
             ("stateMachineArn", .string(m.arn)),
@@ -173,7 +173,7 @@ extension WorkflowEngine {
         constraints.length(nextToken, "nextToken", min: 1, max: 1024)
         try constraints.check()
         let start = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: "m") + 1 } ?? 0
-        let limit = (maxResults ?? 0) == 0 ? Self.defaultPageSize : maxResults!
+        let limit = maxResults.flatMap { $0 == 0 ? nil : $0 } ?? Self.defaultPageSize
         let end = min(machineOrder.count, start + limit)
         let page = start < end ? Array(machineOrder[start..<end]) : []
         let items: [Wire] = page.compactMap { machines[$0] }.map { m in
