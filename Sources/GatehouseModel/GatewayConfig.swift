@@ -14,6 +14,10 @@ public struct GatewayConfig: Sendable {
     public var statesEndpoint: String?
     /// Callers' and roles' keys given inline in the conf file.
     public var inlineCredentials = CredentialStore()
+    /// Milliseconds a client has to send a request head (conf `limits.headerTimeoutMillis`).
+    public var headerTimeoutMillis: UInt64 = 10_000
+    /// Milliseconds an idle keep-alive connection is kept (conf `limits.idleTimeoutMillis`).
+    public var idleTimeoutMillis: UInt64 = 60_000
 
     public init() {}
 
@@ -37,7 +41,7 @@ public struct GatewayConfig: Sendable {
         let root = try YAMLLoader.load(try readTextFile(path), file: path)
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
-                                  "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName"]
+                                  "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -61,6 +65,16 @@ public struct GatewayConfig: Sendable {
         for (k, v) in o["parameterOverrides"]?.objectValue?.members ?? [] {
             guard let s = text(v) else { throw ConfigError(file: path, path: "parameterOverrides.\(k)", reason: "expected a string") }
             c.template.parameterOverrides[k] = s
+        }
+        for (k, v) in o["limits"]?.objectValue?.members ?? [] {
+            guard case .int(let n) = v, n > 0 else {
+                throw ConfigError(file: path, path: "limits.\(k)", reason: "expected a positive integer")
+            }
+            switch k {
+            case "headerTimeoutMillis": c.headerTimeoutMillis = UInt64(n)
+            case "idleTimeoutMillis": c.idleTimeoutMillis = UInt64(n)
+            default: throw ConfigError(file: path, path: "limits.\(k)", reason: "unknown limit (known: headerTimeoutMillis, idleTimeoutMillis)")
+            }
         }
         try c.inlineCredentials.merge(root, file: path, path: "")
         return c

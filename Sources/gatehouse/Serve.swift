@@ -135,8 +135,8 @@ struct Serve: ParsableCommand {
             do {
                 try engine.register(name: sm.name, definition: sm.definition, roleArn: sm.roleArn, type: sm.type)
             } catch {
-                stderrLine("error: state machine \(sm.logicalId): \(error)")
-                throw ExitCode(2)
+                // Not fatal: the APIs still serve, and an external --states-endpoint may run it.
+                stderrLine("warning: state machine \(sm.logicalId) is not run by the embedded engine: \(error)")
             }
         }
         let endpoint: StatesEndpoint
@@ -155,7 +155,10 @@ struct Serve: ParsableCommand {
         for sm in loaded.model.stateMachines { print("stateMachine arn=\(sm.arn)") }
         print("states endpoint=\(config.statesEndpoint ?? "embedded")")
 
-        let server = try HTTPServer(loop: loop, host: config.listenHost, port: config.listenPort, handler: gateway)
+        var limits = HTTPLimits()
+        limits.headerTimeoutMillis = config.headerTimeoutMillis
+        limits.idleTimeoutMillis = config.idleTimeoutMillis
+        let server = try HTTPServer(loop: loop, host: config.listenHost, port: config.listenPort, limits: limits, handler: gateway)
         print("listening on http://\(config.listenHost):\(server.port)")
         fflush(nil)
 

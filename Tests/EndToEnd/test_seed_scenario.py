@@ -282,3 +282,28 @@ def test_bad_template_parameter_is_refused_at_start(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "Parameters: [SourceStateMachineArn] must have values" in r.stderr
+
+
+def test_slow_request_head_and_idle_connection_are_closed(tmp_path):
+    conf = tmp_path / "gatehouse.yaml"
+    conf.write_text((CONF / "gatehouse.yaml").read_text()
+                    .replace("template: account-b.yaml", f"template: {CONF / 'account-b.yaml'}")
+                    .replace("credentialsFile: credentials.yaml", f"credentialsFile: {CONF / 'credentials.yaml'}")
+                    + "limits: { headerTimeoutMillis: 300, idleTimeoutMillis: 600 }\n")
+    gw = Gateway(["--conf", str(conf)])
+    try:
+        import time
+        with socket.create_connection(("127.0.0.1", gw.port)) as slow:
+            slow.sendall(b"GET /dev/execution HTTP/1.1\r\nHost: x\r\n")  # head never finished
+            slow.settimeout(5)
+            started = time.time()
+            assert slow.recv(100) == b""  # closed, without an answer
+            assert time.time() - started < 3
+        with socket.create_connection(("127.0.0.1", gw.port)) as idle:
+            idle.sendall(b"GET /dev/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+            (head, _), = read_responses(idle, 1)
+            assert head.startswith("HTTP/1.1 403")
+            idle.settimeout(5)
+            assert idle.recv(100) == b""  # idle keep-alive connection closed after 600 ms
+    finally:
+        assert gw.stop() == 0

@@ -142,27 +142,20 @@ struct Constraints {
     }
 }
 
-/// A Step Functions ARN taken apart: `arn:<partition>:states:<region>:<account>:<type>:<rest>`.
-struct StatesArn {
-    var resourceType: String
-    /// The colon-separated names after the resource type.
-    var names: [Substring]
-
-    /// Parses `text` as an ARN whose resource type must be `expected`, with the InvalidArn
-    /// wording the service uses: `Invalid ARN prefix: <arn>` when it does not start with `arn:`,
-    /// and `Resource type not valid in this context: <type>` for another kind of resource.
-    /// `names` is how many names may follow the type (a state machine ARN may carry a version
-    /// or alias qualifier).
-    static func parse(_ text: String, expecting expected: String, names count: ClosedRange<Int>) throws(ServiceError) -> StatesArn {
+/// The form of a Step Functions ARN: `arn:<partition>:states:<region>:<account>:<type>:<names>`.
+enum StatesArn {
+    /// Checks that `text` is an ARN of resource type `expected` followed by `names` names (a
+    /// state machine ARN may carry a version or alias qualifier), with the InvalidArn wording
+    /// the service uses: `Invalid ARN prefix: <arn>` when it does not start with `arn:`, and
+    /// `Resource type not valid in this context: <type>` for another kind of resource.
+    static func check(_ text: String, expecting expected: String, names count: ClosedRange<Int>) throws(ServiceError) {
         guard text.hasPrefix("arn:") else { throw .invalidArn("Invalid ARN prefix: \(text)") }
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count >= 6, parts[2] == "states", !parts[1].isEmpty, !parts[3].isEmpty, !parts[4].isEmpty else {
             throw .invalidArn(text)
         }
-        let type = String(parts[5])
-        guard type == expected else { throw .invalidArn("Resource type not valid in this context: \(type)") }
-        let names = Array(parts[6...])
+        guard parts[5] == expected else { throw .invalidArn("Resource type not valid in this context: \(parts[5])") }
+        let names = parts[6...]
         guard count.contains(names.count), names.allSatisfy({ !$0.isEmpty }) else { throw .invalidArn(text) }
-        return StatesArn(resourceType: type, names: names)
     }
 }

@@ -68,7 +68,7 @@ extension WorkflowEngine {
         constraints.length(arn, "executionArn", min: 1, max: 256)
         try constraints.check()
         guard let arn else { preconditionFailure("required() admits no null ARN") }
-        _ = try StatesArn.parse(arn, expecting: "execution", names: 2...2)
+        try StatesArn.check(arn, expecting: "execution", names: 2...2)
         guard let e = executions[arn] else { throw .executionDoesNotExist(arn) }
 
         var members: [(String, Wire)] = [
@@ -193,7 +193,7 @@ extension WorkflowEngine {
 
     /// The registered state machine `arn` names, after checking the ARN's form.
     private func stateMachine(_ arn: String) throws(ServiceError) -> RegisteredStateMachine {
-        _ = try StatesArn.parse(arn, expecting: "stateMachine", names: 1...2)
+        try StatesArn.check(arn, expecting: "stateMachine", names: 1...2)
         guard let machine = machines[arn] else { throw .stateMachineDoesNotExist(arn) }
         return machine
     }
