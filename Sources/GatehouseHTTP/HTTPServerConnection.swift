@@ -132,6 +132,8 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     // MARK: parser callbacks
 
     func onMessageBegin() -> Int32 {
+        // Bytes after a request that closes the connection are not requests (RFC 9112 §9.6).
+        if noMoreRequests { return 1 }
         url.removeAll(keepingCapacity: true)
         fieldBuf.removeAll(keepingCapacity: true)
         valueBuf.removeAll(keepingCapacity: true)

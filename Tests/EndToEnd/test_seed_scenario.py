@@ -307,3 +307,38 @@ def test_slow_request_head_and_idle_connection_are_closed(tmp_path):
             assert idle.recv(100) == b""  # idle keep-alive connection closed after 600 ms
     finally:
         assert gw.stop() == 0
+
+
+def test_template_flags_and_parameter_overrides_load_the_seed_unchanged():
+    import subprocess
+    from conftest import binary
+    r = subprocess.run([binary(), "validate", "--template", str(CONF / "account-b.yaml"),
+                        "--account-id", "444444444444", "--region", "eu-west-1",
+                        "--parameter-overrides", f"SourceStateMachineArn={SOURCE_ARN}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "stage=dev method=POST path=/execution auth=AWS_IAM integration=aws:states:StartExecution" in r.stdout
+    assert "stateMachine arn=arn:aws:states:eu-west-1:444444444444:stateMachine:DestinationStateMachine" in r.stdout
+    assert r.stderr == ""  # every resource of the seed is understood: no warning
+
+
+def test_unknown_resource_types_are_listed_at_start(tmp_path):
+    import subprocess
+    from conftest import binary
+    t = tmp_path / "t.yaml"
+    t.write_text((CONF / "account-b.yaml").read_text()
+                 .replace("\nOutputs:", "\n    Bucket:\n      Type: AWS::S3::Bucket\n\nOutputs:"))
+    r = subprocess.run([binary(), "validate", "--template", str(t),
+                        "--parameter-overrides", f"SourceStateMachineArn={SOURCE_ARN}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "Bucket (AWS::S3::Bucket)" in r.stderr
+
+
+def test_nothing_after_connection_close_is_answered(seed_gateway):
+    req = b"GET /dev/nothing HTTP/1.1\r\nHost: x\r\n"
+    with socket.create_connection(("127.0.0.1", seed_gateway.port)) as s:
+        s.sendall(req + b"Connection: close\r\n\r\n" + req + b"\r\n")
+        responses = read_responses(s, 2)
+    assert len(responses) == 1
+    assert "Connection: close" in responses[0][0]
