@@ -26,7 +26,7 @@ enum RequestMapping {
     /// `application/json; charset=utf-8` → `application/json`.
     static func mediaType(_ header: String?) -> String? {
         guard let header else { return nil }
-        let base = header.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: " \t") } ?? ""
+        let base = header.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces() } ?? ""
         return base.isEmpty ? nil : base.lowercased()
     }
 }
@@ -65,14 +65,5 @@ enum ResponseMapping {
     static func hopByHop(_ name: String) -> Bool {
         ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
          "transfer-encoding", "upgrade", "content-length", "date"].contains(name.lowercased())
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import GatehouseHTTP
 import GatehouseLoop
+import GatehouseModel
 import GatehouseSigV4
 #if canImport(Glibc)
 import Glibc
@@ -116,14 +117,5 @@ struct Curl: ParsableCommand {
         case nil:
             throw ExitCode(7)
         }
-    }
-}
-
-extension StringProtocol {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
     }
 }
