@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +56,12 @@ class Gateway:
             self.proc.kill()
             raise RuntimeError("gatehouse did not start:\n" + "\n".join(self.lines))
         self.base = f"http://127.0.0.1:{self.port}"
+        # Keep reading the access log, so a full pipe never blocks the server.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
 
     def route(self, prefix):
         return [l for l in self.lines if l.startswith(prefix)]

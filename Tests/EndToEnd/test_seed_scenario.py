@@ -342,3 +342,38 @@ def test_nothing_after_connection_close_is_answered(seed_gateway):
         responses = read_responses(s, 2)
     assert len(responses) == 1
     assert "Connection: close" in responses[0][0]
+
+
+def test_mutated_requests_get_400_or_403_and_the_server_keeps_serving(seed_gateway):
+    """A bounded, seeded mutation run over raw requests: every answer is a 4xx, none crashes."""
+    import random
+    rnd = random.Random(2)
+    seeds = [b"POST /dev/execution HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+             b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+             b"GET /dev/execution HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n"]
+    seen = set()
+    for _ in range(1000):
+        data = bytearray(rnd.choice(seeds) * rnd.randint(1, 3))
+        for _ in range(rnd.randint(0, 6)):
+            pos = rnd.randrange(len(data))
+            op = rnd.random()
+            if op < 0.4:
+                data[pos] = rnd.randrange(256)
+            elif op < 0.7:
+                del data[pos]
+            else:
+                data[pos:pos] = bytes([rnd.randrange(256)]) * rnd.randint(1, 40)
+        with socket.create_connection(("127.0.0.1", seed_gateway.port), timeout=5) as s:
+            try:
+                s.sendall(bytes(data))
+                s.shutdown(socket.SHUT_WR)
+                got = b""
+                while chunk := s.recv(65536):
+                    got += chunk
+            except (ConnectionResetError, BrokenPipeError):
+                continue
+        seen.update(line[9:12] for line in got.split(b"\r\n") if line.startswith(b"HTTP/1.1 "))
+    assert seen <= {b"400", b"403", b"413", b"414", b"431"}, seen
+    assert {b"400", b"403"} <= seen
+    r = requests.get(seed_gateway.base + "/dev/nothing", timeout=5)
+    assert r.status_code == 403
