@@ -66,8 +66,7 @@ public struct Authorizer: Sendable {
         case .arn(let a):
             principal = .aws(arn: a)
             context["aws:PrincipalArn"] = [a]
-            let parts = a.split(separator: ":", omittingEmptySubsequences: false)
-            if parts.count > 4 { context["aws:PrincipalAccount"] = [String(parts[4])] }
+            if let account = principal.accountID { context["aws:PrincipalAccount"] = [account] }
             context["aws:PrincipalType"] = [a.contains(":assumed-role/") ? "AssumedRole" : a.contains(":user/") ? "User" : "Account"]
         }
         let signed = Set(v.signedHeaders)
@@ -124,10 +123,8 @@ public struct Authorizer: Sendable {
             allowed = resourceDecision == nil || resourceDecision == .allow
         case .service:
             allowed = resourceDecision == .allow
-        case .aws(let arn):
-            let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
-            let sameAccount = parts.count > 4 && parts[4] == api.accountId[...]
-            allowed = sameAccount
+        case .aws:
+            allowed = caller.principal.accountID == api.accountId
                 ? (identityDecision == .allow || resourceDecision == .allow)
                 : (identityDecision == .allow && resourceDecision == .allow)
         }

@@ -188,7 +188,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
             fault = .bodyTooLarge
             return 3  // stop: the error path answers 413 and closes
         }
-        timer.schedule(after: limits.idleTimeoutMillis) { [unowned self] in self.timedOut() }
+        armIdleTimer()  // from here on the idle timeout bounds the body's progress
         if let expect = headers["Expect"], asciiCaseEquals(expect, "100-continue"), slots.isEmpty {
             stream.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }

@@ -48,19 +48,12 @@ public struct CredentialStore: Sendable {
         func fail(_ at: String, _ reason: String) -> ConfigError {
             ConfigError(file: file, path: path.isEmpty ? at : "\(path).\(at)", reason: reason)
         }
-        func text(_ v: JSONValue?) -> String? {
-            switch v {
-            case .string(let s)?: return s
-            case .int(let n)?: return String(n)
-            default: return nil
-            }
-        }
         if let list = root["credentials"] {
             guard case .array(let entries) = list else { throw fail("credentials", "expected a list") }
             for (i, e) in entries.enumerated() {
                 let at = "credentials[\(i)]"
-                guard let id = text(e["accessKeyId"]), !id.isEmpty else { throw fail(at, "accessKeyId is missing") }
-                guard let secret = text(e["secretAccessKey"]), !secret.isEmpty else { throw fail(at, "secretAccessKey is missing") }
+                guard let id = confText(e["accessKeyId"]), !id.isEmpty else { throw fail(at, "accessKeyId is missing") }
+                guard let secret = confText(e["secretAccessKey"]), !secret.isEmpty else { throw fail(at, "secretAccessKey is missing") }
                 let principal: CallerPrincipal
                 if let s = e["principal"]?["service"]?.stringValue {
                     principal = .service(s)
@@ -87,7 +80,7 @@ public struct CredentialStore: Sendable {
                 }
                 if callers[id] != nil { throw fail(at, "accessKeyId \(id) is listed twice") }
                 callers[id] = CallerCredential(accessKeyId: id, secretAccessKey: secret,
-                                               sessionToken: text(e["sessionToken"]), principal: principal,
+                                               sessionToken: confText(e["sessionToken"]), principal: principal,
                                                mayAssertSourceArn: patterns, policies: policies)
             }
         }
@@ -95,12 +88,12 @@ public struct CredentialStore: Sendable {
             guard case .array(let entries) = list else { throw fail("roles", "expected a list") }
             for (i, e) in entries.enumerated() {
                 let at = "roles[\(i)]"
-                guard let arn = text(e["roleArn"]) else { throw fail(at, "roleArn is missing") }
-                guard let id = text(e["accessKeyId"]), let secret = text(e["secretAccessKey"]) else {
+                guard let arn = confText(e["roleArn"]) else { throw fail(at, "roleArn is missing") }
+                guard let id = confText(e["accessKeyId"]), let secret = confText(e["secretAccessKey"]) else {
                     throw fail(at, "accessKeyId and secretAccessKey are required")
                 }
                 roles[arn] = RoleCredential(roleArn: arn, accessKeyId: id, secretAccessKey: secret,
-                                            sessionToken: text(e["sessionToken"]))
+                                            sessionToken: confText(e["sessionToken"]))
             }
         }
     }

@@ -47,23 +47,16 @@ public struct GatewayConfig: Sendable {
         }
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         func rel(_ p: String) -> String { p.hasPrefix("/") ? p : "\(dir)/\(p)" }
-        func text(_ v: JSONValue?) -> String? {
-            switch v {
-            case .string(let s)?: return s
-            case .int(let n)?: return String(n)
-            default: return nil
-            }
-        }
         var c = GatewayConfig()
-        if let t = text(o["template"]) { c.templatePath = rel(t) }
-        if let r = text(o["region"]) { c.template.region = r }
-        if let a = text(o["accountId"]) { c.template.accountId = a }
-        if let s = text(o["stackName"]) { c.template.stackName = s }
-        if let l = text(o["listen"]) { try c.setListen(l, file: path) }
-        if let e = text(o["statesEndpoint"]) { c.statesEndpoint = e }
-        if let f = text(o["credentialsFile"]) { c.credentialsPath = rel(f) }
+        if let t = confText(o["template"]) { c.templatePath = rel(t) }
+        if let r = confText(o["region"]) { c.template.region = r }
+        if let a = confText(o["accountId"]) { c.template.accountId = a }
+        if let s = confText(o["stackName"]) { c.template.stackName = s }
+        if let l = confText(o["listen"]) { try c.setListen(l, file: path) }
+        if let e = confText(o["statesEndpoint"]) { c.statesEndpoint = e }
+        if let f = confText(o["credentialsFile"]) { c.credentialsPath = rel(f) }
         for (k, v) in o["parameterOverrides"]?.objectValue?.members ?? [] {
-            guard let s = text(v) else { throw ConfigError(file: path, path: "parameterOverrides.\(k)", reason: "expected a string") }
+            guard let s = confText(v) else { throw ConfigError(file: path, path: "parameterOverrides.\(k)", reason: "expected a string") }
             c.template.parameterOverrides[k] = s
         }
         for (k, v) in o["limits"]?.objectValue?.members ?? [] {

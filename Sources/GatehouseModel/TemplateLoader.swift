@@ -90,9 +90,7 @@ public enum TemplateLoader {
                 try loader.load(body, api: &api)
                 model.warnings += loader.warnings
                 if let stage = props["StageName"]?.stringValue {
-                    var vars: [String: String] = [:]
-                    for (k, v) in props["Variables"]?.objectValue?.members ?? [] { vars[k] = v.stringValue ?? v.jsonText }
-                    api.stages.append(StageSpec(name: stage, variables: vars))
+                    api.stages.append(StageSpec(name: stage, variables: stageVariables(props)))
                 } else if type == "AWS::Serverless::Api" {
                     throw ConfigError(file: file, path: at, reason: "StageName is missing")
                 }
@@ -100,9 +98,7 @@ public enum TemplateLoader {
             case "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment":
                 let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
                 if let apiRef = props["RestApiId"]?.stringValue, let stage = props["StageName"]?.stringValue {
-                    var vars: [String: String] = [:]
-                    for (k, v) in props["Variables"]?.objectValue?.members ?? [] { vars[k] = v.stringValue ?? v.jsonText }
-                    stageNames[apiRef, default: []].append(StageSpec(name: stage, variables: vars))
+                    stageNames[apiRef, default: []].append(StageSpec(name: stage, variables: stageVariables(props)))
                 }
             case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
                 let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
@@ -176,6 +172,13 @@ public enum TemplateLoader {
             throw ConfigError(file: file, path: "Parameters", reason: "Parameters: [\(unknown.joined(separator: ", "))] do not exist in the template")
         }
         return out
+    }
+
+    /// A stage's `Variables` as strings.
+    static func stageVariables(_ props: JSONValue) -> [String: String] {
+        var vars: [String: String] = [:]
+        for (k, v) in props["Variables"]?.objectValue?.members ?? [] { vars[k] = v.stringValue ?? v.jsonText }
+        return vars
     }
 
     /// SAM's `DefinitionSubstitutions`: `${key}` in any string of the definition.

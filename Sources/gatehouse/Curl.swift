@@ -52,17 +52,7 @@ struct Curl: ParsableCommand {
     var url: String
 
     func run() throws {
-        guard url.hasPrefix("http://") else { throw ValidationError("only http:// URLs are supported") }
-        let rest = url.dropFirst("http://".count)
-        let authority = String(rest.prefix { $0 != "/" && $0 != "?" })
-        var target = String(rest.dropFirst(authority.count))
-        if target.isEmpty || target.hasPrefix("?") { target = "/" + target }
-        var host = authority
-        var port = 80
-        if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            port = Int(authority[authority.index(after: colon)...]) ?? 80
-        }
+        guard let u = HTTPURL(url) else { throw ValidationError("not an http://HOST[:PORT]/PATH URL: \(url)") }
         var body: [UInt8] = []
         if let d = data {
             if d.hasPrefix("@") {
@@ -78,7 +68,7 @@ struct Curl: ParsableCommand {
                 body = Array(d.utf8)
             }
         }
-        var headers: [(String, String)] = [("Host", authority)]
+        var headers: [(String, String)] = [("Host", u.hostHeader)]
         if !body.isEmpty { headers.append(("Content-Type", "application/json")) }
         for h in header {
             guard let colon = h.firstIndex(of: ":") else { throw ValidationError("header needs 'Name: value': \(h)") }
@@ -87,9 +77,7 @@ struct Curl: ParsableCommand {
         if let s = sourceArn { headers.append(("X-Amz-Source-Arn", s)) }
         if let s = sourceAccount { headers.append(("X-Amz-Source-Account", s)) }
         let env = environment()
-        let path = String(target.prefix { $0 != "?" })
-        let query = target.contains("?") ? String(target[target.index(after: target.firstIndex(of: "?")!)...]) : ""
-        var req = SigV4Request(method: request.uppercased(), path: path, query: query, headers: headers.map { SigV4Header(name: $0.0, value: $0.1) }, body: body)
+        var req = SigV4Request(method: request.uppercased(), path: u.path, query: u.query, headers: headers.map { SigV4Header(name: $0.0, value: $0.1) }, body: body)
         if !unsigned {
             guard let id = accessKey ?? env["AWS_ACCESS_KEY_ID"], let secret = secretKey ?? env["AWS_SECRET_ACCESS_KEY"] else {
                 throw ValidationError("no credentials: pass --access-key/--secret-key or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
@@ -100,7 +88,7 @@ struct Curl: ParsableCommand {
         let loop = try EventLoop()
         var outcome: Result<HTTPClientResponse, HTTPClientError>?
         HTTPClient.send(loop: loop, HTTPClientRequest(
-            host: host, port: port, method: req.method, target: target,
+            host: u.host, port: u.port, method: req.method, target: u.target,
             headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: body)) { outcome = $0 }
         loop.run()
         switch outcome {

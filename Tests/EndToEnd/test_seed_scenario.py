@@ -377,3 +377,20 @@ def test_mutated_requests_get_400_or_403_and_the_server_keeps_serving(seed_gatew
     assert {b"400", b"403"} <= seen
     r = requests.get(seed_gateway.base + "/dev/nothing", timeout=5)
     assert r.status_code == 403
+
+
+def test_gatehouse_curl_signs_as_state_machine_a(seed_gateway):
+    import subprocess
+    from conftest import binary
+    body = execution_body(DEST_ARN).decode()
+    ok = subprocess.run([binary(), "curl", "-i", "-X", "POST", "--access-key", "AKIDSTATESA", "--secret-key", "states-secret-a",
+                         "--source-arn", SOURCE_ARN, "-d", body, seed_gateway.base + "/dev/execution"],
+                        capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("HTTP/1.1 200 OK")
+    assert '"executionArn":"arn:aws:states:us-east-1:222222222222:execution:DestinationStateMachine:' in ok.stdout
+    denied = subprocess.run([binary(), "curl", "-i", "-X", "POST", "--access-key", "AKIDSTATESA", "--secret-key", "states-secret-a",
+                             "--source-arn", SOURCE_ARN.replace("SourceStateMachine", "Other"), "-d", body,
+                             seed_gateway.base + "/dev/execution"], capture_output=True, text=True, timeout=30)
+    assert denied.stdout.startswith("HTTP/1.1 403 Forbidden")
+    assert "is not authorized to perform: execute-api:Invoke" in denied.stdout

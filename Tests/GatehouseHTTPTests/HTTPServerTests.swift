@@ -90,3 +90,19 @@ func exchange(_ loop: EventLoop, port: Int, _ request: HTTPClientRequest) -> Res
         #expect(HTTPDateClock.format(epochSeconds: 784111777) == "Sun, 06 Nov 1994 08:49:37 GMT")
     }
 }
+
+@Suite struct HTTPURLTests {
+    @Test func partsOfAnHTTPURL() throws {
+        let u = try #require(HTTPURL("http://127.0.0.1:5000/dev/x?a=1"))
+        #expect(u.host == "127.0.0.1" && u.port == 5000 && u.target == "/dev/x?a=1")
+        #expect(u.path == "/dev/x" && u.query == "a=1" && u.hostHeader == "127.0.0.1:5000")
+        let v6 = try #require(HTTPURL("http://[::1]"))
+        #expect(v6.host == "::1" && v6.port == 80 && v6.target == "/" && v6.hostHeader == "[::1]")
+        #expect(HTTPURL("http://h?q")?.target == "/?q")
+    }
+
+    @Test(arguments: ["https://h/", "ftp://h", "http://", "http://h:0/", "http://h:x/", "http://h:70000"])
+    func refusedURLs(_ s: String) {
+        #expect(HTTPURL(s) == nil)
+    }
+}

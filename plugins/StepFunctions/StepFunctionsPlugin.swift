@@ -10,29 +10,15 @@ import Glibc
 /// Where Step Functions calls go: a server speaking the AWS JSON 1.0 protocol over HTTP
 /// (AWS, Step Functions Local, LocalStack, moto), or an engine in this process.
 public enum StatesEndpoint {
-    case remote(host: String, port: Int, basePath: String)
+    case remote(HTTPURL)
     case inProcess(InProcessAWSService)
 
     /// Parses `http://host:port[/path]`. TLS upstreams are not supported yet.
     public static func parse(_ url: String) throws(ConfigError) -> StatesEndpoint {
-        guard url.hasPrefix("http://") else {
-            throw ConfigError(file: "--states-endpoint", path: "", reason: "only http:// endpoints are supported so far: \(url)")
+        guard let u = HTTPURL(url) else {
+            throw ConfigError(file: "--states-endpoint", path: "", reason: "not an http://HOST[:PORT][/PATH] URL (https is not supported yet): \(url)")
         }
-        let rest = url.dropFirst("http://".count)
-        let authority = rest.prefix { $0 != "/" }
-        let path = rest.dropFirst(authority.count)
-        var host = String(authority)
-        var port = 80
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
-            host = String(authority[..<colon])
-            guard let p = Int(authority[authority.index(after: colon)...]), (1...65535).contains(p) else {
-                throw ConfigError(file: "--states-endpoint", path: "", reason: "bad port in \(url)")
-            }
-            port = p
-        }
-        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ConfigError(file: "--states-endpoint", path: "", reason: "no host in \(url)") }
-        return .remote(host: host, port: port, basePath: path.isEmpty ? "/" : String(path))
+        return .remote(u)
     }
 }
 
@@ -64,21 +50,21 @@ public final class StepFunctionsPlugin: IntegrationPlugin {
                 h.add("Content-Type", "application/x-amz-json-1.0")
                 done(.success(IntegrationOutcome(status: status, headers: h, body: body)))
             }
-        case .remote(let host, let port, let basePath):
+        case .remote(let url):
             guard let creds = keys.credentials(forRole: call.integration.credentials) else {
                 return done(.failure(.failed("no keys for role \(call.integration.credentials ?? "(none)"): add it to `roles:` in the credentials file or set AWS credentials")))
             }
             var headers: [(String, String)] = [
-                ("Host", port == 80 ? host : "\(host):\(port)"),
+                ("Host", url.hostHeader),
                 ("Content-Type", "application/x-amz-json-1.0"),
                 ("X-Amz-Target", target),
             ]
             if let trace = call.headers["X-Amzn-Trace-Id"] { headers.append(("X-Amzn-Trace-Id", trace)) }
-            var req = SigV4Request(method: "POST", path: basePath, query: "", headers: headers.map { SigV4Header(name: $0.0, value: $0.1) }, body: call.body)
+            var req = SigV4Request(method: "POST", path: url.path, query: url.query, headers: headers.map { SigV4Header(name: $0.0, value: $0.1) }, body: call.body)
             let signer = SigV4Signer(credentials: creds, region: action.region, service: "states")
             signer.sign(&req, date: Int64(time(nil)))
             let out = HTTPClientRequest(
-                host: host, port: port, method: "POST", target: basePath,
+                host: url.host, port: url.port, method: "POST", target: url.target,
                 headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: call.body,
                 timeoutMillis: UInt64(call.integration.timeoutMillis))
             HTTPClient.send(loop: loop, out) { result in
@@ -88,7 +74,7 @@ public final class StepFunctionsPlugin: IntegrationPlugin {
                 case .failure(.timedOut):
                     done(.failure(.timedOut))
                 case .failure(let e):
-                    done(.failure(.failed("states endpoint \(host):\(port): \(e)")))
+                    done(.failure(.failed("states endpoint \(url.hostHeader): \(e)")))
                 }
             }
         }

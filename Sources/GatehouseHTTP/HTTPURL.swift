@@ -1,0 +1,40 @@
+/// An `http://host[:port][/path][?query]` URL taken apart for the client (TLS URLs are not
+/// supported yet, so `https://` is refused).
+public struct HTTPURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    /// Path and query as they go on the request line; at least `/`.
+    public var target: String
+
+    public init?(_ url: String) {
+        guard url.hasPrefix("http://") else { return nil }
+        let rest = url.dropFirst("http://".count)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        var t = String(rest.dropFirst(authority.count))
+        if t.isEmpty || t.hasPrefix("?") { t = "/" + t }
+        var h = Substring(authority)
+        var p = 80
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            guard let n = Int(authority[authority.index(after: colon)...]), (1...65535).contains(n) else { return nil }
+            h = authority[..<colon]
+            p = n
+        }
+        if h.hasPrefix("[") && h.hasSuffix("]") { h = h.dropFirst().dropLast() }
+        guard !h.isEmpty else { return nil }
+        host = String(h)
+        port = p
+        target = t
+    }
+
+    /// The target's path, before any `?`.
+    public var path: String { String(target.prefix { $0 != "?" }) }
+
+    /// The target's raw query after `?`, or "".
+    public var query: String { target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) } ?? "" }
+
+    /// The `Host` header value for this URL.
+    public var hostHeader: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return port == 80 ? h : "\(h):\(port)"
+    }
+}
