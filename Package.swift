@@ -34,10 +34,12 @@ let package = Package(
         // Integration backends. `plugins/` is Gatehouse's folder of integration plugins, not
         // SwiftPM's build-tool plugins, so each target names its path explicitly.
         .target(name: "StepFunctions", dependencies: ["GatehouseCore"], path: "plugins/StepFunctions", swiftSettings: settings),
+        .target(name: "HTTPIntegration", dependencies: ["GatehouseCore"], path: "plugins/HTTPIntegration", swiftSettings: settings),
+        .target(name: "Mock", dependencies: ["GatehouseCore"], path: "plugins/Mock", swiftSettings: settings),
         .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON"], path: "plugins/LocalWorkflows", swiftSettings: settings),
 
         .executableTarget(name: "gatehouse", dependencies: [
-            "GatehouseCore", "StepFunctions", "LocalWorkflows",
+            "GatehouseCore", "StepFunctions", "LocalWorkflows", "HTTPIntegration", "Mock",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
 

@@ -74,16 +74,43 @@ public final class Gateway: HTTPRequestHandler {
         guard let plugin = plugin(for: integration) else {
             return fail(.internalServerError, "no plugin for integration type \(integration.type.rawValue) \(integration.uri)")
         }
-        let call = IntegrationCall(
+        var call = IntegrationCall(
             integration: integration, apiId: match.api.id, stage: match.stage.name, region: match.api.region,
             httpMethod: request.method, resourcePath: match.resource.path, pathParameters: match.pathParameters,
             query: request.query, headers: request.headers, body: body, requestId: requestId)
+        call.stageVariables = match.stage.variables
+        call.sourceIp = request.remoteAddress
+        call.clientTLS = request.isTLS
+        if !integration.requestParameters.isEmpty {
+            let stage = match.stage.name, api = match.api, resourcePath = match.resource.path
+            let source = MappingSource(
+                request: request, pathParameters: match.pathParameters, stageVariables: match.stage.variables,
+                context: { name in
+                    switch name {
+                    case "requestId": return requestId
+                    case "stage": return stage
+                    case "apiId": return api.id
+                    case "accountId": return api.accountId
+                    case "httpMethod": return request.method
+                    case "resourcePath": return resourcePath
+                    case "path": return request.path
+                    case "identity.sourceIp": return request.remoteAddress
+                    case "identity.userAgent": return request.headers["User-Agent"]
+                    case "identity.caller", "identity.userArn": return caller.displayName == "anonymous" ? nil : caller.displayName
+                    case "identity.accessKey": return caller.credential?.accessKeyId
+                    default: return nil
+                    }
+                })
+            call.parameters = ParameterMapping.integrationParameters(integration.requestParameters, source)
+        }
         plugin.invoke(call, loop: loop) { result in
             switch result {
             case .failure(.timedOut):
                 fail(.integrationTimeout, "integration timed out")
             case .failure(.failed(let why)):
                 fail(.internalServerError, "integration failed: \(why)")
+            case .failure(.unreachable(let why)):
+                fail(.badGateway, "upstream: \(why)")
             case .success(let outcome):
                 switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId) {
                 case .success(let r): finish(r)

@@ -19,6 +19,8 @@ public enum GatewayError: Error, Sendable, Equatable {
     case internalServerError
     /// INTEGRATION_TIMEOUT.
     case integrationTimeout
+    /// An HTTP upstream refused or reset the connection, or answered with garbage.
+    case badGateway
 
     public func response(requestId: String) -> HTTPResponse {
         let status: Int, type: String, body: String
@@ -39,6 +41,8 @@ public enum GatewayError: Error, Sendable, Equatable {
             (status, type, body) = (415, "UnsupportedMediaTypeException", #"{"message":"Unsupported Media Type"}"#)
         case .internalServerError:
             (status, type, body) = (500, "InternalServerErrorException", #"{"message": "Internal server error"}"#)
+        case .badGateway:
+            (status, type, body) = (502, "InternalServerErrorException", #"{"message": "Internal server error"}"#)
         case .integrationTimeout:
             (status, type, body) = (504, "InternalServerErrorException", #"{"message": "Endpoint request timed out"}"#)
         }

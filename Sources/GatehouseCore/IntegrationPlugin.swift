@@ -16,6 +16,14 @@ public struct IntegrationCall: Sendable {
     /// The integration request body.
     public var body: [UInt8]
     public var requestId: String
+    /// The stage's variables, for `${stageVariables.x}` in URIs.
+    public var stageVariables: [String: String] = [:]
+    /// What `requestParameters` mapped for the integration request.
+    public var parameters = IntegrationParameters()
+    /// The client's address, for `X-Forwarded-For`.
+    public var sourceIp: String = ""
+    /// The client came over TLS (`X-Forwarded-Proto`).
+    public var clientTLS = false
 }
 
 /// The backend's answer, before integration-response mapping.
@@ -37,6 +45,8 @@ public enum IntegrationFailure: Error, Sendable, Equatable {
     case timedOut
     /// INTEGRATION_FAILURE → 500; the reason goes to the log, never to the client.
     case failed(String)
+    /// The upstream refused, reset or garbled the exchange → 502.
+    case unreachable(String)
 }
 
 /// An integration backend (a folder under `plugins/`). Runs on the event loop, never blocks,

@@ -1,17 +1,30 @@
 import GatehouseHTTP
 import GatehouseModel
 
-/// Phase 8 for what the spine supports: template selection by Content-Type and
+/// A template with no reference, directive or escape renders as its own text in Velocity, so
+/// it needs no engine (MOCK's `{"statusCode": 200}`). Any other template needs the mapping
+/// engine (not yet here) and yields nil.
+enum LiteralTemplate {
+    static func render(_ template: String) -> [UInt8]? {
+        for b in template.utf8 where b == UInt8(ascii: "$") || b == UInt8(ascii: "#") || b == UInt8(ascii: "\\") {
+            return nil
+        }
+        return Array(template.utf8)
+    }
+}
+
+/// Phase 8 for what is supported so far: template selection by Content-Type and
 /// `passthroughBehavior`. Rendering VTL templates is the mapping engine's job (not yet here),
-/// so a request that selects a template is refused with a 500 rather than sent unmapped.
+/// so a request that selects a non-literal template is refused with a 500 rather than sent
+/// unmapped.
 enum RequestMapping {
     static func integrationBody(_ request: HTTPRequest, integration: Integration) -> Result<[UInt8], GatewayError> {
         // Proxy integrations pass the request through untouched.
         if integration.type == .httpProxy || integration.type == .awsProxy { return .success(request.body) }
         let contentType = mediaType(request.headers["Content-Type"]) ?? "application/json"
         let templates = integration.requestTemplates
-        if templates[contentType] != nil {
-            return .failure(.internalServerError)
+        if let template = templates[contentType] {
+            return LiteralTemplate.render(template).map { .success($0) } ?? .failure(.internalServerError)
         }
         switch integration.passthroughBehavior {
         case .whenNoMatch:
@@ -41,7 +54,13 @@ enum ResponseMapping {
         var headers = HTTPHeaders()
         headers.add("x-amzn-RequestId", requestId)
         if integration.type == .httpProxy || integration.type == .awsProxy {
-            for (n, v) in outcome.headers.fields where !hopByHop(n) { headers.add(n, v) }
+            for (n, v) in outcome.headers.fields {
+                switch ProxyHeaders.disposition(n) {
+                case .pass: headers.add(n, v)
+                case .drop: continue
+                case .remap: headers.add("x-amzn-Remapped-\(n)", v)
+                }
+            }
             return .success(HTTPResponse(status: outcome.status, headers: headers, body: outcome.body))
         }
         let statusText = String(outcome.status)
@@ -54,16 +73,44 @@ enum ResponseMapping {
         }
         if chosen == nil { chosen = integration.responses.first { $0.selectionPattern == "default" } }
         guard let response = chosen else { return .failure(.internalServerError) }
-        if response.responseTemplates["application/json"] != nil {
-            // A response template needs the mapping engine; refuse rather than send unmapped.
-            return .failure(.internalServerError)
-        }
         headers.add("Content-Type", "application/json")
+        if let template = response.responseTemplates["application/json"] {
+            // A non-literal template needs the mapping engine; refuse rather than send unmapped.
+            guard let body = LiteralTemplate.render(template) else { return .failure(.internalServerError) }
+            return .success(HTTPResponse(status: response.statusCode, headers: headers, body: body))
+        }
         return .success(HTTPResponse(status: response.statusCode, headers: headers, body: outcome.body))
     }
+}
 
-    static func hopByHop(_ name: String) -> Bool {
-        ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-         "transfer-encoding", "upgrade", "content-length", "date"].contains(name.lowercased())
+/// What a proxy does with an upstream response header. Hop-by-hop headers and the framing
+/// are the gateway's own; headers API Gateway sets itself come back renamed
+/// `x-amzn-Remapped-<name>`, as AWS does for REST APIs (seen for Date, Server and
+/// WWW-Authenticate; Authorization by the same rule).
+public enum ProxyHeaders {
+    public enum Disposition { case pass, drop, remap }
+
+    public static func disposition(_ name: String) -> Disposition {
+        switch name.lowercased() {
+        case "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+             "te", "trailer", "transfer-encoding", "upgrade", "content-length":
+            return .drop
+        case "date", "server", "www-authenticate", "authorization":
+            return .remap
+        default:
+            return .pass
+        }
+    }
+
+    /// Request headers not forwarded upstream: hop-by-hop, framing, and `Host` (the
+    /// upstream's own is sent).
+    public static func forwardable(_ name: String) -> Bool {
+        switch name.lowercased() {
+        case "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+             "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host", "expect":
+            return false
+        default:
+            return true
+        }
     }
 }

@@ -26,9 +26,12 @@ public struct HTTPClientRequest: Sendable {
     public var headers: HTTPHeaders
     public var body: [UInt8]
     public var timeoutMillis: UInt64
+    /// TLS to the upstream, verified against `host` (pooled client only).
+    public var isTLS: Bool
 
     public init(host: String, port: Int, method: String, target: String, headers: HTTPHeaders,
-                body: [UInt8], timeoutMillis: UInt64 = 29_000) {
+                body: [UInt8], timeoutMillis: UInt64 = 29_000, isTLS: Bool = false) {
+        self.isTLS = isTLS
         self.host = host
         self.port = port
         self.method = method

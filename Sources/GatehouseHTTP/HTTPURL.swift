@@ -1,19 +1,28 @@
-/// An `http://host[:port][/path][?query]` URL taken apart for the client (TLS URLs are not
-/// supported yet, so `https://` is refused).
+/// An `http[s]://host[:port][/path][?query]` URL taken apart for the client.
 public struct HTTPURL: Sendable, Equatable {
     public var host: String
     public var port: Int
     /// Path and query as they go on the request line; at least `/`.
     public var target: String
+    /// `https://`: the connection is TLS, verified against `host`.
+    public var isTLS: Bool
 
     public init?(_ url: String) {
-        guard url.hasPrefix("http://") else { return nil }
-        let rest = url.dropFirst("http://".count)
+        let rest: Substring
+        if url.hasPrefix("http://") {
+            rest = url.dropFirst("http://".count)
+            isTLS = false
+        } else if url.hasPrefix("https://") {
+            rest = url.dropFirst("https://".count)
+            isTLS = true
+        } else {
+            return nil
+        }
         let authority = rest.prefix { $0 != "/" && $0 != "?" }
         var t = String(rest.dropFirst(authority.count))
         if t.isEmpty || t.hasPrefix("?") { t = "/" + t }
         var h = Substring(authority)
-        var p = 80
+        var p = isTLS ? 443 : 80
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
             guard let n = Int(authority[authority.index(after: colon)...]), (1...65535).contains(n) else { return nil }
             h = authority[..<colon]
@@ -35,6 +44,6 @@ public struct HTTPURL: Sendable, Equatable {
     /// The `Host` header value for this URL.
     public var hostHeader: String {
         let h = host.contains(":") ? "[\(host)]" : host
-        return port == 80 ? h : "\(h):\(port)"
+        return port == (isTLS ? 443 : 80) ? h : "\(h):\(port)"
     }
 }

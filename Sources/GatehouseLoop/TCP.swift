@@ -252,6 +252,13 @@ public enum TCPConnector {
     public static func connect(loop: EventLoop, host: String, port: Int,
                                completion: @escaping (Result<TCPStream, LoopError>) -> Void) {
         let attempt = Attempt(loop: loop, port: port, completion: completion)
+        // An IP literal needs no resolver round trip through the thread pool.
+        if var literal = try? makeSocketAddress(host: host, port: port) {
+            withUnsafeMutablePointer(to: &literal) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { dial(attempt, $0) }
+            }
+            return
+        }
         let req = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
         req.pointee.data = Unmanaged.passRetained(attempt).toOpaque()
         var hints = addrinfo()

@@ -170,6 +170,12 @@ struct OpenAPILoader {
                     responseParameters: try stringMap(r["responseParameters"], at: "\(at).responses.\(pattern).responseParameters")))
             }
         }
+        let requestParameters = try stringMap(v["requestParameters"], at: "\(at).requestParameters")
+        for (destination, expression) in requestParameters.sorted(by: { $0.key < $1.key }) {
+            if let why = OpenAPILoader.mappingProblem(destination: destination, expression: expression) {
+                throw fail("\(at).requestParameters", why)
+            }
+        }
         var action: AWSServiceAction?
         if type == .aws || type == .awsProxy {
             // arn:aws:apigateway:{region}:{service}:action/{Action}
@@ -186,7 +192,25 @@ struct OpenAPILoader {
             type: type, uri: uri, httpMethod: v["httpMethod"]?.stringValue?.uppercased() ?? "POST",
             credentials: v["credentials"]?.stringValue, passthroughBehavior: pass,
             requestTemplates: try stringMap(v["requestTemplates"], at: "\(at).requestTemplates"),
-            requestParameters: try stringMap(v["requestParameters"], at: "\(at).requestParameters"),
+            requestParameters: requestParameters,
             responses: responses, timeoutMillis: timeout, serviceAction: action)
+    }
+
+    /// A `requestParameters` entry API Gateway would refuse at deployment ("Invalid mapping
+    /// expression specified"), refused here when the configuration loads.
+    static func mappingProblem(destination: String, expression: String) -> String? {
+        let places = ["path", "querystring", "header", "multivaluequerystring", "multivalueheader"]
+        let d = destination.split(separator: ".", maxSplits: 3)
+        guard d.count == 4, d[0] == "integration", d[1] == "request", places.contains(String(d[2])), !d[3].isEmpty else {
+            return "Invalid mapping expression specified: \(destination)"
+        }
+        if expression.count >= 2, expression.hasPrefix("'"), expression.hasSuffix("'") { return nil }
+        if expression.hasPrefix("stageVariables."), expression.count > "stageVariables.".count { return nil }
+        if expression.hasPrefix("context."), expression.count > "context.".count { return nil }
+        let e = expression.split(separator: ".", maxSplits: 3)
+        guard e.count == 4, e[0] == "method", e[1] == "request", places.contains(String(e[2])), !e[3].isEmpty else {
+            return "Invalid mapping expression specified: \(expression)"
+        }
+        return nil
     }
 }

@@ -4,7 +4,9 @@ import GatehouseHTTP
 import GatehouseJSON
 import GatehouseLoop
 import GatehouseModel
+import HTTPIntegration
 import LocalWorkflows
+import Mock
 import StepFunctions
 #if canImport(Glibc)
 import Glibc
@@ -148,7 +150,11 @@ struct Serve: ParsableCommand {
             throw ExitCode(2)
         }
         let keys = CredentialChain(roles: loaded.credentials.roles, environment: environment())
-        let plugins: [IntegrationPlugin] = [StepFunctionsPlugin(endpoint: endpoint, keys: keys)]
+        let plugins: [IntegrationPlugin] = [
+            StepFunctionsPlugin(endpoint: endpoint, keys: keys),
+            HTTPIntegrationPlugin(pool: HTTPClientPool(loop: loop)),
+            MockPlugin(),
+        ]
         let gateway = Gateway(model: loaded.model, credentials: loaded.credentials, plugins: plugins, loop: loop)
 
         for line in loaded.routeLines(pluginName: { gateway.plugin(for: $0)?.name ?? "none" }) { print(line) }
@@ -182,12 +188,21 @@ struct Validate: ParsableCommand {
         do {
             let loaded = try LoadedGateway.load(options)
             for w in loaded.model.warnings { stderrLine("warning: \(w)") }
-            for line in loaded.routeLines(pluginName: { $0.serviceAction?.service == "states" ? "states" : "none" }) { print(line) }
+            for line in loaded.routeLines(pluginName: pluginName) { print(line) }
             for sm in loaded.model.stateMachines { print("stateMachine arn=\(sm.arn)") }
         } catch {
             stderrLine("error: \(error)")
             throw ExitCode(2)
         }
+    }
+}
+
+/// The plugin that serves an integration, by name, without building the plugins.
+func pluginName(_ i: Integration) -> String {
+    switch i.type {
+    case .http, .httpProxy: return "http"
+    case .mock: return "mock"
+    case .aws, .awsProxy: return i.serviceAction?.service == "states" ? "states" : "none"
     }
 }
 

@@ -117,3 +117,84 @@ def moto_server():
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+class Upstream:
+    """A real HTTP/1.1 keep-alive upstream on loopback that records what reaches it.
+
+    GET/POST/... /echo/... answer 200 with a JSON echo of the request; /slow waits 3 s;
+    a path with /status/NNN answers NNN; /reset closes the connection without answering."""
+
+    def __init__(self):
+        import http.server
+        import socketserver
+
+        upstream = self
+        self.requests = []
+        self.connections = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                upstream.connections += 1
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                upstream.requests.append({"method": self.command, "path": self.path,
+                                          "headers": dict(self.headers.items()), "body": body})
+                if self.path.startswith("/slow"):
+                    time.sleep(3)
+                if self.path.startswith("/reset"):
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                status = 200
+                if "/status/" in self.path:
+                    status = int(self.path.split("/status/")[1][:3])
+                out = json.dumps({"method": self.command, "path": self.path,
+                                  "headers": dict(self.headers.items()),
+                                  "body": body.decode("utf-8", "replace")}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("X-Upstream", "yes")
+                self.send_header("WWW-Authenticate", "Basic realm=up")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _any
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    u = Upstream()
+    yield u
+    u.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy_gateway(upstream):
+    gw = Gateway(["--template", str(Path(__file__).parent / "fixtures" / "proxy-api.yaml"),
+                  "--parameter-overrides", f"UpstreamUrl={upstream.url}"])
+    yield gw
+    assert gw.stop() == 0

@@ -99,9 +99,12 @@ func exchange(_ loop: EventLoop, port: Int, _ request: HTTPClientRequest) -> Res
         let v6 = try #require(HTTPURL("http://[::1]"))
         #expect(v6.host == "::1" && v6.port == 80 && v6.target == "/" && v6.hostHeader == "[::1]")
         #expect(HTTPURL("http://h?q")?.target == "/?q")
+        let tls = try #require(HTTPURL("https://example.com/a"))
+        #expect(tls.isTLS && tls.port == 443 && tls.hostHeader == "example.com" && !u.isTLS)
+        #expect(HTTPURL("https://example.com:8443")?.hostHeader == "example.com:8443")
     }
 
-    @Test(arguments: ["https://h/", "ftp://h", "http://", "http://h:0/", "http://h:x/", "http://h:70000"])
+    @Test(arguments: ["ftp://h", "https://", "http://", "http://h:0/", "http://h:x/", "http://h:70000"])
     func refusedURLs(_ s: String) {
         #expect(HTTPURL(s) == nil)
     }

@@ -1,0 +1,142 @@
+import GatehouseHTTP
+import GatehouseModel
+
+/// The integration request's parameters, after `requestParameters` mapped them from the
+/// method request (`integration.request.{path|querystring|header}.NAME`).
+public struct IntegrationParameters: Sendable {
+    public var path: [String: String] = [:]
+    public var query: [(name: String, value: String)] = []
+    public var headers: [(name: String, value: String)] = []
+
+    public init() {}
+}
+
+/// What a mapping expression can read: the method request and its surroundings.
+struct MappingSource {
+    var request: HTTPRequest
+    var pathParameters: [String: String]
+    var stageVariables: [String: String]
+    var context: (String) -> String?
+}
+
+/// `requestParameters`: destination `integration.request.{path|querystring|header|
+/// multivaluequerystring|multivalueheader}.NAME`; source `method.request.{path|querystring|
+/// header|multivaluequerystring|multivalueheader}.NAME`, `'static'`, `stageVariables.NAME` or
+/// `context.NAME`. A source with no value leaves its destination out, as API Gateway does.
+enum ParameterMapping {
+    static func integrationParameters(_ mappings: [String: String], _ source: MappingSource) -> IntegrationParameters {
+        var out = IntegrationParameters()
+        // Sorted so that the integration request is the same from run to run.
+        for (destination, expression) in mappings.sorted(by: { $0.key < $1.key }) {
+            let values = evaluate(expression, source)
+            guard !values.isEmpty else { continue }
+            let parts = destination.split(separator: ".", maxSplits: 3)
+            guard parts.count == 4, parts[0] == "integration", parts[1] == "request" else { continue }
+            let name = String(parts[3])
+            switch parts[2] {
+            case "path": out.path[name] = values.joined(separator: ",")
+            case "querystring": out.query.append((name, values.last!))
+            case "multivaluequerystring": for v in values { out.query.append((name, v)) }
+            case "header": out.headers.append((name, values.joined(separator: ",")))
+            case "multivalueheader": for v in values { out.headers.append((name, v)) }
+            default: continue
+            }
+        }
+        return out
+    }
+
+    /// The values an expression yields (several for the multi-value sources).
+    static func evaluate(_ expression: String, _ s: MappingSource) -> [String] {
+        if expression.count >= 2, expression.hasPrefix("'"), expression.hasSuffix("'") {
+            return [String(expression.dropFirst().dropLast())]
+        }
+        if expression.hasPrefix("stageVariables.") {
+            return s.stageVariables[String(expression.dropFirst("stageVariables.".count))].map { [$0] } ?? []
+        }
+        if expression.hasPrefix("context.") {
+            return s.context(String(expression.dropFirst("context.".count))).map { [$0] } ?? []
+        }
+        let parts = expression.split(separator: ".", maxSplits: 3)
+        guard parts.count == 4, parts[0] == "method", parts[1] == "request" else { return [] }
+        let name = String(parts[3])
+        switch parts[2] {
+        case "path":
+            return s.pathParameters[name].map { [$0] } ?? []
+        case "querystring":
+            return QueryString.values(name, in: s.request.query).last.map { [$0] } ?? []
+        case "multivaluequerystring":
+            return QueryString.values(name, in: s.request.query)
+        case "header":
+            let v = s.request.headers.values(name)
+            return v.isEmpty ? [] : [v.joined(separator: ",")]
+        case "multivalueheader":
+            return s.request.headers.values(name)
+        default:
+            return []
+        }
+    }
+}
+
+/// Query strings as sent (`a=1&b=%20x`): values percent-decoded, `+` kept as it came.
+public enum QueryString {
+    public static func values(_ name: String, in query: String) -> [String] {
+        guard !query.isEmpty else { return [] }
+        var out: [String] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let eq = pair.firstIndex(of: "=")
+            let k = percentDecoded(eq.map { pair[..<$0] } ?? pair[...])
+            if k == name { out.append(eq.map { percentDecoded(pair[pair.index(after: $0)...]) } ?? "") }
+        }
+        return out
+    }
+
+    public static func percentDecoded(_ s: Substring) -> String {
+        guard s.utf8.contains(UInt8(ascii: "%")) else { return String(s) }
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%"), it.count >= 2, let h = hex(it[it.startIndex]), let l = hex(it[it.startIndex + 1]) {
+                bytes.append(h << 4 | l)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Percent-encodes for a URI component; `keepSlash` for greedy path values. An existing
+    /// valid `%XX` is kept, so a raw path parameter is not encoded twice.
+    public static func encoded(_ s: String, keepSlash: Bool) -> String {
+        let u = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count)
+        let digits = Array("0123456789ABCDEF".utf8)
+        var i = 0
+        while i < u.count {
+            let b = u[i]
+            let unreserved = (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
+                || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x7E
+            if unreserved || (keepSlash && b == 0x2F) {
+                out.append(b)
+            } else if b == 0x25, i + 2 < u.count, hex(u[i + 1]) != nil, hex(u[i + 2]) != nil {
+                out.append(b)
+            } else {
+                out.append(0x25)
+                out.append(digits[Int(b >> 4)])
+                out.append(digits[Int(b & 15)])
+            }
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func hex(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b - 0x30
+        case 0x41...0x46: return b - 0x41 + 10
+        case 0x61...0x66: return b - 0x61 + 10
+        default: return nil
+        }
+    }
+}

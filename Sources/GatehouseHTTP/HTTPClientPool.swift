@@ -1,0 +1,336 @@
+import CHTTPParser
+import GatehouseLoop
+
+/// Where an upstream connection goes; idle connections are kept per key.
+struct UpstreamKey: Hashable {
+    var host: String
+    var port: Int
+    var tls: Bool
+}
+
+/// Upstream HTTP/1.1 client with keep-alive: one pool per event loop (so no locks), idle
+/// connections kept per host and port, reused newest first, closed after `idleTimeoutMillis`
+/// or when the upstream closes them. One request at a time per connection (no pipelining).
+public final class HTTPClientPool {
+    public let loop: EventLoop
+    /// Idle connections kept per upstream; more are closed when their exchange ends.
+    public var maxIdlePerUpstream = 64
+    /// An idle connection is closed after this long. Shorter than the common upstream
+    /// keep-alive timeouts (nginx 60 s, Node 5 s), so the upstream rarely closes one first.
+    public var idleTimeoutMillis: UInt64 = 4_000
+    /// Largest response body accepted (API Gateway's payload limit).
+    public var maxResponseBytes = 10 * 1024 * 1024
+    var idle: [UpstreamKey: [UpstreamConnection]] = [:]
+    /// Connections opened and reused, for tests and metrics.
+    public private(set) var connectionsOpened = 0
+    public private(set) var connectionsReused = 0
+
+    public init(loop: EventLoop) {
+        self.loop = loop
+    }
+
+    /// Sends `request` and calls `completion` once, on the loop thread.
+    public func send(_ request: HTTPClientRequest,
+                     completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+        let key = UpstreamKey(host: request.host, port: request.port, tls: request.isTLS)
+        if let connection = takeIdle(key) {
+            connectionsReused += 1
+            connection.begin(request, completion: completion, reused: true)
+            return
+        }
+        open(key, request, completion)
+    }
+
+    func open(_ key: UpstreamKey, _ request: HTTPClientRequest,
+              _ completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+        connectionsOpened += 1
+        let connection = UpstreamConnection(pool: self, key: key)
+        connection.begin(request, completion: completion, reused: false)
+    }
+
+    private func takeIdle(_ key: UpstreamKey) -> UpstreamConnection? {
+        guard var list = idle[key], !list.isEmpty else { return nil }
+        let c = list.removeLast()
+        idle[key] = list
+        return c
+    }
+
+    /// A connection whose exchange ended cleanly offers itself back; false means "close it".
+    func offer(_ c: UpstreamConnection) -> Bool {
+        var list = idle[c.key] ?? []
+        guard list.count < maxIdlePerUpstream else { return false }
+        list.append(c)
+        idle[c.key] = list
+        return true
+    }
+
+    func remove(_ c: UpstreamConnection) {
+        guard var list = idle[c.key], let i = list.firstIndex(where: { $0 === c }) else { return }
+        list.remove(at: i)
+        idle[c.key] = list
+    }
+
+    /// Closes every idle connection (shutdown, tests).
+    public func closeIdle() {
+        let all = idle.values.flatMap { $0 }
+        idle.removeAll()
+        for c in all { c.close() }
+    }
+
+    /// Idle connections held now.
+    public var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+}
+
+nonisolated(unsafe) private var upstreamSettings: http_parser_settings = {
+    var s = http_parser_settings()
+    s.on_header_field = { p, at, len in upstream(p).onHeaderField(at!, len) }
+    s.on_header_value = { p, at, len in upstream(p).onHeaderValue(at!, len) }
+    s.on_headers_complete = { p in upstream(p).onHeadersComplete() }
+    s.on_body = { p, at, len in upstream(p).onBody(at!, len) }
+    s.on_message_complete = { p in upstream(p).onMessageComplete() }
+    return s
+}()
+
+@inline(__always)
+private func upstream(_ p: UnsafeMutablePointer<http_parser>?) -> UpstreamConnection {
+    Unmanaged<UpstreamConnection>.fromOpaque(p!.pointee.data).takeUnretainedValue()
+}
+
+private let idempotentMethods: Set<String> = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
+
+/// One upstream connection and the exchange it carries, if any.
+final class UpstreamConnection: TCPStreamDelegate {
+    enum State { case connecting, busy, idle, closed }
+
+    unowned let pool: HTTPClientPool
+    let key: UpstreamKey
+    private var state = State.connecting
+    private var stream: TCPStream?
+    private let timer: LoopTimer
+    private let parser: UnsafeMutablePointer<http_parser>
+
+    // The exchange in progress.
+    private var request: HTTPClientRequest?
+    private var completion: ((Result<HTTPClientResponse, HTTPClientError>) -> Void)?
+    private var reused = false
+    private var receivedAny = false
+    private var complete = false
+    private var tooLarge = false
+    private var field: [UInt8] = []
+    private var value: [UInt8] = []
+    private var lastWasValue = false
+    private var headers = HTTPHeaders()
+    private var body: [UInt8] = []
+    private var status = 0
+    private var keepAlive = false
+
+    init(pool: HTTPClientPool, key: UpstreamKey) {
+        self.pool = pool
+        self.key = key
+        timer = LoopTimer(loop: pool.loop)
+        parser = .allocate(capacity: 1)
+        http_parser_init(parser, HTTP_RESPONSE)
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit { parser.deallocate() }
+
+    func begin(_ request: HTTPClientRequest, completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void,
+               reused: Bool) {
+        self.request = request
+        self.completion = completion
+        self.reused = reused
+        receivedAny = false
+        complete = false
+        tooLarge = false
+        headers = HTTPHeaders()
+        body = []
+        status = 0
+        lastWasValue = false
+        field.removeAll(keepingCapacity: true)
+        value.removeAll(keepingCapacity: true)
+        http_parser_init(parser, HTTP_RESPONSE)
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        timer.schedule(after: request.timeoutMillis) { [unowned self] in self.finish(.failure(.timedOut), reusable: false) }
+        if let stream {
+            state = .busy
+            stream.write(serialized(request))
+            return
+        }
+        state = .connecting
+        TCPConnector.connect(loop: pool.loop, host: key.host, port: key.port) { [self] result in
+            switch result {
+            case .failure(let e):
+                self.finish(.failure(.connectFailed(e.description)), reusable: false)
+            case .success(let s):
+                guard self.state == .connecting, let request = self.request else { s.close(); return }
+                self.stream = s
+                self.state = .busy
+                s.setDelegate(self)
+                s.startReading()
+                s.write(self.serialized(request))
+            }
+        }
+    }
+
+    private func serialized(_ r: HTTPClientRequest) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + r.body.count)
+        out.append(contentsOf: r.method.utf8)
+        out.append(0x20)
+        out.append(contentsOf: r.target.utf8)
+        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        var hasHost = false
+        for (n, v) in r.headers.fields {
+            // The framing headers are this client's: the body is always sent whole.
+            if asciiCaseEquals(n, "Content-Length") || asciiCaseEquals(n, "Transfer-Encoding")
+                || asciiCaseEquals(n, "Connection") { continue }
+            if asciiCaseEquals(n, "Host") { hasHost = true }
+            out.append(contentsOf: n.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: v.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        if !hasHost {
+            out.append(contentsOf: "Host: ".utf8)
+            let h = r.host.contains(":") ? "[\(r.host)]" : r.host
+            out.append(contentsOf: (r.port == (r.isTLS ? 443 : 80) ? h : "\(h):\(r.port)").utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        if !r.body.isEmpty || !["GET", "HEAD", "DELETE", "OPTIONS", "TRACE"].contains(r.method) {
+            out.append(contentsOf: "Content-Length: \(r.body.count)\r\n".utf8)
+        }
+        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: r.body)
+        return out
+    }
+
+    // MARK: stream events
+
+    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
+        guard state == .busy else {
+            // An idle connection has nothing to say; bytes here mean it is unusable.
+            close()
+            return
+        }
+        receivedAny = true
+        let n = bytes.withMemoryRebound(to: CChar.self) { b in
+            http_parser_execute(parser, &upstreamSettings, b.baseAddress, b.count)
+        }
+        if complete {
+            // Bytes after the response (n short of the read) mean the connection is out of step.
+            finish(.success(HTTPClientResponse(status: status, headers: headers, body: body)),
+                   reusable: keepAlive && n == bytes.count)
+        } else if tooLarge {
+            finish(.failure(.responseTooLarge), reusable: false)
+        } else if parser.pointee.http_errno != 0 || n != bytes.count {
+            finish(.failure(.malformedResponse), reusable: false)
+        }
+    }
+
+    func streamDidEnd(_ stream: TCPStream) {
+        switch state {
+        case .busy:
+            // A response delimited by the connection's end completes here.
+            http_parser_execute(parser, &upstreamSettings, nil, 0)
+            if complete {
+                finish(.success(HTTPClientResponse(status: status, headers: headers, body: body)), reusable: false)
+            } else if reused && !receivedAny, let request, idempotentMethods.contains(request.method) {
+                // The upstream closed a kept-alive connection as it was reused: try once on a
+                // fresh one. Only idempotent methods, since the upstream may have seen it.
+                let c = completion
+                self.request = nil
+                completion = nil
+                timer.cancel()
+                close()
+                if let c { pool.open(key, request, c) }
+            } else {
+                finish(.failure(.connectionReset), reusable: false)
+            }
+        case .idle:
+            close()
+        case .connecting, .closed:
+            break
+        }
+    }
+
+    func streamDidClose(_ stream: TCPStream) {}
+
+    // MARK: parser callbacks
+
+    func onHeaderField(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
+        if lastWasValue { flushHeader() }
+        append(&field, at, len)
+        lastWasValue = false
+        return 0
+    }
+
+    func onHeaderValue(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
+        append(&value, at, len)
+        lastWasValue = true
+        return 0
+    }
+
+    private func flushHeader() {
+        headers.add(String(decoding: field, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        field.removeAll(keepingCapacity: true)
+        value.removeAll(keepingCapacity: true)
+    }
+
+    func onHeadersComplete() -> Int32 {
+        if lastWasValue || !field.isEmpty { flushHeader() }
+        status = Int(parser.pointee.status_code)
+        if parser.pointee.content_length != UInt64.max, parser.pointee.content_length > UInt64(pool.maxResponseBytes) {
+            tooLarge = true
+            return 2
+        }
+        // A HEAD response, 1xx, 204 and 304 carry no body whatever their headers say.
+        return request?.method == "HEAD" ? 1 : 0
+    }
+
+    func onBody(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
+        if body.count + len > pool.maxResponseBytes { tooLarge = true; return 1 }
+        append(&body, at, len)
+        return 0
+    }
+
+    func onMessageComplete() -> Int32 {
+        complete = true
+        keepAlive = http_should_keep_alive(parser) != 0
+        // Stop here: a second response in the same read would be out of step.
+        http_parser_pause(parser, 1)
+        return 0
+    }
+
+    private func append(_ buf: inout [UInt8], _ at: UnsafePointer<CChar>, _ len: Int) {
+        at.withMemoryRebound(to: UInt8.self, capacity: len) { p in
+            buf.append(contentsOf: UnsafeBufferPointer(start: p, count: len))
+        }
+    }
+
+    // MARK: ending
+
+    private func finish(_ result: Result<HTTPClientResponse, HTTPClientError>, reusable: Bool) {
+        guard let c = completion else { return }
+        completion = nil
+        request = nil
+        body = []
+        timer.cancel()
+        if reusable, state == .busy, pool.offer(self) {
+            state = .idle
+            timer.schedule(after: pool.idleTimeoutMillis) { [unowned self] in self.close() }
+        } else {
+            close()
+        }
+        c(result)
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        if state == .idle { pool.remove(self) }
+        state = .closed
+        timer.close()
+        stream?.close()
+        stream = nil
+    }
+}
