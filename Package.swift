@@ -8,7 +8,7 @@ let settings: [SwiftSetting] = [
 
 let package = Package(
     name: "Gatehouse",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "gatehouse", targets: ["gatehouse"]),
     ],
@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
 
         .target(name: "GatehouseJSON", swiftSettings: settings),
+        .target(name: "GatehouseObserve", swiftSettings: settings),
         .target(name: "GatehouseSigV4", dependencies: ["COpenSSL"], swiftSettings: settings),
         .target(name: "GatehousePolicy", dependencies: ["GatehouseJSON"], swiftSettings: settings),
         .target(name: "GatehouseLoop", dependencies: ["CLibUV"], swiftSettings: settings),
@@ -29,6 +30,7 @@ let package = Package(
         .target(name: "GatehouseModel", dependencies: ["GatehouseJSON", "GatehousePolicy", "Yams"], swiftSettings: settings),
         .target(name: "GatehouseCore", dependencies: [
             "GatehouseJSON", "GatehouseLoop", "GatehouseHTTP", "GatehouseSigV4", "GatehousePolicy", "GatehouseModel",
+            "GatehouseObserve",
         ], swiftSettings: settings),
 
         // Integration backends. `plugins/` is Gatehouse's folder of integration plugins, not
@@ -44,6 +46,7 @@ let package = Package(
         ], swiftSettings: settings),
 
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
+        .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve"]),
         .testTarget(name: "GatehouseSigV4Tests", dependencies: ["GatehouseSigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy", "GatehouseJSON"]),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"]),

@@ -2,6 +2,7 @@ import GatehouseHTTP
 import GatehouseJSON
 import GatehouseLoop
 import GatehouseModel
+import GatehouseObserve
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,16 +15,25 @@ public final class Gateway: HTTPRequestHandler {
     let authorizer: Authorizer
     let plugins: [IntegrationPlugin]
     let loop: EventLoop
-    let log: AccessLog
+    let observers: GatewayObservers
+    /// Each stage's access log format, by "apiId/stage"; the default where a stage sets none.
+    let stageFormats: [String: AccessLogFormat]
 
     public init(model: GatewayModel, credentials: CredentialStore, plugins: [IntegrationPlugin],
-                loop: EventLoop, log: AccessLog = AccessLog()) {
+                loop: EventLoop, observers: GatewayObservers = GatewayObservers()) {
         self.model = model
         self.router = Router(apis: model.apis)
         self.authorizer = Authorizer(credentials: credentials, regions: model.apis.map(\.region))
         self.plugins = plugins
         self.loop = loop
-        self.log = log
+        self.observers = observers
+        var formats: [String: AccessLogFormat] = [:]
+        for api in model.apis {
+            for stage in api.stages {
+                if let f = stage.accessLogFormat { formats["\(api.id)/\(stage.name)"] = AccessLogFormat(f) }
+            }
+        }
+        stageFormats = formats
     }
 
     /// The plugin that serves `integration`, if any.
@@ -34,24 +44,51 @@ public final class Gateway: HTTPRequestHandler {
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         let requestId = RequestId.make()
         let started = loop.nowMillis
-        func finish(_ response: HTTPResponse, _ note: String = "") {
-            log.request(request, requestId: requestId, status: response.status,
-                        millis: loop.nowMillis &- started, note: note)
+        var record = AccessLogRecord()
+        record.requestId = requestId
+        record.requestTimeEpochMillis = RequestId.epochMillis()
+        record.httpMethod = request.method
+        record.path = request.path
+        record.protocolName = "HTTP/1.1"
+        record.sourceIp = request.remoteAddress
+        record.userAgent = request.headers["User-Agent"]
+        var integrationStarted: UInt64 = 0
+        func finish(_ response: HTTPResponse, _ note: String = "", error: GatewayError? = nil) {
+            let latency = loop.nowMillis &- started
+            record.status = response.status
+            record.responseLength = response.body.count
+            record.responseLatencyMillis = Int64(latency)
+            if let error {
+                record.errorMessage = error.message
+                record.errorResponseType = error.responseType
+            }
+            if !note.isEmpty { record.extra["gatehouse.note"] = note }
+            observers.requestFinished(record, format: stageFormats["\(record.apiId ?? "")/\(record.stage ?? "")"],
+                                      latencyMillis: latency)
             responder.respond(response)
         }
         func fail(_ e: GatewayError, _ note: String = "") {
-            finish(e.response(requestId: requestId), note)
+            finish(e.response(requestId: requestId), note, error: e)
         }
 
         guard let match = router.route(method: request.method, path: request.path, host: request.headers["Host"]) else {
             return fail(.missingAuthenticationToken, "no route")
         }
+        record.apiId = match.api.id
+        record.stage = match.stage.name
+        record.resourcePath = match.resource.path
+        record.accountId = match.api.accountId
+        record.domainName = request.headers["Host"]
         // Phase 4: authentication.
         var caller = AuthenticatedCaller(principal: .anonymous, credential: nil, context: [:])
         if match.method.authorization == .awsIAM {
             switch authorizer.authenticate(request, region: match.api.region, now: Int64(time(nil))) {
             case .failure(let e): return fail(e, "authentication")
-            case .success(let c): caller = c
+            case .success(let c):
+                caller = c
+                record.caller = c.displayName
+                record.userArn = c.displayName
+                record.user = c.credential?.accessKeyId
             }
         }
         // Phase 5: authorization. The method ARN names the resource path as requested.
@@ -103,7 +140,10 @@ public final class Gateway: HTTPRequestHandler {
                 })
             call.parameters = ParameterMapping.integrationParameters(integration.requestParameters, source)
         }
+        integrationStarted = loop.nowMillis
         plugin.invoke(call, loop: loop) { result in
+            record.integrationLatencyMillis = Int64(self.loop.nowMillis &- integrationStarted)
+            if case .success(let o) = result { record.integrationStatus = o.status }
             switch result {
             case .failure(.timedOut):
                 fail(.integrationTimeout, "integration timed out")
@@ -121,12 +161,19 @@ public final class Gateway: HTTPRequestHandler {
     }
 
     public func connectionRejected(status: Int, reason: String, remoteAddress: String) {
-        log.line("event=rejected status=\(status) reason=\"\(reason)\" ip=\(remoteAddress)")
+        observers.connectionRejected(status: status, reason: reason, remoteAddress: remoteAddress)
     }
 }
 
 /// Request ids in the UUID v4 shape AWS uses for `x-amzn-RequestId`.
 public enum RequestId {
+    /// Wall-clock milliseconds since the epoch (`$context.requestTimeEpoch`).
+    public static func epochMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec / 1_000_000)
+    }
+
     public static func make() -> String {
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<16 { bytes[i] = UInt8.random(in: 0...255) }
@@ -143,18 +190,33 @@ public enum RequestId {
     }
 }
 
-/// One line per request on standard output, key=value, for operators.
-public struct AccessLog: Sendable {
-    public init() {}
+/// Where finished requests are reported: the access log (through a non-blocking writer) and
+/// the metrics. Shared by every worker.
+public final class GatewayObservers: Sendable {
+    public let writer: LogWriter?
+    public let defaultFormat: AccessLogFormat
+    public let metrics: MetricsRegistry?
 
-    public func request(_ r: HTTPRequest, requestId: String, status: Int, millis: UInt64, note: String) {
-        var s = "requestId=\(requestId) ip=\(r.remoteAddress) method=\(r.method) path=\(r.path) status=\(status) latencyMs=\(millis)"
-        if !note.isEmpty { s += " note=\"\(note)\"" }
-        line(s)
+    /// The default line is AWS's CLF example format.
+    public static let clfFormat = #"$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime]"$context.httpMethod $context.resourcePath $context.protocol" $context.status $context.responseLength $context.requestId"#
+
+    public init(writer: LogWriter? = nil, defaultFormat: String? = nil, metrics: MetricsRegistry? = nil) {
+        self.writer = writer
+        self.defaultFormat = AccessLogFormat(defaultFormat ?? GatewayObservers.clfFormat)
+        self.metrics = metrics
     }
 
-    public func line(_ s: String) {
-        print(s)
-        fflush(nil)
+    func requestFinished(_ record: AccessLogRecord, format: AccessLogFormat?, latencyMillis: UInt64) {
+        if let writer {
+            writer.write((format ?? defaultFormat).render(record))
+        }
+        metrics?.observe(api: record.apiId ?? "", stage: record.stage ?? "", resource: record.resourcePath ?? "",
+                         method: record.httpMethod ?? "", status: record.status ?? 0,
+                         latencyMillis: Double(latencyMillis))
+    }
+
+    func connectionRejected(status: Int, reason: String, remoteAddress: String) {
+        writer?.write(Array("event=rejected status=\(status) reason=\"\(reason)\" ip=\(remoteAddress)".utf8))
+        metrics?.connectionRejected(reason: String(status))
     }
 }

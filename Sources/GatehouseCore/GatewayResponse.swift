@@ -22,6 +22,25 @@ public enum GatewayError: Error, Sendable, Equatable {
     /// An HTTP upstream refused or reset the connection, or answered with garbage.
     case badGateway
 
+    /// The gateway response type (`$context.error.responseType`).
+    public var responseType: String {
+        switch self {
+        case .missingAuthenticationToken: return "MISSING_AUTHENTICATION_TOKEN"
+        case .signature(_, let t, _): return t == "InvalidSignatureException" ? "INVALID_SIGNATURE" : "DEFAULT_4XX"
+        case .accessDenied, .sourceNotPermitted: return "ACCESS_DENIED"
+        case .unsupportedMediaType: return "UNSUPPORTED_MEDIA_TYPE"
+        case .internalServerError, .badGateway: return "INTEGRATION_FAILURE"
+        case .integrationTimeout: return "INTEGRATION_TIMEOUT"
+        }
+    }
+
+    /// The message of the response body (`$context.error.message`).
+    public var message: String {
+        let body = response(requestId: "").body
+        if case .object(let o)? = try? JSONValue.parse(body), let m = (o["message"] ?? o["Message"])?.stringValue { return m }
+        return ""
+    }
+
     public func response(requestId: String) -> HTTPResponse {
         let status: Int, type: String, body: String
         switch self {

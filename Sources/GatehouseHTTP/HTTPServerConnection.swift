@@ -52,7 +52,9 @@ private func conn(_ p: UnsafeMutablePointer<http_parser>?) -> HTTPServerConnecti
 /// enforces the limits, and writes responses in request order.
 public final class HTTPServerConnection: TCPStreamDelegate {
     let stream: TCPStream
-    let handler: HTTPRequestHandler
+    let slot: HandlerSlot
+    /// Told once, when the socket has closed.
+    var onClosed: ((HTTPServerConnection) -> Void)?
     let limits: HTTPLimits
     let clock: HTTPDateClock
     private let parser: UnsafeMutablePointer<http_parser>
@@ -84,9 +86,9 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     private var noMoreRequests = false
     private var closed = false
 
-    public init(stream: TCPStream, handler: HTTPRequestHandler, limits: HTTPLimits, clock: HTTPDateClock) {
+    public init(stream: TCPStream, slot: HandlerSlot, limits: HTTPLimits, clock: HTTPDateClock) {
         self.stream = stream
-        self.handler = handler
+        self.slot = slot
         self.limits = limits
         self.clock = clock
         remoteAddress = stream.peerAddress
@@ -127,6 +129,28 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         timer.close()
         parser.deallocate()
         slots.removeAll()
+        let f = onClosed
+        onClosed = nil
+        f?(self)
+    }
+
+    /// Graceful stop: no further requests are read; the ones already read are answered with
+    /// `Connection: close`, then the connection closes. An idle connection closes now.
+    func drain() {
+        guard !closed else { return }
+        noMoreRequests = true
+        stream.stopReading()
+        if slots.isEmpty {
+            shutDown()
+        } else {
+            for i in slots.indices { slots[i].close = true }
+        }
+    }
+
+    /// Closes at once, answered or not.
+    func abort() {
+        guard !closed else { return }
+        stream.close()
     }
 
     // MARK: parser callbacks
@@ -214,7 +238,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
             noMoreRequests = true
             stream.stopReading()
         }
-        handler.handle(request, responder: HTTPResponder(connection: self, sequence: sequence))
+        slot.current.handle(request, responder: HTTPResponder(connection: self, sequence: sequence))
         return 0
     }
 
@@ -267,7 +291,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         case .uriTooLong: (status, message) = (414, "Request-URI Too Long")
         case .badRequest: (status, message) = (400, "Bad Request")
         }
-        handler.connectionRejected(status: status, reason: message, remoteAddress: remoteAddress)
+        slot.current.connectionRejected(status: status, reason: message, remoteAddress: remoteAddress)
         var h = HTTPHeaders()
         h.add("Content-Type", "application/json")
         if f == .bodyTooLarge { h.add("x-amzn-ErrorType", "RequestEntityTooLargeException") }

@@ -185,15 +185,37 @@ public final class TCPServer: LoopClosable {
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(handle, $0, 0) }
             }
             try check("bind \(host):\(port)", rc)
-            try check("listen \(host):\(port)", uv_listen(asStream(handle), backlog) { server, status in
-                guard let server, status >= 0 else { return }
-                let me = Unmanaged<TCPServer>.fromOpaque(server.pointee.data).takeUnretainedValue()
-                me.acceptOne()
-            })
+            try listen(backlog, "\(host):\(port)")
         } catch {
             close()
             throw error
         }
+    }
+
+    /// Listens on a socket already bound (one of several SO_REUSEPORT sockets); the server
+    /// owns `fd` from here on.
+    public init(loop: EventLoop, fd: Int32, backlog: Int32 = 1024,
+                onAccept: @escaping (TCPStream) -> Void) throws(LoopError) {
+        self.loop = loop
+        self.onAccept = onAccept
+        handle = .allocate(capacity: 1)
+        uv_tcp_init(loop.raw, handle)
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        do {
+            try check("uv_tcp_open", uv_tcp_open(handle, uv_os_sock_t(fd)))
+            try listen(backlog, "fd \(fd)")
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    private func listen(_ backlog: Int32, _ what: String) throws(LoopError) {
+        try check("listen \(what)", uv_listen(asStream(handle), backlog) { server, status in
+            guard let server, status >= 0 else { return }
+            let me = Unmanaged<TCPServer>.fromOpaque(server.pointee.data).takeUnretainedValue()
+            me.acceptOne()
+        })
     }
 
     /// The port actually bound (useful with port 0).

@@ -85,6 +85,14 @@ public struct ResourceSpec: Sendable {
 public struct StageSpec: Sendable {
     public var name: String
     public var variables: [String: String]
+    /// `AccessLogSetting.Format`: the stage's access log line in `$context` variables.
+    public var accessLogFormat: String?
+
+    public init(name: String, variables: [String: String], accessLogFormat: String? = nil) {
+        self.name = name
+        self.variables = variables
+        self.accessLogFormat = accessLogFormat
+    }
 }
 
 /// A REST API as Gatehouse serves it.

@@ -18,6 +18,24 @@ public struct GatewayConfig: Sendable {
     public var headerTimeoutMillis: UInt64 = 10_000
     /// Milliseconds an idle keep-alive connection is kept (conf `limits.idleTimeoutMillis`).
     public var idleTimeoutMillis: UInt64 = 60_000
+    /// Milliseconds SIGTERM waits for requests in flight before closing what is left
+    /// (conf `limits.drainTimeoutMillis`).
+    public var drainTimeoutMillis: UInt64 = 10_000
+    /// Worker threads, one loop each (conf `workers`; default: the number of cores).
+    public var workers: Int?
+    /// HOST:PORT of the admin listener serving `/metrics` (conf `adminListen`); none if nil.
+    public var adminListen: String?
+    /// Where access log lines go: `stdout`, `off`, or a file path (conf `accessLog.destination`).
+    public var accessLogDestination = "stdout"
+    /// The `$context` format used where a stage sets none (conf `accessLog.format`).
+    public var accessLogFormat: String?
+    /// A TLS listener (conf `tls.listen`, `tls.certificateFile`, `tls.privateKeyFile`).
+    public var tlsListen: String?
+    public var tlsCertificateFile: String?
+    public var tlsPrivateKeyFile: String?
+    /// Extra CA certificates (PEM) trusted for HTTPS upstreams, besides the system store
+    /// (conf `upstreamCAFile`).
+    public var upstreamCAFile: String?
 
     public init() {}
 
@@ -41,7 +59,8 @@ public struct GatewayConfig: Sendable {
         let root = try YAMLLoader.load(try readTextFile(path), file: path)
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
-                                  "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits"]
+                                  "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
+                                  "workers", "adminListen", "accessLog", "tls", "upstreamCAFile"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -66,8 +85,37 @@ public struct GatewayConfig: Sendable {
             switch k {
             case "headerTimeoutMillis": c.headerTimeoutMillis = UInt64(n)
             case "idleTimeoutMillis": c.idleTimeoutMillis = UInt64(n)
-            default: throw ConfigError(file: path, path: "limits.\(k)", reason: "unknown limit (known: headerTimeoutMillis, idleTimeoutMillis)")
+            case "drainTimeoutMillis": c.drainTimeoutMillis = UInt64(n)
+            default: throw ConfigError(file: path, path: "limits.\(k)", reason: "unknown limit (known: drainTimeoutMillis, headerTimeoutMillis, idleTimeoutMillis)")
             }
+        }
+        if let w = o["workers"] {
+            guard case .int(let n) = w, n >= 1, n <= 256 else {
+                throw ConfigError(file: path, path: "workers", reason: "expected an integer from 1 to 256")
+            }
+            c.workers = Int(n)
+        }
+        if let a = confText(o["adminListen"]) { c.adminListen = a }
+        if let ca = confText(o["upstreamCAFile"]) { c.upstreamCAFile = rel(ca) }
+        for (k, v) in o["accessLog"]?.objectValue?.members ?? [] {
+            guard let t = confText(v) else { throw ConfigError(file: path, path: "accessLog.\(k)", reason: "expected a string") }
+            switch k {
+            case "destination": c.accessLogDestination = t == "stdout" || t == "off" ? t : rel(t)
+            case "format": c.accessLogFormat = t
+            default: throw ConfigError(file: path, path: "accessLog.\(k)", reason: "unknown setting (known: destination, format)")
+            }
+        }
+        for (k, v) in o["tls"]?.objectValue?.members ?? [] {
+            guard let t = confText(v) else { throw ConfigError(file: path, path: "tls.\(k)", reason: "expected a string") }
+            switch k {
+            case "listen": c.tlsListen = t
+            case "certificateFile": c.tlsCertificateFile = rel(t)
+            case "privateKeyFile": c.tlsPrivateKeyFile = rel(t)
+            default: throw ConfigError(file: path, path: "tls.\(k)", reason: "unknown setting (known: certificateFile, listen, privateKeyFile)")
+            }
+        }
+        if c.tlsListen != nil && (c.tlsCertificateFile == nil || c.tlsPrivateKeyFile == nil) {
+            throw ConfigError(file: path, path: "tls", reason: "listen needs certificateFile and privateKeyFile")
         }
         try c.inlineCredentials.merge(root, file: path, path: "")
         return c

@@ -90,7 +90,7 @@ public enum TemplateLoader {
                 try loader.load(body, api: &api)
                 model.warnings += loader.warnings
                 if let stage = props["StageName"]?.stringValue {
-                    api.stages.append(StageSpec(name: stage, variables: stageVariables(props)))
+                    api.stages.append(StageSpec(name: stage, variables: stageVariables(props), accessLogFormat: props["AccessLogSetting"]?["Format"]?.stringValue))
                 } else if type == "AWS::Serverless::Api" {
                     throw ConfigError(file: file, path: at, reason: "StageName is missing")
                 }
@@ -98,7 +98,7 @@ public enum TemplateLoader {
             case "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment":
                 let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
                 if let apiRef = props["RestApiId"]?.stringValue, let stage = props["StageName"]?.stringValue {
-                    stageNames[apiRef, default: []].append(StageSpec(name: stage, variables: stageVariables(props)))
+                    stageNames[apiRef, default: []].append(StageSpec(name: stage, variables: stageVariables(props), accessLogFormat: props["AccessLogSetting"]?["Format"]?.stringValue))
                 }
             case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
                 let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)

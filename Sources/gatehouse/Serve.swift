@@ -7,6 +7,7 @@ import GatehouseModel
 import HTTPIntegration
 import LocalWorkflows
 import Mock
+import GatehouseObserve
 import StepFunctions
 #if canImport(Glibc)
 import Glibc
@@ -120,6 +121,15 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var options: GatewayOptions
 
+    @Option(help: "Worker threads, one event loop each (default: the number of cores).")
+    var workers: Int?
+
+    @Option(help: "Access log: stdout, off, or a file path (default stdout).")
+    var accessLog: String?
+
+    @Option(help: "HOST:PORT of the admin listener serving /metrics.")
+    var adminListen: String?
+
     func run() throws {
         let loaded: LoadedGateway
         do {
@@ -128,54 +138,122 @@ struct Serve: ParsableCommand {
             stderrLine("error: \(error)")
             throw ExitCode(2)
         }
-        let config = loaded.config
+        var config = loaded.config
+        if let w = workers {
+            guard (1...256).contains(w) else { stderrLine("error: --workers must be from 1 to 256"); throw ExitCode(2) }
+            config.workers = w
+        }
+        if let a = accessLog { config.accessLogDestination = a }
+        if let a = adminListen { config.adminListen = a }
         for w in loaded.model.warnings { stderrLine("warning: \(w)") }
 
-        let loop = try EventLoop()
-        let engine = WorkflowEngine(region: config.template.region, accountId: config.template.accountId)
-        for sm in loaded.model.stateMachines {
-            do {
-                try engine.register(name: sm.name, definition: sm.definition, roleArn: sm.roleArn, type: sm.type)
-            } catch {
-                // Not fatal: the APIs still serve, and an external --states-endpoint may run it.
-                stderrLine("warning: state machine \(sm.logicalId) is not run by the embedded engine: \(error)")
-            }
+        let engine = SharedEngine(region: config.template.region, accountId: config.template.accountId)
+        engine.register(loaded.model.stateMachines)
+        if let e = config.statesEndpoint, (try? StatesEndpoint.parse(e)) == nil {
+            do { _ = try StatesEndpoint.parse(e) } catch { stderrLine("error: \(error)") }
+            throw ExitCode(2)
         }
-        let endpoint: StatesEndpoint
+
+        // Observers shared by every worker.
+        let writer: LogWriter?
+        switch config.accessLogDestination {
+        case "off": writer = nil
+        case "stdout": writer = LogWriter(fd: 1)
+        default:
+            let fd = open(config.accessLogDestination, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                stderrLine("error: access log \(config.accessLogDestination): \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            writer = LogWriter(fd: fd)
+        }
+        let metrics = MetricsRegistry()
+        if let writer {
+            metrics.registerCounter(name: "gatehouse_access_log_lines_dropped_total",
+                                    help: "Access log lines dropped because the log destination fell behind.") { writer.droppedLines }
+        }
+        let observers = GatewayObservers(writer: writer, defaultFormat: config.accessLogFormat, metrics: metrics)
+
+        for line in loaded.routeLines(pluginName: pluginName) { print(line) }
+        for sm in loaded.model.stateMachines { print("stateMachine arn=\(sm.arn)") }
+        print("states endpoint=\(config.statesEndpoint ?? "embedded")")
+
+        // Listening sockets first (SO_REUSEPORT, one per worker), so a bind error stops the
+        // start and every worker shares the port port 0 picked.
+        let count = config.workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        var sockets: [ReusePortSocket] = []
         do {
-            endpoint = try config.statesEndpoint.map { (u) throws(ConfigError) in try StatesEndpoint.parse(u) }
-                ?? .inProcess(EmbeddedStates(engine: engine))
+            let first = try ReusePortSocket.bind(host: config.listenHost, port: config.listenPort)
+            sockets.append(first)
+            for _ in 1..<max(count, 1) {
+                sockets.append(try ReusePortSocket.bind(host: config.listenHost, port: first.port))
+            }
         } catch {
             stderrLine("error: \(error)")
             throw ExitCode(2)
         }
-        let keys = CredentialChain(roles: loaded.credentials.roles, environment: environment())
-        let plugins: [IntegrationPlugin] = [
-            StepFunctionsPlugin(endpoint: endpoint, keys: keys),
-            HTTPIntegrationPlugin(pool: HTTPClientPool(loop: loop)),
-            MockPlugin(),
-        ]
-        let gateway = Gateway(model: loaded.model, credentials: loaded.credentials, plugins: plugins, loop: loop)
+        let port = sockets[0].port
 
-        for line in loaded.routeLines(pluginName: { gateway.plugin(for: $0)?.name ?? "none" }) { print(line) }
-        for sm in loaded.model.stateMachines { print("stateMachine arn=\(sm.arn)") }
-        print("states endpoint=\(config.statesEndpoint ?? "embedded")")
-
-        var limits = HTTPLimits()
-        limits.headerTimeoutMillis = config.headerTimeoutMillis
-        limits.idleTimeoutMillis = config.idleTimeoutMillis
-        let server = try HTTPServer(loop: loop, host: config.listenHost, port: config.listenPort, limits: limits, handler: gateway)
-        print("listening on http://\(config.listenHost):\(server.port)")
+        let shared = WorkerShared(config: config, engine: engine, observers: observers, metrics: metrics)
+        let pool = WorkerPool(shared: shared, snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials),
+                              sockets: sockets)
+        do {
+            try pool.start()
+        } catch {
+            stderrLine("error: \(error)")
+            throw ExitCode(2)
+        }
+        print("listening on http://\(config.listenHost):\(port) workers=\(count)")
         fflush(nil)
 
-        let stop = { server.close(); loop.stop() }
+        let loop = try EventLoop()
+        var admin: HTTPServer?
+        if let a = config.adminListen {
+            do {
+                var c = GatewayConfig()
+                try c.setListen(a, file: "adminListen")
+                admin = try HTTPServer(loop: loop, host: c.listenHost, port: c.listenPort, handler: AdminHandler(metrics: metrics))
+                print("admin listening on http://\(c.listenHost):\(admin!.port)")
+                fflush(nil)
+            } catch {
+                stderrLine("error: admin listener: \(error)")
+                pool.stop(drainMillis: 0)
+                throw ExitCode(2)
+            }
+        }
+
+        let stop = {
+            admin?.close()
+            pool.stop(drainMillis: config.drainTimeoutMillis)
+            loop.stop()
+        }
         let sigterm = LoopSignal(loop: loop, signal: SIGTERM, stop)
         let sigint = LoopSignal(loop: loop, signal: SIGINT, stop)
+        let sighup = LoopSignal(loop: loop, signal: SIGHUP) {
+            // Reload: a bad configuration is refused and the old one keeps serving.
+            do {
+                let next = try LoadedGateway.load(options)
+                engine.register(next.model.stateMachines)
+                pool.reload(Snapshot(model: next.model, credentials: next.credentials))
+                print("reloaded routes=\(next.routeLines(pluginName: pluginName).count)")
+            } catch {
+                print("reload refused: \(error)")
+            }
+            fflush(nil)
+        }
+        // The loop stays up until a signal stops it (the keep-alive timer holds it open).
+        let keepAlive = LoopTimer(loop: loop)
+        keepAlive.schedule(after: 3_600_000, repeat: 3_600_000) {}
         loop.run()
+        keepAlive.close()
         sigterm.close()
         sigint.close()
+        sighup.close()
+        pool.join()
         loop.closeAll()
+        writer?.flushAndStop()
         print("stopped")
+        fflush(nil)
     }
 }
 
@@ -203,33 +281,5 @@ func pluginName(_ i: Integration) -> String {
     case .http, .httpProxy: return "http"
     case .mock: return "mock"
     case .aws, .awsProxy: return i.serviceAction?.service == "states" ? "states" : "none"
-    }
-}
-
-/// The embedded engine behind the in-process Step Functions endpoint. Executions advance on
-/// the loop's next turn, so a caller sees RUNNING before SUCCEEDED as it would on AWS.
-final class EmbeddedStates: InProcessAWSService {
-    let engine: WorkflowEngine
-    var timer: LoopTimer?
-
-    init(engine: WorkflowEngine) {
-        self.engine = engine
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec / 1_000_000) / 1000
-    }
-
-    func handle(target: String, body: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {
-        let (status, out) = engine.handle(target: target, body: body, now: EmbeddedStates.now())
-        if timer == nil {
-            let t = LoopTimer(loop: loop)
-            t.unref()
-            timer = t
-        }
-        timer?.schedule(after: 0) { [engine] in engine.runPending(now: EmbeddedStates.now()) }
-        done(status, out)
     }
 }

@@ -1,6 +1,7 @@
 """Shared fixtures: start the real `gatehouse` binary (and moto's server) on free loopback ports."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -49,8 +50,9 @@ class Gateway:
             if not line:
                 break
             self.lines.append(line.rstrip("\n"))
-            if line.startswith("listening on http://"):
-                self.port = int(line.rsplit(":", 1)[1])
+            m = re.match(r"listening on http://[^ ]+:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
                 break
         if self.port is None:
             self.proc.kill()

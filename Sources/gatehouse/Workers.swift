@@ -1,0 +1,234 @@
+import GatehouseCore
+import GatehouseHTTP
+import GatehouseLoop
+import GatehouseModel
+import GatehouseObserve
+import HTTPIntegration
+import LocalWorkflows
+import Mock
+import StepFunctions
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One immutable configuration: what a reload swaps in whole.
+struct Snapshot: Sendable {
+    var model: GatewayModel
+    var credentials: CredentialStore
+}
+
+/// The embedded workflow engine, shared by every worker behind one lock (its calls are short
+/// and in memory).
+final class SharedEngine: Sendable {
+    private let engine: Mutex<WorkflowEngine>
+
+    init(region: String, accountId: String) {
+        engine = Mutex(WorkflowEngine(region: region, accountId: accountId))
+    }
+
+    /// Registers the template's state machines; one the engine cannot run is a warning, not
+    /// fatal (the APIs still serve, and an external endpoint may run it).
+    func register(_ machines: [StateMachineSpec]) {
+        engine.withLock { e in
+            for sm in machines {
+                do {
+                    _ = try e.register(name: sm.name, definition: sm.definition, roleArn: sm.roleArn, type: sm.type)
+                } catch {
+                    stderrLine("warning: state machine \(sm.logicalId) is not run by the embedded engine: \(error)")
+                }
+            }
+        }
+    }
+
+    func handle(target: String, body: [UInt8], now: Double) -> (Int, [UInt8]) {
+        engine.withLock { e in
+            let r = e.handle(target: target, body: body, now: now)
+            return (r.status, r.body)
+        }
+    }
+
+    func runPending(now: Double) {
+        engine.withLock { $0.runPending(now: now) }
+    }
+}
+
+/// The in-process Step Functions endpoint on one worker's loop. Executions advance on the
+/// loop's next turn, so a caller sees RUNNING before SUCCEEDED as it would on AWS.
+final class EmbeddedStates: InProcessAWSService {
+    let engine: SharedEngine
+    var timer: LoopTimer?
+
+    init(engine: SharedEngine) {
+        self.engine = engine
+    }
+
+    static func now() -> Double {
+        Double(RequestId.epochMillis()) / 1000
+    }
+
+    func handle(target: String, body: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {
+        let (status, out) = engine.handle(target: target, body: body, now: EmbeddedStates.now())
+        if timer == nil {
+            let t = LoopTimer(loop: loop)
+            t.unref()
+            timer = t
+        }
+        timer?.schedule(after: 0) { [engine] in engine.runPending(now: EmbeddedStates.now()) }
+        done(status, out)
+    }
+}
+
+/// What every worker shares: settings, the engine, the observers.
+struct WorkerShared: Sendable {
+    var config: GatewayConfig
+    var engine: SharedEngine
+    var observers: GatewayObservers
+    var metrics: MetricsRegistry
+}
+
+/// Messages the main thread sends a worker.
+enum WorkerMessage: Sendable {
+    case reload(Snapshot)
+    case drain(millis: UInt64)
+}
+
+/// One worker thread: its own loop, listener (SO_REUSEPORT socket), plugins and gateway.
+final class Worker: @unchecked Sendable {
+    let index: Int
+    let shared: WorkerShared
+    let socket: ReusePortSocket
+    private let ready = Mutex<Result<LoopMailbox<WorkerMessage>, LoopError>?>(nil)
+    private var thread: WorkerThread?
+
+    init(index: Int, shared: WorkerShared, socket: ReusePortSocket) {
+        self.index = index
+        self.shared = shared
+        self.socket = socket
+    }
+
+    /// Starts the thread and waits until it listens (or failed to).
+    func start(_ snapshot: Snapshot) throws(LoopError) -> LoopMailbox<WorkerMessage> {
+        thread = WorkerThread { [self] in self.main(snapshot) }
+        while true {
+            if let r = ready.withLock({ $0 }) { return try r.get() }
+            usleep(1000)
+        }
+    }
+
+    func join() { thread?.join() }
+
+    private func main(_ first: Snapshot) {
+        let loop: EventLoop
+        do {
+            loop = try EventLoop()
+        } catch {
+            ready.withLock { $0 = .failure(error) }
+            return
+        }
+        let config = shared.config
+        let states: StatesEndpoint
+        if let e = config.statesEndpoint, let remote = try? StatesEndpoint.parse(e) {
+            states = remote
+        } else {
+            states = .inProcess(EmbeddedStates(engine: shared.engine))
+        }
+        let keys = CredentialChain(roles: first.credentials.roles, environment: environment())
+        let pool = HTTPClientPool(loop: loop)
+        let plugins: [IntegrationPlugin] = [
+            StepFunctionsPlugin(endpoint: states, keys: keys),
+            HTTPIntegrationPlugin(pool: pool),
+            MockPlugin(),
+        ]
+        let observers = shared.observers
+        func gateway(_ s: Snapshot) -> Gateway {
+            Gateway(model: s.model, credentials: s.credentials, plugins: plugins, loop: loop, observers: observers)
+        }
+        var limits = HTTPLimits()
+        limits.headerTimeoutMillis = config.headerTimeoutMillis
+        limits.idleTimeoutMillis = config.idleTimeoutMillis
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(loop: loop, fd: socket.fd, port: socket.port, limits: limits, handler: gateway(first))
+        } catch {
+            ready.withLock { $0 = .failure(error) }
+            return
+        }
+        let deadline = LoopTimer(loop: loop)
+        let mailbox = LoopMailbox<WorkerMessage>(loop: loop) { message in
+            switch message {
+            case .reload(let s):
+                // Connections pick the new gateway up at their next request; requests in
+                // flight finish on the one they started with.
+                server.slot.current = gateway(s)
+            case .drain(let millis):
+                server.drain { loop.stop() }
+                deadline.schedule(after: millis) { server.closeAllConnections(); loop.stop() }
+            }
+        }
+        ready.withLock { $0 = .success(mailbox) }
+        loop.run()
+        deadline.close()
+        mailbox.close()
+        server.close()
+        server.closeAllConnections()
+        pool.closeIdle()
+        loop.closeAll()
+    }
+}
+
+/// The workers as one: start, reload, stop, join.
+final class WorkerPool {
+    let shared: WorkerShared
+    let first: Snapshot
+    let sockets: [ReusePortSocket]
+    private var workers: [Worker] = []
+    private var mailboxes: [LoopMailbox<WorkerMessage>] = []
+
+    init(shared: WorkerShared, snapshot: Snapshot, sockets: [ReusePortSocket]) {
+        self.shared = shared
+        self.first = snapshot
+        self.sockets = sockets
+    }
+
+    func start() throws(LoopError) {
+        for (i, s) in sockets.enumerated() {
+            let w = Worker(index: i, shared: shared, socket: s)
+            mailboxes.append(try w.start(first))
+            workers.append(w)
+        }
+    }
+
+    func reload(_ s: Snapshot) {
+        for m in mailboxes { m.post(.reload(s)) }
+    }
+
+    /// Every worker stops accepting and drains, for at most `drainMillis`.
+    func stop(drainMillis: UInt64) {
+        for m in mailboxes { m.post(.drain(millis: drainMillis)) }
+    }
+
+    func join() {
+        for w in workers { w.join() }
+    }
+}
+
+/// The admin listener: `/metrics` in Prometheus text format; everything else 404.
+final class AdminHandler: HTTPRequestHandler {
+    let metrics: MetricsRegistry
+
+    init(metrics: MetricsRegistry) {
+        self.metrics = metrics
+    }
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        var h = HTTPHeaders()
+        if request.path == "/metrics" && (request.method == "GET" || request.method == "HEAD") {
+            h.add("Content-Type", MetricsRegistry.contentType)
+            responder.respond(HTTPResponse(status: 200, headers: h, body: Array(metrics.exposition().utf8)))
+        } else {
+            h.add("Content-Type", "application/json")
+            responder.respond(HTTPResponse(status: 404, headers: h, body: Array(#"{"message":"Not Found"}"#.utf8)))
+        }
+    }
+}
