@@ -26,7 +26,8 @@ let package = Package(
         .target(name: "GatehouseSigV4", dependencies: ["COpenSSL"], swiftSettings: settings),
         .target(name: "GatehousePolicy", dependencies: ["GatehouseJSON"], swiftSettings: settings),
         .target(name: "GatehouseLoop", dependencies: ["CLibUV"], swiftSettings: settings),
-        .target(name: "GatehouseHTTP", dependencies: ["GatehouseLoop", "CHTTPParser", "CLibUV"], swiftSettings: settings),
+        .target(name: "GatehouseTLS", dependencies: ["COpenSSL"], swiftSettings: settings),
+        .target(name: "GatehouseHTTP", dependencies: ["GatehouseLoop", "GatehouseTLS", "CHTTPParser", "CLibUV"], swiftSettings: settings),
         .target(name: "GatehouseModel", dependencies: ["GatehouseJSON", "GatehousePolicy", "Yams"], swiftSettings: settings),
         .target(name: "GatehouseCore", dependencies: [
             "GatehouseJSON", "GatehouseLoop", "GatehouseHTTP", "GatehouseSigV4", "GatehousePolicy", "GatehouseModel",
@@ -47,6 +48,7 @@ let package = Package(
 
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
         .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve"]),
+        .testTarget(name: "GatehouseTLSTests", dependencies: ["GatehouseTLS"]),
         .testTarget(name: "GatehouseSigV4Tests", dependencies: ["GatehouseSigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy", "GatehouseJSON"]),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"]),

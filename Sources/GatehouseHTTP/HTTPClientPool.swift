@@ -1,5 +1,6 @@
 import CHTTPParser
 import GatehouseLoop
+import GatehouseTLS
 
 /// Where an upstream connection goes; idle connections are kept per key.
 struct UpstreamKey: Hashable {
@@ -25,8 +26,12 @@ public final class HTTPClientPool {
     public private(set) var connectionsOpened = 0
     public private(set) var connectionsReused = 0
 
-    public init(loop: EventLoop) {
+    /// Verifies HTTPS upstreams; without it an `https` request fails to connect.
+    let tls: TLSContext?
+
+    public init(loop: EventLoop, tls: TLSContext? = nil) {
         self.loop = loop
+        self.tls = tls
     }
 
     /// Sends `request` and calls `completion` once, on the loop thread.
@@ -106,6 +111,8 @@ final class UpstreamConnection: TCPStreamDelegate {
     let key: UpstreamKey
     private var state = State.connecting
     private var stream: TCPStream?
+    private var tls: TLSSession?
+    private var plaintext: [UInt8] = []
     private let timer: LoopTimer
     private let parser: UnsafeMutablePointer<http_parser>
 
@@ -152,9 +159,9 @@ final class UpstreamConnection: TCPStreamDelegate {
         http_parser_init(parser, HTTP_RESPONSE)
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         timer.schedule(after: request.timeoutMillis) { [unowned self] in self.finish(.failure(.timedOut), reusable: false) }
-        if let stream {
+        if stream != nil {
             state = .busy
-            stream.write(serialized(request))
+            send(serialized(request))
             return
         }
         state = .connecting
@@ -167,8 +174,20 @@ final class UpstreamConnection: TCPStreamDelegate {
                 self.stream = s
                 self.state = .busy
                 s.setDelegate(self)
+                if self.key.tls {
+                    guard let context = self.pool.tls else {
+                        return self.finish(.failure(.connectFailed("no TLS context for https upstreams")), reusable: false)
+                    }
+                    do {
+                        let session = try TLSSession(context: context, serverName: self.key.host)
+                        try session.start()
+                        self.tls = session
+                    } catch {
+                        return self.finish(.failure(.connectFailed("TLS: \(error)")), reusable: false)
+                    }
+                }
                 s.startReading()
-                s.write(self.serialized(request))
+                self.send(self.serialized(request))
             }
         }
     }
@@ -205,9 +224,39 @@ final class UpstreamConnection: TCPStreamDelegate {
         return out
     }
 
+    /// Writes to the upstream, through TLS for https (held until the handshake is done).
+    private func send(_ bytes: [UInt8]) {
+        guard let tls else { stream?.write(bytes); return }
+        let sent: Bool = bytes.withUnsafeBytes { b in
+            do { try tls.send(b); return true } catch { return false }
+        }
+        guard sent else { return finish(.failure(.connectionReset), reusable: false) }
+        flushTLS()
+    }
+
+    private func flushTLS() {
+        if let tls, tls.hasOutbound { stream?.write(tls.takeOutbound()) }
+    }
+
     // MARK: stream events
 
     func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
+        guard let tls else { return parse(bytes) }
+        plaintext.removeAll(keepingCapacity: true)
+        do {
+            try tls.receive(bytes, into: &plaintext)
+        } catch {
+            flushTLS()
+            return finish(.failure(.connectFailed("TLS: \(error)")), reusable: false)
+        }
+        flushTLS()
+        if !plaintext.isEmpty {
+            let p = plaintext
+            p.withUnsafeBytes { parse($0) }
+        }
+    }
+
+    private func parse(_ bytes: UnsafeRawBufferPointer) {
         guard state == .busy else {
             // An idle connection has nothing to say; bytes here mean it is unusable.
             close()

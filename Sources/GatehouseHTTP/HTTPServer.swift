@@ -1,4 +1,5 @@
 import GatehouseLoop
+import GatehouseTLS
 
 /// The handler a server's connections use now. Swapped on reload: each request goes to the
 /// handler current when it arrives, and finishes on it.
@@ -29,20 +30,27 @@ public final class HTTPServer {
         accept = { [unowned self] stream in self.accepted(stream, limits: limits, clock: clock) }
     }
 
-    /// Listens on an already bound SO_REUSEPORT socket (`port` is what it was bound to).
+    /// Listens on an already bound SO_REUSEPORT socket (`port` is what it was bound to); with
+    /// `tls`, every connection is TLS-terminated with that context. Several servers may share
+    /// one slot (an HTTP and an HTTPS listener serving the same gateway).
     public init(loop: EventLoop, fd: Int32, port: Int, limits: HTTPLimits = HTTPLimits(),
-                handler: HTTPRequestHandler) throws(LoopError) {
-        slot = HandlerSlot(handler)
+                slot: HandlerSlot, tls: TLSContext? = nil) throws(LoopError) {
+        self.slot = slot
         let clock = HTTPDateClock()
         var accept: ((TCPStream) -> Void)?
         listener = try TCPServer(loop: loop, fd: fd) { accept?($0) }
         boundPort = port
-        accept = { [unowned self] stream in self.accepted(stream, limits: limits, clock: clock) }
+        accept = { [unowned self] stream in self.accepted(stream, limits: limits, clock: clock, tls: tls) }
     }
 
-    private func accepted(_ stream: TCPStream, limits: HTTPLimits, clock: HTTPDateClock) {
+    private func accepted(_ stream: TCPStream, limits: HTTPLimits, clock: HTTPDateClock, tls: TLSContext? = nil) {
         guard !draining else { stream.close(); return }
-        let c = HTTPServerConnection(stream: stream, slot: slot, limits: limits, clock: clock)
+        var session: TLSSession?
+        if let tls {
+            guard let s = try? TLSSession(context: tls) else { stream.close(); return }
+            session = s
+        }
+        let c = HTTPServerConnection(stream: stream, slot: slot, limits: limits, clock: clock, tls: session)
         c.onClosed = { [weak self] c in self?.closed(c) }
         connections[ObjectIdentifier(c)] = c
     }

@@ -1,6 +1,7 @@
 import CHTTPParser
 import CLibUV
 import GatehouseLoop
+import GatehouseTLS
 
 /// What the server does with each complete request. Called on the loop thread; the handler
 /// answers through `responder` exactly once, now or later.
@@ -60,6 +61,10 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     private let parser: UnsafeMutablePointer<http_parser>
     private let timer: LoopTimer
     private let remoteAddress: String
+    /// Set on a TLS listener's connections: bytes in are decrypted before parsing, bytes out
+    /// encrypted before writing.
+    private let tls: TLSSession?
+    private var plaintext: [UInt8] = []
 
     // The request being parsed.
     private var url: [UInt8] = []
@@ -86,9 +91,10 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     private var noMoreRequests = false
     private var closed = false
 
-    public init(stream: TCPStream, slot: HandlerSlot, limits: HTTPLimits, clock: HTTPDateClock) {
+    public init(stream: TCPStream, slot: HandlerSlot, limits: HTTPLimits, clock: HTTPDateClock, tls: TLSSession? = nil) {
         self.stream = stream
         self.slot = slot
+        self.tls = tls
         self.limits = limits
         self.clock = clock
         remoteAddress = stream.peerAddress
@@ -105,6 +111,43 @@ public final class HTTPServerConnection: TCPStreamDelegate {
 
     public func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
         guard !noMoreRequests, !closed else { return }
+        guard let tls else { return parse(bytes) }
+        plaintext.removeAll(keepingCapacity: true)
+        do {
+            try tls.receive(bytes, into: &plaintext)
+        } catch {
+            // A failed handshake or a broken record: send the alert, if any, and go.
+            slot.current.connectionRejected(status: 0, reason: "TLS: \(error)", remoteAddress: remoteAddress)
+            noMoreRequests = true
+            flushTLS()
+            stream.closeAfterWrites()
+            return
+        }
+        flushTLS()
+        if tls.peerClosed { noMoreRequests = true }
+        if !plaintext.isEmpty {
+            let p = plaintext
+            p.withUnsafeBytes { parse($0) }
+        }
+        if tls.peerClosed && slots.isEmpty { shutDown() }
+    }
+
+    /// Writes to the client, through TLS when the listener has it.
+    private func output(_ bytes: [UInt8]) {
+        guard let tls else { return stream.write(bytes) }
+        // (A typed-throws closure here crashes the 6.3 compiler; carry the outcome out instead.)
+        let sent: Bool = bytes.withUnsafeBytes { b in
+            do { try tls.send(b); return true } catch { return false }
+        }
+        guard sent else { stream.close(); return }
+        flushTLS()
+    }
+
+    private func flushTLS() {
+        if let tls, tls.hasOutbound { stream.write(tls.takeOutbound()) }
+    }
+
+    private func parse(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.withMemoryRebound(to: CChar.self) { b in
             http_parser_execute(parser, &parserSettings, b.baseAddress, b.count)
         }
@@ -214,7 +257,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         }
         armIdleTimer()  // from here on the idle timeout bounds the body's progress
         if let expect = headers["Expect"], asciiCaseEquals(expect, "100-continue"), slots.isEmpty {
-            stream.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            output(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
         return 0
     }
@@ -229,7 +272,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         inMessage = false
         timer.cancel()
         let request = HTTPRequest(method: method, target: String(decoding: url, as: UTF8.self),
-                                  headers: headers, body: body, remoteAddress: remoteAddress)
+                                  headers: headers, body: body, remoteAddress: remoteAddress, isTLS: tls != nil)
         body = []
         let sequence = firstSequence + slots.count
         slots.append(Slot(response: nil, close: !keepAlive, head: method == "HEAD"))
@@ -262,7 +305,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         while let first = slots.first, let response = first.response {
             slots.removeFirst()
             firstSequence += 1
-            stream.write(response.serialized(close: first.close, date: clock.now(loop: stream.loop), headOnly: first.head))
+            output(response.serialized(close: first.close, date: clock.now(loop: stream.loop), headOnly: first.head))
             if first.close {
                 shutDown()
                 return
@@ -317,6 +360,10 @@ public final class HTTPServerConnection: TCPStreamDelegate {
 
     private func shutDown() {
         timer.cancel()
+        if let tls {
+            tls.shutdown()
+            flushTLS()
+        }
         stream.closeAfterWrites()
     }
 }

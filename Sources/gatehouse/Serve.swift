@@ -8,6 +8,7 @@ import HTTPIntegration
 import LocalWorkflows
 import Mock
 import GatehouseObserve
+import GatehouseTLS
 import StepFunctions
 #if canImport(Glibc)
 import Glibc
@@ -194,14 +195,38 @@ struct Serve: ParsableCommand {
         }
         let port = sockets[0].port
 
-        let shared = WorkerShared(config: config, engine: engine, observers: observers, metrics: metrics)
+        var serverTLS: TLSContext?
+        var tlsSockets: [ReusePortSocket] = []
+        var clientTLS: TLSContext?
+        do {
+            clientTLS = try TLSContext.client(caFile: config.upstreamCAFile)
+            if let listen = config.tlsListen, let cert = config.tlsCertificateFile, let key = config.tlsPrivateKeyFile {
+                serverTLS = try TLSContext.server(certificateChainFile: cert, privateKeyFile: key)
+                var at = GatewayConfig()
+                try at.setListen(listen, file: "tls.listen")
+                let first = try ReusePortSocket.bind(host: at.listenHost, port: at.listenPort)
+                tlsSockets.append(first)
+                for _ in 1..<max(count, 1) {
+                    tlsSockets.append(try ReusePortSocket.bind(host: at.listenHost, port: first.port))
+                }
+            }
+        } catch {
+            stderrLine("error: \(error)")
+            throw ExitCode(2)
+        }
+
+        let shared = WorkerShared(config: config, engine: engine, observers: observers, metrics: metrics,
+                                  serverTLS: serverTLS, clientTLS: clientTLS)
         let pool = WorkerPool(shared: shared, snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials),
-                              sockets: sockets)
+                              sockets: sockets, tlsSockets: tlsSockets)
         do {
             try pool.start()
         } catch {
             stderrLine("error: \(error)")
             throw ExitCode(2)
+        }
+        if let t = tlsSockets.first {
+            print("listening on https://\(config.tlsListen.map { $0.split(separator: ":").dropLast().joined(separator: ":") } ?? ""):\(t.port)")
         }
         print("listening on http://\(config.listenHost):\(port) workers=\(count)")
         fflush(nil)

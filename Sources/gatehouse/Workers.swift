@@ -3,6 +3,7 @@ import GatehouseHTTP
 import GatehouseLoop
 import GatehouseModel
 import GatehouseObserve
+import GatehouseTLS
 import HTTPIntegration
 import LocalWorkflows
 import Mock
@@ -85,6 +86,10 @@ struct WorkerShared: Sendable {
     var engine: SharedEngine
     var observers: GatewayObservers
     var metrics: MetricsRegistry
+    /// The TLS listener's context (certificate and key), if there is one.
+    var serverTLS: TLSContext?
+    /// Verifies HTTPS upstreams (system store plus `upstreamCAFile`).
+    var clientTLS: TLSContext?
 }
 
 /// Messages the main thread sends a worker.
@@ -98,13 +103,15 @@ final class Worker: @unchecked Sendable {
     let index: Int
     let shared: WorkerShared
     let socket: ReusePortSocket
+    let tlsSocket: ReusePortSocket?
     private let ready = Mutex<Result<LoopMailbox<WorkerMessage>, LoopError>?>(nil)
     private var thread: WorkerThread?
 
-    init(index: Int, shared: WorkerShared, socket: ReusePortSocket) {
+    init(index: Int, shared: WorkerShared, socket: ReusePortSocket, tlsSocket: ReusePortSocket?) {
         self.index = index
         self.shared = shared
         self.socket = socket
+        self.tlsSocket = tlsSocket
     }
 
     /// Starts the thread and waits until it listens (or failed to).
@@ -134,7 +141,7 @@ final class Worker: @unchecked Sendable {
             states = .inProcess(EmbeddedStates(engine: shared.engine))
         }
         let keys = CredentialChain(roles: first.credentials.roles, environment: environment())
-        let pool = HTTPClientPool(loop: loop)
+        let pool = HTTPClientPool(loop: loop, tls: shared.clientTLS)
         let plugins: [IntegrationPlugin] = [
             StepFunctionsPlugin(endpoint: states, keys: keys),
             HTTPIntegrationPlugin(pool: pool),
@@ -147,31 +154,46 @@ final class Worker: @unchecked Sendable {
         var limits = HTTPLimits()
         limits.headerTimeoutMillis = config.headerTimeoutMillis
         limits.idleTimeoutMillis = config.idleTimeoutMillis
-        let server: HTTPServer
+        let slot = HandlerSlot(gateway(first))
+        var servers: [HTTPServer] = []
         do {
-            server = try HTTPServer(loop: loop, fd: socket.fd, port: socket.port, limits: limits, handler: gateway(first))
+            servers.append(try HTTPServer(loop: loop, fd: socket.fd, port: socket.port, limits: limits, slot: slot))
+            if let t = tlsSocket, let context = shared.serverTLS {
+                servers.append(try HTTPServer(loop: loop, fd: t.fd, port: t.port, limits: limits, slot: slot, tls: context))
+            }
         } catch {
             ready.withLock { $0 = .failure(error) }
             return
         }
+        var draining = servers.count
         let deadline = LoopTimer(loop: loop)
         let mailbox = LoopMailbox<WorkerMessage>(loop: loop) { message in
             switch message {
             case .reload(let s):
                 // Connections pick the new gateway up at their next request; requests in
                 // flight finish on the one they started with.
-                server.slot.current = gateway(s)
+                slot.current = gateway(s)
             case .drain(let millis):
-                server.drain { loop.stop() }
-                deadline.schedule(after: millis) { server.closeAllConnections(); loop.stop() }
+                for server in servers {
+                    server.drain {
+                        draining -= 1
+                        if draining == 0 { loop.stop() }
+                    }
+                }
+                deadline.schedule(after: millis) {
+                    for server in servers { server.closeAllConnections() }
+                    loop.stop()
+                }
             }
         }
         ready.withLock { $0 = .success(mailbox) }
         loop.run()
         deadline.close()
         mailbox.close()
-        server.close()
-        server.closeAllConnections()
+        for server in servers {
+            server.close()
+            server.closeAllConnections()
+        }
         pool.closeIdle()
         loop.closeAll()
     }
@@ -182,18 +204,20 @@ final class WorkerPool {
     let shared: WorkerShared
     let first: Snapshot
     let sockets: [ReusePortSocket]
+    let tlsSockets: [ReusePortSocket]
     private var workers: [Worker] = []
     private var mailboxes: [LoopMailbox<WorkerMessage>] = []
 
-    init(shared: WorkerShared, snapshot: Snapshot, sockets: [ReusePortSocket]) {
+    init(shared: WorkerShared, snapshot: Snapshot, sockets: [ReusePortSocket], tlsSockets: [ReusePortSocket]) {
         self.shared = shared
         self.first = snapshot
         self.sockets = sockets
+        self.tlsSockets = tlsSockets
     }
 
     func start() throws(LoopError) {
         for (i, s) in sockets.enumerated() {
-            let w = Worker(index: i, shared: shared, socket: s)
+            let w = Worker(index: i, shared: shared, socket: s, tlsSocket: i < tlsSockets.count ? tlsSockets[i] : nil)
             mailboxes.append(try w.start(first))
             workers.append(w)
         }
