@@ -7,7 +7,8 @@ if [[ -d /opt/swift/usr/bin && ":$PATH:" != *":/opt/swift/usr/bin:"* ]]; then
 fi
 
 need_apt=()
-for pkg in libuv1-dev libssl-dev libhttp-parser-dev pkg-config; do
+# wrk drives the reload-under-load test; openssl makes the TLS tests' certificates.
+for pkg in libuv1-dev libssl-dev libhttp-parser-dev pkg-config wrk openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

@@ -165,31 +165,6 @@ public final class Gateway: HTTPRequestHandler {
     }
 }
 
-/// Request ids in the UUID v4 shape AWS uses for `x-amzn-RequestId`.
-public enum RequestId {
-    /// Wall-clock milliseconds since the epoch (`$context.requestTimeEpoch`).
-    public static func epochMillis() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec / 1_000_000)
-    }
-
-    public static func make() -> String {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 { bytes[i] = UInt8.random(in: 0...255) }
-        bytes[6] = bytes[6] & 0x0F | 0x40
-        bytes[8] = bytes[8] & 0x3F | 0x80
-        let hex = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for (i, b) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
 /// Where finished requests are reported: the access log (through a non-blocking writer) and
 /// the metrics. Shared by every worker.
 public final class GatewayObservers: Sendable {

@@ -337,6 +337,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         slot.current.connectionRejected(status: status, reason: message, remoteAddress: remoteAddress)
         var h = HTTPHeaders()
         h.add("Content-Type", "application/json")
+        h.add("x-amzn-RequestId", RequestId.make())
         if f == .bodyTooLarge { h.add("x-amzn-ErrorType", "RequestEntityTooLargeException") }
         slots.append(Slot(response: HTTPResponse(status: status, headers: h, body: Array(#"{"message":"\#(message)"}"#.utf8)),
                           close: true, head: false))

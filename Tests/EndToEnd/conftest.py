@@ -150,7 +150,7 @@ class Upstream:
                 body = self.rfile.read(n) if n else b""
                 upstream.requests.append({"method": self.command, "path": self.path,
                                           "headers": dict(self.headers.items()), "body": body})
-                if self.path.startswith("/slow"):
+                if "/slow" in self.path:
                     time.sleep(3)
                 if self.path.startswith("/reset"):
                     self.close_connection = True

@@ -109,3 +109,20 @@ func exchange(_ loop: EventLoop, port: Int, _ request: HTTPClientRequest) -> Res
         #expect(HTTPURL(s) == nil)
     }
 }
+
+@Suite struct RequestIdTests {
+    @Test func uuidVersion4Shape() {
+        var seen = Set<String>()
+        for _ in 0..<1000 {
+            let id = RequestId.make()
+            let b = Array(id.utf8)
+            #expect(b.count == 36)
+            #expect(b[8] == 0x2D && b[13] == 0x2D && b[18] == 0x2D && b[23] == 0x2D)
+            #expect(b[14] == UInt8(ascii: "4"))
+            #expect([UInt8]("89ab".utf8).contains(b[19]))
+            #expect(b.allSatisfy { $0 == 0x2D || (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            seen.insert(id)
+        }
+        #expect(seen.count == 1000)
+    }
+}

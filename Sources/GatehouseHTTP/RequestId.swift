@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Request ids in the UUID v4 shape AWS uses for `x-amzn-RequestId`.
+public enum RequestId {
+    /// Wall-clock milliseconds since the epoch (`$context.requestTimeEpoch`).
+    public static func epochMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec / 1_000_000)
+    }
+
+    public static func make() -> String {
+        // Two 64-bit draws (one getrandom each) rather than sixteen byte-sized ones.
+        var g = SystemRandomNumberGenerator()
+        var hi = g.next()
+        var lo = g.next()
+        hi = hi & ~(0xF << 12) | (0x4 << 12)          // version 4
+        lo = lo & ~(0x3 << 62) | (0x2 << 62)          // variant 10
+        let hex: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var o = 0
+            func put(_ v: UInt64, _ nibbles: Int) {
+                for k in stride(from: nibbles - 1, through: 0, by: -1) {
+                    out[o] = hex.utf8Start[Int((v >> (UInt64(k) * 4)) & 0xF)]
+                    o += 1
+                }
+            }
+            put(hi >> 32, 8); out[o] = 0x2D; o += 1
+            put(hi >> 16 & 0xFFFF, 4); out[o] = 0x2D; o += 1
+            put(hi & 0xFFFF, 4); out[o] = 0x2D; o += 1
+            put(lo >> 48, 4); out[o] = 0x2D; o += 1
+            put(lo & 0xFFFF_FFFF_FFFF, 12)
+            return o
+        }
+    }
+}
