@@ -18,6 +18,7 @@ public final class Gateway: HTTPRequestHandler {
     let observers: GatewayObservers
     /// Each stage's access log format, by "apiId/stage"; the default where a stage sets none.
     let stageFormats: [String: AccessLogFormat]
+    private var ids = RequestIdGenerator()
 
     public init(model: GatewayModel, credentials: CredentialStore, plugins: [IntegrationPlugin],
                 loop: EventLoop, observers: GatewayObservers = GatewayObservers()) {
@@ -42,7 +43,7 @@ public final class Gateway: HTTPRequestHandler {
     }
 
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
-        let requestId = RequestId.make()
+        let requestId = ids.make()
         let started = loop.nowMillis
         var record = AccessLogRecord()
         record.requestId = requestId
@@ -118,7 +119,7 @@ public final class Gateway: HTTPRequestHandler {
         call.stageVariables = match.stage.variables
         call.sourceIp = request.remoteAddress
         call.clientTLS = request.isTLS
-        if !integration.requestParameters.isEmpty {
+        if !integration.parameterMappings.isEmpty {
             let stage = match.stage.name, api = match.api, resourcePath = match.resource.path
             let source = MappingSource(
                 request: request, pathParameters: match.pathParameters, stageVariables: match.stage.variables,
@@ -138,7 +139,7 @@ public final class Gateway: HTTPRequestHandler {
                     default: return nil
                     }
                 })
-            call.parameters = ParameterMapping.integrationParameters(integration.requestParameters, source)
+            call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, source)
         }
         integrationStarted = loop.nowMillis
         plugin.invoke(call, loop: loop) { result in

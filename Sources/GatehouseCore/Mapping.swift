@@ -91,26 +91,27 @@ public enum ProxyHeaders {
     public enum Disposition { case pass, drop, remap }
 
     public static func disposition(_ name: String) -> Disposition {
-        switch name.lowercased() {
-        case "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-             "te", "trailer", "transfer-encoding", "upgrade", "content-length":
-            return .drop
-        case "date", "server", "www-authenticate", "authorization":
-            return .remap
-        default:
-            return .pass
-        }
+        let n = name.utf8.count
+        for h in dropped where h.utf8.count == n && asciiCaseEquals(h, name) { return .drop }
+        for h in remapped where h.utf8.count == n && asciiCaseEquals(h, name) { return .remap }
+        return .pass
     }
 
+    static let dropped = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+                          "te", "trailer", "transfer-encoding", "upgrade", "content-length"]
+    static let remapped = ["date", "server", "www-authenticate", "authorization"]
+
     /// Request headers not forwarded upstream: hop-by-hop, framing, and `Host` (the
-    /// upstream's own is sent).
+    /// upstream's own is sent). Compared without lowercasing, as this runs per header.
     public static func forwardable(_ name: String) -> Bool {
-        switch name.lowercased() {
-        case "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-             "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host", "expect":
-            return false
-        default:
+        let n = name.utf8.count
+        guard n == 2 || n == 4 || n == 6 || n == 7 || n == 10 || n == 14 || n == 16 || n == 17 || n == 18 || n == 19 else {
             return true
         }
+        for h in notForwarded where h.utf8.count == n && asciiCaseEquals(h, name) { return false }
+        return true
     }
+
+    static let notForwarded = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+                               "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host", "expect"]
 }

@@ -24,55 +24,38 @@ struct MappingSource {
 /// header|multivaluequerystring|multivalueheader}.NAME`, `'static'`, `stageVariables.NAME` or
 /// `context.NAME`. A source with no value leaves its destination out, as API Gateway does.
 enum ParameterMapping {
-    static func integrationParameters(_ mappings: [String: String], _ source: MappingSource) -> IntegrationParameters {
+    static func integrationParameters(_ mappings: [ParameterMappingEntry], _ source: MappingSource) -> IntegrationParameters {
         var out = IntegrationParameters()
-        // Sorted so that the integration request is the same from run to run.
-        for (destination, expression) in mappings.sorted(by: { $0.key < $1.key }) {
-            let values = evaluate(expression, source)
+        for m in mappings {
+            let values = evaluate(m.source, source)
             guard !values.isEmpty else { continue }
-            let parts = destination.split(separator: ".", maxSplits: 3)
-            guard parts.count == 4, parts[0] == "integration", parts[1] == "request" else { continue }
-            let name = String(parts[3])
-            switch parts[2] {
-            case "path": out.path[name] = values.joined(separator: ",")
-            case "querystring": out.query.append((name, values.last!))
-            case "multivaluequerystring": for v in values { out.query.append((name, v)) }
-            case "header": out.headers.append((name, values.joined(separator: ",")))
-            case "multivalueheader": for v in values { out.headers.append((name, v)) }
-            default: continue
+            switch m.place {
+            case .path: out.path[m.name] = values.joined(separator: ",")
+            case .querystring: out.query.append((m.name, values.last!))
+            case .multivaluequerystring: for v in values { out.query.append((m.name, v)) }
+            case .header: out.headers.append((m.name, values.joined(separator: ",")))
+            case .multivalueheader: for v in values { out.headers.append((m.name, v)) }
             }
         }
         return out
     }
 
     /// The values an expression yields (several for the multi-value sources).
-    static func evaluate(_ expression: String, _ s: MappingSource) -> [String] {
-        if expression.count >= 2, expression.hasPrefix("'"), expression.hasSuffix("'") {
-            return [String(expression.dropFirst().dropLast())]
-        }
-        if expression.hasPrefix("stageVariables.") {
-            return s.stageVariables[String(expression.dropFirst("stageVariables.".count))].map { [$0] } ?? []
-        }
-        if expression.hasPrefix("context.") {
-            return s.context(String(expression.dropFirst("context.".count))).map { [$0] } ?? []
-        }
-        let parts = expression.split(separator: ".", maxSplits: 3)
-        guard parts.count == 4, parts[0] == "method", parts[1] == "request" else { return [] }
-        let name = String(parts[3])
-        switch parts[2] {
-        case "path":
-            return s.pathParameters[name].map { [$0] } ?? []
-        case "querystring":
-            return QueryString.values(name, in: s.request.query).last.map { [$0] } ?? []
-        case "multivaluequerystring":
-            return QueryString.values(name, in: s.request.query)
-        case "header":
-            let v = s.request.headers.values(name)
-            return v.isEmpty ? [] : [v.joined(separator: ",")]
-        case "multivalueheader":
-            return s.request.headers.values(name)
-        default:
-            return []
+    static func evaluate(_ expression: ParameterSource, _ s: MappingSource) -> [String] {
+        switch expression {
+        case .literal(let v): return [v]
+        case .stageVariable(let n): return s.stageVariables[n].map { [$0] } ?? []
+        case .context(let n): return s.context(n).map { [$0] } ?? []
+        case .methodRequest(let place, let name):
+            switch place {
+            case .path: return s.pathParameters[name].map { [$0] } ?? []
+            case .querystring: return QueryString.values(name, in: s.request.query).last.map { [$0] } ?? []
+            case .multivaluequerystring: return QueryString.values(name, in: s.request.query)
+            case .header:
+                let v = s.request.headers.values(name)
+                return v.isEmpty ? [] : [v.joined(separator: ",")]
+            case .multivalueheader: return s.request.headers.values(name)
+            }
         }
     }
 }

@@ -47,10 +47,10 @@ public struct Router: Sendable {
         var resourcePath = afterSlash.dropFirst(stageName.count)
         if resourcePath.isEmpty { resourcePath = "/" }
         let segments = resourcePath.split(separator: "/", omittingEmptySubsequences: true)
-        var best: (score: [Int], resource: ResourceSpec, params: [String: String])?
+        var best: (score: UInt64, resource: ResourceSpec, params: [String: String])?
         for resource in api.resources {
             guard let (score, params) = Router.match(resource.segments, segments) else { continue }
-            if best == nil || score.lexicographicallyPrecedes(best!.score) {
+            if best == nil || score < best!.score {
                 best = (score, resource, params)
             }
         }
@@ -60,29 +60,39 @@ public struct Router: Sendable {
                           path: String(resourcePath), pathParameters: found.params)
     }
 
-    /// Matches and ranks: per segment, literal (0) before `{param}` (1) before `{proxy+}` (2).
-    static func match(_ pattern: [PathSegment], _ segs: [Substring]) -> ([Int], [String: String])? {
-        var score: [Int] = []
+    /// Matches and ranks: per segment, literal (0) before `{param}` (1) before `{proxy+}` (2),
+    /// the first segment weighing most. The ranks are packed two bits a segment into one
+    /// number (the first 32 segments; deeper ones tie), so a smaller number is a better match.
+    static func match(_ pattern: [PathSegment], _ segs: [Substring]) -> (UInt64, [String: String])? {
+        var score: UInt64 = 0
         var params: [String: String] = [:]
         var i = 0
+        var ranked = 0
+        func rank(_ r: UInt64) {
+            guard ranked < 32 else { return }
+            score = score << 2 | r
+            ranked += 1
+        }
         for p in pattern {
             switch p {
             case .literal(let l):
                 guard i < segs.count, segs[i] == l[...] else { return nil }
-                score.append(0)
+                rank(0)
                 i += 1
             case .parameter(let name):
                 guard i < segs.count else { return nil }
                 params[name] = String(segs[i])
-                score.append(1)
+                rank(1)
                 i += 1
             case .greedy(let name):
                 guard i < segs.count else { return nil }
                 params[name] = segs[i...].joined(separator: "/")
-                score.append(2)
+                rank(2)
                 i = segs.count
             }
         }
-        return i == segs.count ? (score, params) : nil
+        guard i == segs.count else { return nil }
+        if ranked < 32 { score <<= UInt64(2 * (32 - ranked)) }
+        return (score, params)
     }
 }

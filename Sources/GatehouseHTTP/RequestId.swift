@@ -12,12 +12,14 @@ public enum RequestId {
     }
 
     public static func make() -> String {
-        // Two 64-bit draws (one getrandom each) rather than sixteen byte-sized ones.
         var g = SystemRandomNumberGenerator()
-        var hi = g.next()
-        var lo = g.next()
-        hi = hi & ~(0xF << 12) | (0x4 << 12)          // version 4
-        lo = lo & ~(0x3 << 62) | (0x2 << 62)          // variant 10
+        return format(hi: g.next(), lo: g.next())
+    }
+
+    /// The UUID v4 text of 128 random bits.
+    public static func format(hi h: UInt64, lo l: UInt64) -> String {
+        let hi = h & ~(0xF << 12) | (0x4 << 12)          // version 4
+        let lo = l & ~(0x3 << 62) | (0x2 << 62)          // variant 10
         let hex: StaticString = "0123456789abcdef"
         return String(unsafeUninitializedCapacity: 36) { out in
             var o = 0
@@ -34,5 +36,26 @@ public enum RequestId {
             put(lo & 0xFFFF_FFFF_FFFF, 12)
             return o
         }
+    }
+}
+
+/// Request ids for one loop thread without a system call each: a wyrand generator seeded from
+/// the system's random source. Ids need to be unique, not secret.
+public struct RequestIdGenerator {
+    private var state: UInt64
+
+    public init() {
+        var g = SystemRandomNumberGenerator()
+        state = g.next()
+    }
+
+    private mutating func next() -> UInt64 {
+        state &+= 0xA076_1D64_78BD_642F
+        let m = state.multipliedFullWidth(by: state ^ 0xE703_7ED1_A0B4_28DB)
+        return m.high ^ m.low
+    }
+
+    public mutating func make() -> String {
+        RequestId.format(hi: next(), lo: next())
     }
 }

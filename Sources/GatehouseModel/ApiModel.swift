@@ -39,6 +39,53 @@ public struct AWSServiceAction: Sendable, Equatable {
     public var action: String
 }
 
+/// Where a `requestParameters` entry reads from or writes to: `path`, `querystring`, `header`,
+/// `multivaluequerystring`, `multivalueheader`.
+public enum ParameterPlace: String, Sendable {
+    case path, querystring, header, multivaluequerystring, multivalueheader
+}
+
+/// The source side of a `requestParameters` entry, parsed once at load.
+public enum ParameterSource: Sendable, Equatable {
+    case literal(String)
+    case stageVariable(String)
+    case context(String)
+    case methodRequest(ParameterPlace, String)
+
+    /// nil for an expression API Gateway would refuse.
+    public init?(expression e: String) {
+        if e.count >= 2, e.hasPrefix("'"), e.hasSuffix("'") {
+            self = .literal(String(e.dropFirst().dropLast()))
+        } else if e.hasPrefix("stageVariables."), e.count > "stageVariables.".count {
+            self = .stageVariable(String(e.dropFirst("stageVariables.".count)))
+        } else if e.hasPrefix("context."), e.count > "context.".count {
+            self = .context(String(e.dropFirst("context.".count)))
+        } else {
+            let parts = e.split(separator: ".", maxSplits: 3)
+            guard parts.count == 4, parts[0] == "method", parts[1] == "request",
+                  let place = ParameterPlace(rawValue: String(parts[2])), !parts[3].isEmpty else { return nil }
+            self = .methodRequest(place, String(parts[3]))
+        }
+    }
+}
+
+/// One `requestParameters` entry: `integration.request.{place}.{name}` ← source.
+public struct ParameterMappingEntry: Sendable {
+    public var place: ParameterPlace
+    public var name: String
+    public var source: ParameterSource
+
+    /// nil for a destination API Gateway would refuse.
+    public init?(destination d: String, source: ParameterSource) {
+        let parts = d.split(separator: ".", maxSplits: 3)
+        guard parts.count == 4, parts[0] == "integration", parts[1] == "request",
+              let place = ParameterPlace(rawValue: String(parts[2])), !parts[3].isEmpty else { return nil }
+        self.place = place
+        self.name = String(parts[3])
+        self.source = source
+    }
+}
+
 /// A method's integration with its backend.
 public struct Integration: Sendable {
     public var type: IntegrationType
@@ -49,6 +96,8 @@ public struct Integration: Sendable {
     public var passthroughBehavior: PassthroughBehavior
     public var requestTemplates: [String: String]
     public var requestParameters: [String: String]
+    /// `requestParameters` parsed, in destination order (so requests are the same run to run).
+    public var parameterMappings: [ParameterMappingEntry] = []
     public var responses: [IntegrationResponseSpec]
     public var timeoutMillis: Int
     /// Set for `aws` integrations that call a service action.

@@ -171,10 +171,16 @@ struct OpenAPILoader {
             }
         }
         let requestParameters = try stringMap(v["requestParameters"], at: "\(at).requestParameters")
+        var mappings: [ParameterMappingEntry] = []
         for (destination, expression) in requestParameters.sorted(by: { $0.key < $1.key }) {
-            if let why = OpenAPILoader.mappingProblem(destination: destination, expression: expression) {
-                throw fail("\(at).requestParameters", why)
+            // API Gateway refuses these at deployment with the same words.
+            guard let source = ParameterSource(expression: expression) else {
+                throw fail("\(at).requestParameters", "Invalid mapping expression specified: \(expression)")
             }
+            guard let entry = ParameterMappingEntry(destination: destination, source: source) else {
+                throw fail("\(at).requestParameters", "Invalid mapping expression specified: \(destination)")
+            }
+            mappings.append(entry)
         }
         var action: AWSServiceAction?
         if type == .aws || type == .awsProxy {
@@ -188,29 +194,13 @@ struct OpenAPILoader {
                                           action: String(parts[5].dropFirst("action/".count)))
             }
         }
-        return Integration(
+        var result = Integration(
             type: type, uri: uri, httpMethod: v["httpMethod"]?.stringValue?.uppercased() ?? "POST",
             credentials: v["credentials"]?.stringValue, passthroughBehavior: pass,
             requestTemplates: try stringMap(v["requestTemplates"], at: "\(at).requestTemplates"),
             requestParameters: requestParameters,
             responses: responses, timeoutMillis: timeout, serviceAction: action)
-    }
-
-    /// A `requestParameters` entry API Gateway would refuse at deployment ("Invalid mapping
-    /// expression specified"), refused here when the configuration loads.
-    static func mappingProblem(destination: String, expression: String) -> String? {
-        let places = ["path", "querystring", "header", "multivaluequerystring", "multivalueheader"]
-        let d = destination.split(separator: ".", maxSplits: 3)
-        guard d.count == 4, d[0] == "integration", d[1] == "request", places.contains(String(d[2])), !d[3].isEmpty else {
-            return "Invalid mapping expression specified: \(destination)"
-        }
-        if expression.count >= 2, expression.hasPrefix("'"), expression.hasSuffix("'") { return nil }
-        if expression.hasPrefix("stageVariables."), expression.count > "stageVariables.".count { return nil }
-        if expression.hasPrefix("context."), expression.count > "context.".count { return nil }
-        let e = expression.split(separator: ".", maxSplits: 3)
-        guard e.count == 4, e[0] == "method", e[1] == "request", places.contains(String(e[2])), !e[3].isEmpty else {
-            return "Invalid mapping expression specified: \(expression)"
-        }
-        return nil
+        result.parameterMappings = mappings
+        return result
     }
 }

@@ -225,12 +225,6 @@ struct Serve: ParsableCommand {
             stderrLine("error: \(error)")
             throw ExitCode(2)
         }
-        if let t = tlsSockets.first {
-            print("listening on https://\(config.tlsListen.map { $0.split(separator: ":").dropLast().joined(separator: ":") } ?? ""):\(t.port)")
-        }
-        print("listening on http://\(config.listenHost):\(port) workers=\(count)")
-        fflush(nil)
-
         let loop = try EventLoop()
         var admin: HTTPServer?
         if let a = config.adminListen {
@@ -246,6 +240,13 @@ struct Serve: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+
+        if let t = tlsSockets.first {
+            print("listening on https://\(config.tlsListen.map { $0.split(separator: ":").dropLast().joined(separator: ":") } ?? ""):\(t.port)")
+        }
+        print("listening on http://\(config.listenHost):\(port) workers=\(count)")
+        fflush(nil)
+
 
         let stop = {
             admin?.close()

@@ -13,6 +13,8 @@ import GatehouseModel
 public final class HTTPIntegrationPlugin: IntegrationPlugin {
     public let name = "http"
     let pool: HTTPClientPool
+    /// Integration URIs taken apart once, by their text (this plugin lives on one loop).
+    private var templates: [String: URITemplate] = [:]
 
     public init(pool: HTTPClientPool) {
         self.pool = pool
@@ -26,9 +28,15 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
                        done: @escaping (Result<IntegrationOutcome, IntegrationFailure>) -> Void) {
         let integration = call.integration
         let proxy = integration.type == .httpProxy
-        let uri = HTTPIntegrationPlugin.expand(integration.uri, call)
-        guard let url = HTTPURL(uri) else {
-            return done(.failure(.failed("integration uri is not an http(s) URL: \(uri)")))
+        let template: URITemplate
+        if let t = templates[integration.uri] {
+            template = t
+        } else {
+            template = URITemplate(integration.uri)
+            templates[integration.uri] = template
+        }
+        guard let url = template.fixed ?? HTTPURL(HTTPIntegrationPlugin.expand(template, call)) else {
+            return done(.failure(.failed("integration uri is not an http(s) URL: \(HTTPIntegrationPlugin.expand(template, call))")))
         }
         let method = integration.httpMethod == "ANY" ? call.httpMethod : integration.httpMethod
 
@@ -77,32 +85,63 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
 
     /// Fills `${stageVariables.name}` and `{name}` (from the mapped path parameters, else the
     /// method's own path parameter of that name) into the integration URI.
-    static func expand(_ uri: String, _ call: IntegrationCall) -> String {
-        guard uri.contains("{") else { return uri }
+    static func expand(_ t: URITemplate, _ call: IntegrationCall) -> String {
         var out = ""
-        var rest = Substring(uri)
-        while let open = rest.firstIndex(of: "{") {
-            let dollar = open > rest.startIndex && rest[rest.index(before: open)] == "$"
-            guard let close = rest[open...].firstIndex(of: "}") else { break }
-            let name = String(rest[rest.index(after: open)..<close])
-            out += rest[..<(dollar ? rest.index(before: open) : open)]
-            if dollar {
-                if name.hasPrefix("stageVariables.") {
-                    out += call.stageVariables[String(name.dropFirst("stageVariables.".count))] ?? ""
-                } else {
-                    out += "${\(name)}"
-                }
-            } else {
-                let plain = name.hasSuffix("+") ? String(name.dropLast()) : name
-                if let v = call.parameters.path[plain] ?? call.pathParameters[plain] {
+        for part in t.parts {
+            switch part {
+            case .text(let s): out += s
+            case .stageVariable(let n): out += call.stageVariables[n] ?? ""
+            case .parameter(let n, let raw):
+                if let v = call.parameters.path[n] ?? call.pathParameters[n] {
                     out += QueryString.encoded(v, keepSlash: true)
                 } else {
-                    out += "{\(name)}"
+                    out += raw
                 }
+            }
+        }
+        return out
+    }
+}
+
+/// An integration URI split into text, `${stageVariables.x}` and `{param}` parts; one with no
+/// placeholder is parsed to its URL once.
+struct URITemplate {
+    enum Part {
+        case text(String)
+        case stageVariable(String)
+        /// The parameter's name (without a greedy `+`) and the placeholder as written.
+        case parameter(String, raw: String)
+    }
+
+    let parts: [Part]
+    let fixed: HTTPURL?
+
+    init(_ uri: String) {
+        var parts: [Part] = []
+        var rest = Substring(uri)
+        var text = ""
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            let dollar = open > rest.startIndex && rest[rest.index(before: open)] == "$"
+            text += rest[..<(dollar ? rest.index(before: open) : open)]
+            let name = String(rest[rest.index(after: open)..<close])
+            if dollar && name.hasPrefix("stageVariables.") {
+                if !text.isEmpty { parts.append(.text(text)); text = "" }
+                parts.append(.stageVariable(String(name.dropFirst("stageVariables.".count))))
+            } else if dollar {
+                text += "${\(name)}"
+            } else {
+                if !text.isEmpty { parts.append(.text(text)); text = "" }
+                parts.append(.parameter(name.hasSuffix("+") ? String(name.dropLast()) : name, raw: "{\(name)}"))
             }
             rest = rest[rest.index(after: close)...]
         }
-        out += rest
-        return out
+        text += rest
+        if !text.isEmpty { parts.append(.text(text)) }
+        self.parts = parts
+        if parts.count <= 1, case .text(let t)? = parts.first ?? .text("") {
+            fixed = HTTPURL(t)
+        } else {
+            fixed = nil
+        }
     }
 }
