@@ -23,6 +23,8 @@ public struct Authorizer: Sendable {
     let credentials: CredentialStore
     /// One verifier per region served, made once so its signing-key cache lives on.
     let verifiers: [String: SigV4Verifier]
+    /// Each key's principal and the condition keys it brings, worked out once per snapshot.
+    let identities: [String: (principal: PolicyPrincipal, context: [String: [String]])]
 
     public init(credentials: CredentialStore, regions: [String]) {
         self.credentials = credentials
@@ -36,13 +38,33 @@ public struct Authorizer: Sendable {
             }
         }
         verifiers = v
+        var ids: [String: (principal: PolicyPrincipal, context: [String: [String]])] = [:]
+        for (id, c) in credentials.callers {
+            switch c.principal {
+            case .service(let s):
+                ids[id] = (.service(s), [:])
+            case .arn(let a):
+                let principal = PolicyPrincipal.aws(arn: a)
+                var context: [String: [String]] = ["aws:PrincipalArn": [a]]
+                if let account = principal.accountID { context["aws:PrincipalAccount"] = [account] }
+                // arn:aws:iam::ACCOUNT:user/x, arn:aws:sts::ACCOUNT:assumed-role/r/s, …:root.
+                let resource = a.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).last ?? ""
+                let type = resource.hasPrefix("assumed-role/") ? "AssumedRole" : resource.hasPrefix("user/") ? "User" : "Account"
+                context["aws:PrincipalType"] = [type]
+                ids[id] = (principal, context)
+            }
+        }
+        identities = ids
     }
 
     /// Verifies the request's signature for a method that requires AWS_IAM.
     public func authenticate(_ request: HTTPRequest, region: String, now: Int64) -> Result<AuthenticatedCaller, GatewayError> {
         guard let verifier = verifiers[region] else { return .failure(.internalServerError) }
+        var headers: [SigV4Header] = []
+        headers.reserveCapacity(request.headers.count)
+        for (n, v) in request.headers.fields { headers.append(SigV4Header(name: n, value: v)) }
         let sigRequest = SigV4Request(method: request.method, path: request.path, query: request.query,
-                                      headers: request.headers.fields.map { SigV4Header(name: $0.name, value: $0.value) }, body: request.body)
+                                      headers: headers, body: request.body)
         switch verifier.verify(sigRequest, now: now) {
         case .notSigned:
             return .failure(.missingAuthenticationToken)
@@ -58,18 +80,10 @@ public struct Authorizer: Sendable {
     /// `X-Amz-Source-Account`). The header only counts when signed, and only for a key allowed
     /// to assert that ARN: otherwise any holder of a key could claim to be any state machine.
     func assertSource(_ request: HTTPRequest, verified v: SigV4Verified, credential cred: CallerCredential) -> Result<AuthenticatedCaller, GatewayError> {
-        var context: [String: [String]] = [:]
-        let principal: PolicyPrincipal
-        switch cred.principal {
-        case .service(let s):
-            principal = .service(s)
-        case .arn(let a):
-            principal = .aws(arn: a)
-            context["aws:PrincipalArn"] = [a]
-            if let account = principal.accountID { context["aws:PrincipalAccount"] = [account] }
-            context["aws:PrincipalType"] = [a.contains(":assumed-role/") ? "AssumedRole" : a.contains(":user/") ? "User" : "Account"]
-        }
-        let signed = Set(v.signedHeaders)
+        guard let identity = identities[cred.accessKeyId] else { return .failure(.missingAuthenticationToken) }
+        var context = identity.context
+        let principal = identity.principal
+        let signed = v.signedHeaders
         if let sourceArn = request.headers["X-Amz-Source-Arn"] {
             guard signed.contains("x-amz-source-arn") else {
                 return .failure(.sourceNotPermitted("X-Amz-Source-Arn must be one of the SignedHeaders"))
@@ -124,7 +138,7 @@ public struct Authorizer: Sendable {
         case .service:
             allowed = resourceDecision == .allow
         case .aws:
-            allowed = caller.principal.accountID == api.accountId
+            allowed = (caller.context["aws:PrincipalAccount"]?.first ?? caller.principal.accountID) == api.accountId
                 ? (identityDecision == .allow || resourceDecision == .allow)
                 : (identityDecision == .allow && resourceDecision == .allow)
         }
