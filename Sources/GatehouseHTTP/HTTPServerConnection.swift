@@ -1,4 +1,3 @@
-import CHTTPParser
 import CLibUV
 import GatehouseLoop
 import GatehouseTLS
@@ -26,29 +25,6 @@ public struct HTTPResponder {
     }
 }
 
-/// Why a connection stopped accepting requests with an error response.
-enum ConnectionFault {
-    case bodyTooLarge, headerTooLarge, uriTooLong, badRequest
-}
-
-// http_parser's callbacks are plain C functions; the connection rides in `parser.data`.
-nonisolated(unsafe) private var parserSettings: http_parser_settings = {
-    var s = http_parser_settings()
-    s.on_message_begin = { p in conn(p).onMessageBegin() }
-    s.on_url = { p, at, len in conn(p).onURL(at!, len) }
-    s.on_header_field = { p, at, len in conn(p).onHeaderField(at!, len) }
-    s.on_header_value = { p, at, len in conn(p).onHeaderValue(at!, len) }
-    s.on_headers_complete = { p in conn(p).onHeadersComplete() }
-    s.on_body = { p, at, len in conn(p).onBody(at!, len) }
-    s.on_message_complete = { p in conn(p).onMessageComplete() }
-    return s
-}()
-
-@inline(__always)
-private func conn(_ p: UnsafeMutablePointer<http_parser>?) -> HTTPServerConnection {
-    Unmanaged<HTTPServerConnection>.fromOpaque(p!.pointee.data).takeUnretainedValue()
-}
-
 /// One accepted HTTP/1.1 connection: parses requests (keep-alive, pipelining, chunked bodies),
 /// enforces the limits, and writes responses in request order.
 public final class HTTPServerConnection: TCPStreamDelegate {
@@ -58,26 +34,18 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     var onClosed: ((HTTPServerConnection) -> Void)?
     let limits: HTTPLimits
     let clock: HTTPDateClock
-    private let parser: UnsafeMutablePointer<http_parser>
+    private var parser: HTTPRequestParser
     private let timer: LoopTimer
     private let remoteAddress: String
     /// Set on a TLS listener's connections: bytes in are decrypted before parsing, bytes out
     /// encrypted before writing.
     private let tls: TLSSession?
     private var plaintext: [UInt8] = []
-
-    // The request being parsed.
-    private var url: [UInt8] = []
-    private var fieldBuf: [UInt8] = []
-    private var valueBuf: [UInt8] = []
-    private var lastWasValue = false
-    private var headers = HTTPHeaders()
-    private var headerBytes = 0
-    private var body: [UInt8] = []
-    private var method = ""
-    private var keepAlive = true
-    private var inMessage = false
-    private var headRequest = false
+    /// The head of the request whose body is being read.
+    private var head: HTTPRequestHead?
+    /// Bytes written but not yet on the socket past which reading pauses (a client that
+    /// does not read its answers must not make the gateway buffer without bound).
+    static let maxPendingWriteBytes = 1 << 20
 
     /// Responses waiting for their turn; the head of the queue is written first.
     private struct Slot {
@@ -87,7 +55,6 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     }
     private var slots: [Slot] = []
     private var firstSequence = 0
-    private var fault: ConnectionFault?
     private var noMoreRequests = false
     private var closed = false
 
@@ -98,10 +65,8 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         self.limits = limits
         self.clock = clock
         remoteAddress = stream.peerAddress
-        parser = .allocate(capacity: 1)
-        http_parser_init(parser, HTTP_REQUEST)
+        parser = HTTPRequestParser(limits: limits)
         timer = LoopTimer(loop: stream.loop)
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         stream.setDelegate(self)
         armIdleTimer()
         stream.startReading()
@@ -148,16 +113,51 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     }
 
     private func parse(_ bytes: UnsafeRawBufferPointer) {
-        let n = bytes.withMemoryRebound(to: CChar.self) { b in
-            http_parser_execute(parser, &parserSettings, b.baseAddress, b.count)
+        var offset = 0
+        while !noMoreRequests {
+            let wasIdle = parser.isIdle
+            let (consumed, outcome) = parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            offset += consumed
+            if wasIdle && consumed > 0 && head == nil {
+                // The first byte of a request: its head must be complete within the header timeout.
+                timer.schedule(after: limits.headerTimeoutMillis) { [unowned self] in self.timedOut() }
+            }
+            switch outcome {
+            case .needMore:
+                break
+            case .head(let h):
+                head = h
+                armIdleTimer()  // from here on the idle timeout bounds the body's progress
+                if h.expectContinue && slots.isEmpty { output(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
+                continue
+            case .complete(let body):
+                requestComplete(body)
+                continue
+            case .failure(let e):
+                fail(e)
+                return
+            }
+            if offset >= bytes.count { break }
         }
-        let errno = http_errno(rawValue: parser.pointee.http_errno)
-        if noMoreRequests && fault == nil { return }
-        if errno != HPE_OK || n != bytes.count {
-            fail(fault ?? classify(errno))
-            return
+        if slots.count >= limits.maxPipelined || stream.pendingWriteBytes > Self.maxPendingWriteBytes {
+            stream.stopReading()
         }
-        if slots.count >= limits.maxPipelined { stream.stopReading() }
+    }
+
+    private func requestComplete(_ body: [UInt8]) {
+        guard let h = head else { return }
+        head = nil
+        timer.cancel()
+        let request = HTTPRequest(method: h.method, target: h.target, headers: h.headers, body: body,
+                                  remoteAddress: remoteAddress, isTLS: tls != nil)
+        let sequence = firstSequence + slots.count
+        slots.append(Slot(response: nil, close: !h.keepAlive, head: h.method == "HEAD"))
+        if !h.keepAlive {
+            // Nothing after a request that asked to close is read (RFC 9112 §9.6).
+            noMoreRequests = true
+            stream.stopReading()
+        }
+        slot.current.handle(request, responder: HTTPResponder(connection: self, sequence: sequence))
     }
 
     public func streamDidEnd(_ stream: TCPStream) {
@@ -170,7 +170,6 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     public func streamDidClose(_ stream: TCPStream) {
         closed = true
         timer.close()
-        parser.deallocate()
         slots.removeAll()
         let f = onClosed
         onClosed = nil
@@ -196,101 +195,6 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         stream.close()
     }
 
-    // MARK: parser callbacks
-
-    func onMessageBegin() -> Int32 {
-        // Bytes after a request that closes the connection are not requests (RFC 9112 §9.6).
-        if noMoreRequests { return 1 }
-        url.removeAll(keepingCapacity: true)
-        fieldBuf.removeAll(keepingCapacity: true)
-        valueBuf.removeAll(keepingCapacity: true)
-        headers = HTTPHeaders()
-        headerBytes = 0
-        body = []
-        lastWasValue = false
-        inMessage = true
-        timer.schedule(after: limits.headerTimeoutMillis) { [unowned self] in self.timedOut() }
-        return 0
-    }
-
-    func onURL(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
-        if url.count + len > limits.maxRequestLineBytes { fault = .uriTooLong; return 1 }
-        append(&url, at, len)
-        return 0
-    }
-
-    func onHeaderField(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
-        if lastWasValue { flushHeader() }
-        headerBytes += len
-        if headerBytes > limits.maxHeaderBytes || headers.count >= limits.maxHeaderCount {
-            fault = .headerTooLarge
-            return 1
-        }
-        append(&fieldBuf, at, len)
-        lastWasValue = false
-        return 0
-    }
-
-    func onHeaderValue(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
-        headerBytes += len
-        if headerBytes > limits.maxHeaderBytes { fault = .headerTooLarge; return 1 }
-        append(&valueBuf, at, len)
-        lastWasValue = true
-        return 0
-    }
-
-    private func flushHeader() {
-        headers.add(String(decoding: fieldBuf, as: UTF8.self), String(decoding: valueBuf, as: UTF8.self))
-        fieldBuf.removeAll(keepingCapacity: true)
-        valueBuf.removeAll(keepingCapacity: true)
-    }
-
-    func onHeadersComplete() -> Int32 {
-        if lastWasValue || !fieldBuf.isEmpty { flushHeader() }
-        let p = parser.pointee
-        method = String(cString: http_method_str(http_method(rawValue: p.method)))
-        keepAlive = http_should_keep_alive(parser) != 0
-        // Declared body over the limit: answer before reading it.
-        if p.content_length != UInt64.max, p.content_length > UInt64(limits.maxBodyBytes) {
-            fault = .bodyTooLarge
-            return 3  // stop: the error path answers 413 and closes
-        }
-        armIdleTimer()  // from here on the idle timeout bounds the body's progress
-        if let expect = headers["Expect"], asciiCaseEquals(expect, "100-continue"), slots.isEmpty {
-            output(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-        }
-        return 0
-    }
-
-    func onBody(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
-        if body.count + len > limits.maxBodyBytes { fault = .bodyTooLarge; return 1 }
-        append(&body, at, len)
-        return 0
-    }
-
-    func onMessageComplete() -> Int32 {
-        inMessage = false
-        timer.cancel()
-        let request = HTTPRequest(method: method, target: String(decoding: url, as: UTF8.self),
-                                  headers: headers, body: body, remoteAddress: remoteAddress, isTLS: tls != nil)
-        body = []
-        let sequence = firstSequence + slots.count
-        slots.append(Slot(response: nil, close: !keepAlive, head: method == "HEAD"))
-        if !keepAlive {
-            // Nothing after a request that asked to close is read (RFC 9112 §9.6).
-            noMoreRequests = true
-            stream.stopReading()
-        }
-        slot.current.handle(request, responder: HTTPResponder(connection: self, sequence: sequence))
-        return 0
-    }
-
-    private func append(_ buf: inout [UInt8], _ at: UnsafePointer<CChar>, _ len: Int) {
-        at.withMemoryRebound(to: UInt8.self, capacity: len) { p in
-            buf.append(contentsOf: UnsafeBufferPointer(start: p, count: len))
-        }
-    }
-
     // MARK: responses
 
     func complete(sequence: Int, response: HTTPResponse) {
@@ -311,42 +215,53 @@ public final class HTTPServerConnection: TCPStreamDelegate {
                 return
             }
         }
-        if slots.isEmpty {
-            if noMoreRequests {
-                shutDown()
-            } else {
-                if !inMessage { armIdleTimer() }
-                stream.startReading()
-            }
-        } else if slots.count < limits.maxPipelined && !noMoreRequests {
+        if slots.isEmpty && noMoreRequests {
+            shutDown()
+            return
+        }
+        if slots.isEmpty && head == nil && parser.isIdle { armIdleTimer() }
+        resumeReadingIfRoom()
+    }
+
+    private func resumeReadingIfRoom() {
+        guard !noMoreRequests, !closed else { return }
+        if slots.count < limits.maxPipelined && stream.pendingWriteBytes <= Self.maxPendingWriteBytes {
             stream.startReading()
+        } else {
+            stream.stopReading()
+            // Told when the socket has taken the queued bytes.
+            stream.notifyWhenWritesDrain()
         }
     }
 
-    private func fail(_ f: ConnectionFault) {
+    public func streamDidDrainWrites(_ stream: TCPStream) {
+        resumeReadingIfRoom()
+    }
+
+    private func fail(_ e: HTTPParseError) {
         noMoreRequests = true
         stream.stopReading()
-        let status: Int, message: String
-        switch f {
+        let message: String
+        switch e {
         // API Gateway's REQUEST_TOO_LARGE gateway response.
-        case .bodyTooLarge: (status, message) = (413, "Request Too Long")
-        case .headerTooLarge: (status, message) = (431, "Request Header Fields Too Large")
-        case .uriTooLong: (status, message) = (414, "Request-URI Too Long")
-        case .badRequest: (status, message) = (400, "Bad Request")
+        case .bodyTooLarge: message = "Request Too Long"
+        case .headerTooLarge: message = "Request Header Fields Too Large"
+        case .uriTooLong: message = "Request-URI Too Long"
+        case .badRequest: message = "Bad Request"
+        case .notImplemented: message = "Not Implemented"
+        case .versionNotSupported: message = "HTTP Version Not Supported"
         }
-        slot.current.connectionRejected(status: status, reason: message, remoteAddress: remoteAddress)
+        var reason = message
+        if case .badRequest(let why) = e { reason += ": " + why }
+        if case .notImplemented(let why) = e { reason += ": " + why }
+        slot.current.connectionRejected(status: e.status, reason: reason, remoteAddress: remoteAddress)
         var h = HTTPHeaders()
         h.add("Content-Type", "application/json")
         h.add("x-amzn-RequestId", RequestId.make())
-        if f == .bodyTooLarge { h.add("x-amzn-ErrorType", "RequestEntityTooLargeException") }
-        slots.append(Slot(response: HTTPResponse(status: status, headers: h, body: Array(#"{"message":"\#(message)"}"#.utf8)),
+        if e == .bodyTooLarge { h.add("x-amzn-ErrorType", "RequestEntityTooLargeException") }
+        slots.append(Slot(response: HTTPResponse(status: e.status, headers: h, body: Array(#"{"message":"\#(message)"}"#.utf8)),
                           close: true, head: false))
         flush()
-    }
-
-    private func classify(_ e: http_errno) -> ConnectionFault {
-        // http_parser reports an over-long head as HPE_HEADER_OVERFLOW.
-        e == HPE_HEADER_OVERFLOW ? .headerTooLarge : .badRequest
     }
 
     private func armIdleTimer() {

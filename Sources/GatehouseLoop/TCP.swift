@@ -11,6 +11,12 @@ public protocol TCPStreamDelegate: AnyObject {
     func streamDidEnd(_ stream: TCPStream)
     /// The handle is closed and freed; no further callbacks.
     func streamDidClose(_ stream: TCPStream)
+    /// Every queued write reached the socket (after `notifyWhenWritesDrain`).
+    func streamDidDrainWrites(_ stream: TCPStream)
+}
+
+extension TCPStreamDelegate {
+    public func streamDidDrainWrites(_ stream: TCPStream) {}
 }
 
 @inline(__always)
@@ -32,6 +38,7 @@ public final class TCPStream: LoopClosable {
     private var delegate: TCPStreamDelegate?
     public private(set) var isClosing = false
     private var reading = false
+    private var drainWanted = false
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -109,12 +116,25 @@ public final class TCPStream: LoopClosable {
         let rc = uv_write(req, asStream(handle), &buf, 1) { req, _ in
             guard let req else { return }
             req.pointee.data.assumingMemoryBound(to: CChar.self).deallocate()
+            let h = req.pointee.handle
             req.deallocate()
+            guard let h, let data = h.pointee.data, uv_stream_get_write_queue_size(h) == 0 else { return }
+            let stream = Unmanaged<TCPStream>.fromOpaque(data).takeUnretainedValue()
+            if stream.drainWanted && !stream.isClosing {
+                stream.drainWanted = false
+                stream.delegate?.streamDidDrainWrites(stream)
+            }
         }
         if rc < 0 {
             copy.deallocate()
             req.deallocate()
         }
+    }
+
+    /// Asks for one `streamDidDrainWrites` once the write queue is empty.
+    public func notifyWhenWritesDrain() {
+        if pendingWriteBytes == 0 { drainWanted = false; return }
+        drainWanted = true
     }
 
     /// Closes after every queued write has reached the socket.

@@ -493,20 +493,8 @@ def test_slowloris_head_is_closed_by_the_header_timeout(short_timeouts_gateway, 
     assert forwarded_since(upstream, before) == ["/echo/ok-slowloris"]
 
 
-def test_slow_body_is_closed_before_it_completes(short_timeouts_gateway, upstream):
-    # The body's counterpart (slow POST): 1000 declared bytes trickled at 10 bytes/s would take
-    # 100 s; the connection must not be held that long. The idle timeout (2 s) bounds it.
-    g = short_timeouts_gateway
-    before = len(upstream.requests)
-    closed_after, got, sent = trickle_after_head(g.port, 0.1, limit=8)
-    o = {"closed_after_s": closed_after and round(closed_after, 2), "body_bytes_sent": sent, "answer": got[:200]}
-    assert closed_after is not None and closed_after <= 5.0, o
-    assert statuses(got) in ([], [408]), o
-    assert follow_up(g, "slow-body") == 200
-    assert forwarded_since(upstream, before) == ["/echo/ok-slow-body"]
-
-
 def trickle_after_head(port, interval, limit):
+    """Sends a POST head declaring 1000 body bytes, then one body byte per `interval`."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     got = b""
     sent = 0
@@ -533,6 +521,19 @@ def trickle_after_head(port, interval, limit):
         s.close()
 
 
+def test_slow_body_is_closed_before_it_completes(short_timeouts_gateway, upstream):
+    # The body's counterpart (slow POST): 1000 declared bytes trickled at 10 bytes/s would take
+    # 100 s; the connection must not be held that long. The idle timeout (2 s) bounds it.
+    g = short_timeouts_gateway
+    before = len(upstream.requests)
+    closed_after, got, sent = trickle_after_head(g.port, 0.1, limit=8)
+    o = {"closed_after_s": closed_after and round(closed_after, 2), "body_bytes_sent": sent, "answer": got[:200]}
+    assert closed_after is not None and closed_after <= 5.0, o
+    assert statuses(got) in ([], [408]), o
+    assert follow_up(g, "slow-body") == 200
+    assert forwarded_since(upstream, before) == ["/echo/ok-slow-body"]
+
+
 # --------------------------------------------------------------------------------------------
 # 9. a client that stops reading
 
@@ -542,7 +543,9 @@ def test_client_that_never_reads_does_not_grow_the_gateway(upstream, tmp_path):
     client never reads. The gateway must push back (stop reading the connection, so the client's
     writes stall) or close it, keep serving others, and not queue the responses in memory."""
     n, size = 200, 1 << 20
-    g = Gateway(["--conf", str(write_conf(tmp_path, upstream))])
+    # A client that never reads holds its connection through a graceful stop until the drain
+    # deadline; a short one keeps the test's stop() quick.
+    g = Gateway(["--conf", str(write_conf(tmp_path, upstream, {"drainTimeoutMillis": 1000}))])
     try:
         body = b"a" * size
         one = head(b"POST /test/echo/big", b"Host: a", b"Content-Type: application/octet-stream",

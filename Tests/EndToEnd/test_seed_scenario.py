@@ -250,7 +250,10 @@ def test_headers_over_the_limit_are_431(seed_gateway):
 
 def test_malformed_request_is_400_and_connection_closes(seed_gateway):
     with socket.create_connection(("127.0.0.1", seed_gateway.port)) as s:
-        s.sendall(b"BLAH /dev/execution HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        # (An unknown method token is not malformed: RFC 9110 allows extension methods, and
+        # API Gateway answers one it has no route for with 403. A request line with a third
+        # space is malformed.)
+        s.sendall(b"POST /dev/execution HTTP/1.1 x\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
         responses = read_responses(s, 2)
     assert len(responses) == 1 and responses[0][0].startswith("HTTP/1.1 400")
 
@@ -373,7 +376,8 @@ def test_mutated_requests_get_400_or_403_and_the_server_keeps_serving(seed_gatew
             except (ConnectionResetError, BrokenPipeError):
                 continue
         seen.update(line[9:12] for line in got.split(b"\r\n") if line.startswith(b"HTTP/1.1 "))
-    assert seen <= {b"400", b"403", b"413", b"414", b"431"}, seen
+    # 505 is the answer to a mutated major version (HTTP/2.1 on an HTTP/1 connection).
+    assert seen <= {b"400", b"403", b"413", b"414", b"431", b"505"}, seen
     assert {b"400", b"403"} <= seen
     r = requests.get(seed_gateway.base + "/dev/nothing", timeout=5)
     assert r.status_code == 403
