@@ -44,42 +44,26 @@ public final class Gateway: HTTPRequestHandler {
 
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         let requestId = ids.make()
-        let started = loop.nowMillis
-        var record = AccessLogRecord()
-        record.requestId = requestId
-        record.requestTimeEpochMillis = RequestId.epochMillis()
-        record.httpMethod = request.method
-        record.path = request.path
-        record.protocolName = "HTTP/1.1"
-        record.sourceIp = request.remoteAddress
-        record.userAgent = request.headers["User-Agent"]
-        var integrationStarted: UInt64 = 0
-        func finish(_ response: HTTPResponse, _ note: String = "", error: GatewayError? = nil) {
-            let latency = loop.nowMillis &- started
-            record.status = response.status
-            record.responseLength = response.body.count
-            record.responseLatencyMillis = Int64(latency)
-            if let error {
-                record.errorMessage = error.message
-                record.errorResponseType = error.responseType
-            }
-            if !note.isEmpty { record.extra["gatehouse.note"] = note }
-            observers.requestFinished(record, format: stageFormats["\(record.apiId ?? "")/\(record.stage ?? "")"],
-                                      latencyMillis: latency)
-            responder.respond(response)
-        }
-        func fail(_ e: GatewayError, _ note: String = "") {
-            finish(e.response(requestId: requestId), note, error: e)
-        }
+        // One object per request carries what the answer and the log need (rather than
+        // closures and boxed variables).
+        let x = Exchange(gateway: self, responder: responder, requestId: requestId, started: loop.nowMillis)
+        x.record.requestId = requestId
+        x.record.requestTimeEpochMillis = RequestId.epochMillis()
+        x.record.httpMethod = request.method
+        x.record.path = request.path
+        x.record.protocolName = "HTTP/1.1"
+        x.record.sourceIp = request.remoteAddress
+        x.record.userAgent = request.headers["User-Agent"]
+        func fail(_ e: GatewayError, _ note: String = "") { x.fail(e, note) }
 
         guard let match = router.route(method: request.method, path: request.path, host: request.headers["Host"]) else {
             return fail(.missingAuthenticationToken, "no route")
         }
-        record.apiId = match.api.id
-        record.stage = match.stage.name
-        record.resourcePath = match.resource.path
-        record.accountId = match.api.accountId
-        record.domainName = request.headers["Host"]
+        x.record.apiId = match.api.id
+        x.record.stage = match.stage.name
+        x.record.resourcePath = match.resource.path
+        x.record.accountId = match.api.accountId
+        x.record.domainName = request.headers["Host"]
         // Phase 4: authentication.
         var caller = AuthenticatedCaller(principal: .anonymous, credential: nil, context: [:])
         if match.method.authorization == .awsIAM {
@@ -87,9 +71,9 @@ public final class Gateway: HTTPRequestHandler {
             case .failure(let e): return fail(e, "authentication")
             case .success(let c):
                 caller = c
-                record.caller = c.displayName
-                record.userArn = c.displayName
-                record.user = c.credential?.accessKeyId
+                x.record.caller = c.displayName
+                x.record.userArn = c.displayName
+                x.record.user = c.credential?.accessKeyId
             }
         }
         // Phase 5: authorization. The method ARN names the resource path as requested.
@@ -141,28 +125,68 @@ public final class Gateway: HTTPRequestHandler {
                 })
             call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, source)
         }
-        integrationStarted = loop.nowMillis
-        plugin.invoke(call, loop: loop) { result in
-            record.integrationLatencyMillis = Int64(self.loop.nowMillis &- integrationStarted)
-            if case .success(let o) = result { record.integrationStatus = o.status }
-            switch result {
-            case .failure(.timedOut):
-                fail(.integrationTimeout, "integration timed out")
-            case .failure(.failed(let why)):
-                fail(.internalServerError, "integration failed: \(why)")
-            case .failure(.unreachable(let why)):
-                fail(.badGateway, "upstream: \(why)")
-            case .success(let outcome):
-                switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId) {
-                case .success(let r): finish(r)
-                case .failure(let e): fail(e, "response mapping: no integration response for status \(outcome.status)")
-                }
-            }
-        }
+        x.integration = integration
+        x.integrationStarted = loop.nowMillis
+        plugin.invoke(call, loop: loop) { [x] result in x.integrationDone(result) }
     }
 
     public func connectionRejected(status: Int, reason: String, remoteAddress: String) {
         observers.connectionRejected(status: status, reason: reason, remoteAddress: remoteAddress)
+    }
+}
+
+/// One request on its way through the pipeline: what answering and logging it need.
+final class Exchange {
+    let gateway: Gateway
+    let responder: HTTPResponder
+    let requestId: String
+    let started: UInt64
+    var record = AccessLogRecord()
+    var integration: Integration?
+    var integrationStarted: UInt64 = 0
+
+    init(gateway: Gateway, responder: HTTPResponder, requestId: String, started: UInt64) {
+        self.gateway = gateway
+        self.responder = responder
+        self.requestId = requestId
+        self.started = started
+    }
+
+    func finish(_ response: HTTPResponse, _ note: String = "", error: GatewayError? = nil) {
+        let latency = gateway.loop.nowMillis &- started
+        record.status = response.status
+        record.responseLength = response.body.count
+        record.responseLatencyMillis = Int64(latency)
+        if let error {
+            record.errorMessage = error.message
+            record.errorResponseType = error.responseType
+        }
+        if !note.isEmpty { record.extra["gatehouse.note"] = note }
+        gateway.observers.requestFinished(record, formats: gateway.stageFormats, latencyMillis: latency)
+        responder.respond(response)
+    }
+
+    func fail(_ e: GatewayError, _ note: String = "") {
+        finish(e.response(requestId: requestId), note, error: e)
+    }
+
+    func integrationDone(_ result: Result<IntegrationOutcome, IntegrationFailure>) {
+        record.integrationLatencyMillis = Int64(gateway.loop.nowMillis &- integrationStarted)
+        switch result {
+        case .failure(.timedOut):
+            fail(.integrationTimeout, "integration timed out")
+        case .failure(.failed(let why)):
+            fail(.internalServerError, "integration failed: \(why)")
+        case .failure(.unreachable(let why)):
+            fail(.badGateway, "upstream: \(why)")
+        case .success(let outcome):
+            record.integrationStatus = outcome.status
+            guard let integration else { return fail(.internalServerError) }
+            switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId) {
+            case .success(let r): finish(r)
+            case .failure(let e): fail(e, "response mapping: no integration response for status \(outcome.status)")
+            }
+        }
     }
 }
 
@@ -182,8 +206,9 @@ public final class GatewayObservers: Sendable {
         self.metrics = metrics
     }
 
-    func requestFinished(_ record: AccessLogRecord, format: AccessLogFormat?, latencyMillis: UInt64) {
+    func requestFinished(_ record: AccessLogRecord, formats: [String: AccessLogFormat], latencyMillis: UInt64) {
         if let writer {
+            let format = formats.isEmpty ? nil : formats["\(record.apiId ?? "")/\(record.stage ?? "")"]
             writer.write((format ?? defaultFormat).render(record))
         }
         metrics?.observe(api: record.apiId ?? "", stage: record.stage ?? "", resource: record.resourcePath ?? "",

@@ -138,6 +138,12 @@ final class UpstreamConnection: TCPStreamDelegate {
         parser = .allocate(capacity: 1)
         http_parser_init(parser, HTTP_RESPONSE)
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        timer.setHandler { [unowned self] in self.timerFired() }
+    }
+
+    /// Busy: the exchange timed out. Idle: the connection has been idle long enough.
+    private func timerFired() {
+        if state == .idle { close() } else { finish(.failure(.timedOut), reusable: false) }
     }
 
     deinit { parser.deallocate() }
@@ -158,7 +164,7 @@ final class UpstreamConnection: TCPStreamDelegate {
         value.removeAll(keepingCapacity: true)
         http_parser_init(parser, HTTP_RESPONSE)
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        timer.schedule(after: request.timeoutMillis) { [unowned self] in self.finish(.failure(.timedOut), reusable: false) }
+        timer.start(after: request.timeoutMillis)
         if stream != nil {
             state = .busy
             send(serialized(request))
@@ -290,7 +296,7 @@ final class UpstreamConnection: TCPStreamDelegate {
                 let c = completion
                 self.request = nil
                 completion = nil
-                timer.cancel()
+                timer.stop()
                 close()
                 if let c { pool.open(key, request, c) }
             } else {
@@ -364,10 +370,10 @@ final class UpstreamConnection: TCPStreamDelegate {
         completion = nil
         request = nil
         body = []
-        timer.cancel()
+        timer.stop()
         if reusable, state == .busy, pool.offer(self) {
             state = .idle
-            timer.schedule(after: pool.idleTimeoutMillis) { [unowned self] in self.close() }
+            timer.start(after: pool.idleTimeoutMillis)
         } else {
             close()
         }

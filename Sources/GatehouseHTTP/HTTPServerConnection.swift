@@ -68,6 +68,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         parser = HTTPRequestParser(limits: limits)
         timer = LoopTimer(loop: stream.loop)
         stream.setDelegate(self)
+        timer.setHandler { [unowned self] in self.timedOut() }
         armIdleTimer()
         stream.startReading()
     }
@@ -120,7 +121,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
             offset += consumed
             if wasIdle && consumed > 0 && head == nil {
                 // The first byte of a request: its head must be complete within the header timeout.
-                timer.schedule(after: limits.headerTimeoutMillis) { [unowned self] in self.timedOut() }
+                timer.start(after: limits.headerTimeoutMillis)
             }
             switch outcome {
             case .needMore:
@@ -147,7 +148,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     private func requestComplete(_ body: [UInt8]) {
         guard let h = head else { return }
         head = nil
-        timer.cancel()
+        timer.stop()
         let request = HTTPRequest(method: h.method, target: h.target, headers: h.headers, body: body,
                                   remoteAddress: remoteAddress, isTLS: tls != nil)
         let sequence = firstSequence + slots.count
@@ -265,7 +266,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     }
 
     private func armIdleTimer() {
-        timer.schedule(after: limits.idleTimeoutMillis) { [unowned self] in self.timedOut() }
+        timer.start(after: limits.idleTimeoutMillis)
     }
 
     private func timedOut() {
@@ -275,7 +276,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     }
 
     private func shutDown() {
-        timer.cancel()
+        timer.stop()
         if let tls {
             tls.shutdown()
             flushTLS()

@@ -25,6 +25,29 @@ public final class LoopTimer: LoopClosable {
         }, millis, interval)
     }
 
+    /// Sets the callback once, for timers re-armed per request with `start(after:)` (no
+    /// closure is made per arming).
+    public func setHandler(_ callback: @escaping () -> Void) {
+        guard !closed else { return }
+        self.callback = callback
+    }
+
+    /// Fires the handler set by `setHandler` once after `millis`, replacing any earlier arming.
+    public func start(after millis: UInt64) {
+        guard !closed else { return }
+        uv_timer_start(handle, { h in
+            guard let h, let data = h.pointee.data else { return }
+            let timer = Unmanaged<LoopTimer>.fromOpaque(data).takeUnretainedValue()
+            timer.callback?()
+        }, millis, 0)
+    }
+
+    /// Stops the timer; the handler stays for the next `start`.
+    public func stop() {
+        guard !closed else { return }
+        uv_timer_stop(handle)
+    }
+
     public func cancel() {
         guard !closed else { return }
         uv_timer_stop(handle)
