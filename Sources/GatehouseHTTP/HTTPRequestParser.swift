@@ -93,7 +93,18 @@ public struct HTTPRequestParser {
             case .failed:
                 return (i, .failure(.badRequest("parser already failed")))
             case .requestLine, .headerLine, .chunkSize, .trailerLine:
-                // Line-oriented states: collect up to CRLF.
+                // Line-oriented states: collect up to CRLF. The run of ordinary bytes before the
+                // next CR or LF is appended at once.
+                if !sawCR {
+                    var j = i
+                    while j < n, bytes[j] != 0x0D, bytes[j] != 0x0A { j += 1 }
+                    if j > i {
+                        line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
+                        i = j
+                        if let e = lineTooLong() { return fail(i, e) }
+                        if i == n { break }
+                    }
+                }
                 let b = bytes[i]
                 i += 1
                 if sawCR {
@@ -105,16 +116,7 @@ public struct HTTPRequestParser {
                     continue
                 }
                 if b == 0x0D { sawCR = true; continue }
-                if b == 0x0A { return fail(i, .badRequest("bare LF")) }
-                line.append(b)
-                switch state {
-                case .requestLine:
-                    if line.count > limits.maxRequestLineBytes { return fail(i, .uriTooLong) }
-                case .headerLine, .trailerLine:
-                    if headerBytes + line.count > limits.maxHeaderBytes { return fail(i, .headerTooLarge) }
-                default:
-                    if line.count > 1024 { return fail(i, .badRequest("chunk size line too long")) }
-                }
+                return fail(i, .badRequest("bare LF"))
             case .body, .chunkData:
                 let take = min(remaining, n - i)
                 body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
@@ -139,6 +141,18 @@ public struct HTTPRequestParser {
             }
         }
         return (i, .needMore)
+    }
+
+    /// The line being collected is over its state's limit.
+    private func lineTooLong() -> HTTPParseError? {
+        switch state {
+        case .requestLine:
+            return line.count > limits.maxRequestLineBytes ? .uriTooLong : nil
+        case .headerLine, .trailerLine:
+            return headerBytes + line.count > limits.maxHeaderBytes ? .headerTooLarge : nil
+        default:
+            return line.count > 1024 ? .badRequest("chunk size line too long") : nil
+        }
     }
 
     private mutating func fail(_ i: Int, _ e: HTTPParseError) -> (Int, Outcome) {

@@ -102,17 +102,33 @@ public final class TCPStream: LoopClosable {
         uv_read_stop(asStream(handle))
     }
 
-    /// Queues `bytes` for writing; the bytes are copied, so the caller may reuse them.
+    /// Writes `bytes`: straight to the socket when nothing is queued (the common case, with
+    /// no request, copy or callback), and whatever the socket does not take is copied and
+    /// queued, so the caller may reuse its buffer.
+    ///
+    /// (Going through `uv_write` for every response also costs an `epoll_ctl` per write in
+    /// the libuv of Debian 12, which re-registers the watcher when the write queue drains.)
     public func write(_ bytes: [UInt8]) {
         guard !isClosing, !bytes.isEmpty else { return }
+        var written = 0
+        if uv_stream_get_write_queue_size(asStream(handle)) == 0 {
+            let n = bytes.withUnsafeBytes { raw -> Int32 in
+                var buf = uv_buf_init(UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)),
+                                      UInt32(raw.count))
+                return uv_try_write(asStream(handle), &buf, 1)
+            }
+            if n == Int32(bytes.count) { return }
+            if n > 0 { written = Int(n) }
+        }
+        let count = bytes.count - written
         let req = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
-        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: count)
         bytes.withUnsafeBytes { src in
-            UnsafeMutableRawPointer(copy).copyMemory(from: src.baseAddress!, byteCount: bytes.count)
+            UnsafeMutableRawPointer(copy).copyMemory(from: src.baseAddress! + written, byteCount: count)
         }
         // The request carries its buffer; both are freed in the write callback.
         req.pointee.data = UnsafeMutableRawPointer(copy)
-        var buf = uv_buf_init(copy, UInt32(bytes.count))
+        var buf = uv_buf_init(copy, UInt32(count))
         let rc = uv_write(req, asStream(handle), &buf, 1) { req, _ in
             guard let req else { return }
             req.pointee.data.assumingMemoryBound(to: CChar.self).deallocate()
