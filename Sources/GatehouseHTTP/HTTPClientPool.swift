@@ -26,12 +26,16 @@ public final class HTTPClientPool {
     public private(set) var connectionsOpened = 0
     public private(set) var connectionsReused = 0
 
-    /// Verifies HTTPS upstreams; without it an `https` request fails to connect.
-    let tls: TLSContext?
+    /// Verifies HTTPS upstreams; by default the system's trust store, made at first use.
+    private var tlsContext: TLSContext?
+    var tls: TLSContext? {
+        if tlsContext == nil { tlsContext = try? TLSContext.client() }
+        return tlsContext
+    }
 
     public init(loop: EventLoop, tls: TLSContext? = nil) {
         self.loop = loop
-        self.tls = tls
+        self.tlsContext = tls
     }
 
     /// Sends `request` and calls `completion` once, on the loop thread.

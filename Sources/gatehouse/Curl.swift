@@ -48,11 +48,11 @@ struct Curl: ParsableCommand {
     @Flag(help: "Send the request unsigned.")
     var unsigned = false
 
-    @Argument(help: "http://HOST:PORT/PATH")
+    @Argument(help: "http(s)://HOST:PORT/PATH")
     var url: String
 
     func run() throws {
-        guard let u = HTTPURL(url) else { throw ValidationError("not an http://HOST[:PORT]/PATH URL: \(url)") }
+        guard let u = HTTPURL(url) else { throw ValidationError("not an http(s)://HOST[:PORT]/PATH URL: \(url)") }
         var body: [UInt8] = []
         if let d = data {
             if d.hasPrefix("@") {
@@ -87,9 +87,13 @@ struct Curl: ParsableCommand {
         }
         let loop = try EventLoop()
         var outcome: Result<HTTPClientResponse, HTTPClientError>?
-        HTTPClient.send(loop: loop, HTTPClientRequest(
+        let pool = HTTPClientPool(loop: loop)
+        pool.send(HTTPClientRequest(
             host: u.host, port: u.port, method: req.method, target: u.target,
-            headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: body)) { outcome = $0 }
+            headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: body, isTLS: u.isTLS)) {
+            outcome = $0
+            pool.closeIdle()
+        }
         loop.run()
         switch outcome {
         case .success(let r)?:

@@ -143,7 +143,7 @@ final class Worker: @unchecked Sendable {
         let keys = CredentialChain(roles: first.credentials.roles, environment: environment())
         let pool = HTTPClientPool(loop: loop, tls: shared.clientTLS)
         let plugins: [IntegrationPlugin] = [
-            StepFunctionsPlugin(endpoint: states, keys: keys),
+            StepFunctionsPlugin(endpoint: states, keys: keys, pool: pool),
             HTTPIntegrationPlugin(pool: pool),
             MockPlugin(),
         ]

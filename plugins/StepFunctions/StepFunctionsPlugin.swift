@@ -16,7 +16,7 @@ public enum StatesEndpoint {
     /// Parses `http://host:port[/path]`. TLS upstreams are not supported yet.
     public static func parse(_ url: String) throws(ConfigError) -> StatesEndpoint {
         guard let u = HTTPURL(url) else {
-            throw ConfigError(file: "--states-endpoint", path: "", reason: "not an http://HOST[:PORT][/PATH] URL (https is not supported yet): \(url)")
+            throw ConfigError(file: "--states-endpoint", path: "", reason: "not an http(s)://HOST[:PORT][/PATH] URL: \(url)")
         }
         return .remote(u)
     }
@@ -29,10 +29,13 @@ public final class StepFunctionsPlugin: IntegrationPlugin {
     public let name = "states"
     let endpoint: StatesEndpoint
     let keys: CredentialChain
+    /// The loop's upstream pool (keep-alive, TLS); one of its own when none is given.
+    private var pool: HTTPClientPool?
 
-    public init(endpoint: StatesEndpoint, keys: CredentialChain) {
+    public init(endpoint: StatesEndpoint, keys: CredentialChain, pool: HTTPClientPool? = nil) {
         self.endpoint = endpoint
         self.keys = keys
+        self.pool = pool
     }
 
     public func accepts(_ integration: Integration) -> Bool {
@@ -66,8 +69,9 @@ public final class StepFunctionsPlugin: IntegrationPlugin {
             let out = HTTPClientRequest(
                 host: url.host, port: url.port, method: "POST", target: url.target,
                 headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: call.body,
-                timeoutMillis: UInt64(call.integration.timeoutMillis))
-            HTTPClient.send(loop: loop, out) { result in
+                timeoutMillis: UInt64(call.integration.timeoutMillis), isTLS: url.isTLS)
+            if pool == nil { pool = HTTPClientPool(loop: loop) }
+            pool!.send(out) { result in
                 switch result {
                 case .success(let r):
                     done(.success(IntegrationOutcome(status: r.status, headers: r.headers, body: r.body)))
