@@ -33,7 +33,7 @@ Usage: bench/run.sh [--only LIST]
 Environment: BENCH_DURATION (10s) BENCH_CONNECTIONS (64) BENCH_THREADS (2) BENCH_ROUNDS (3)
   BENCH_WARMUP (2s) BENCH_WORKERS ("1 2") BENCH_IDLE_CONNECTIONS (10000)
   BENCH_HAPROXY_REUSE (safe) BENCH_GATEHOUSE_BIN (use this binary, skip the build)
-  BENCH_KEEP_TMP=1 (keep the temp dir with configs and logs)
+  BENCH_KEEP_TMP=1 (keep the temp dir with the rendered configs; logs go to bench/results/)
 EOF
 }
 
@@ -128,7 +128,7 @@ fi
 TMP=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT="$BENCH_DIR/results/$STAMP"
-mkdir -p "$OUT"
+mkdir -p "$OUT/logs"
 PIDS=()
 declare -A STOPPED
 FAILED=0
@@ -159,9 +159,10 @@ stop_pid() {  # TERM a process and its descendants, KILL what is left after 5s
 }
 
 cleanup() {
-  local rc=$? pid
+  local rc=$? pid f
   trap - EXIT INT TERM
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  for f in "$TMP"/*/error.log; do [[ -s "$f" ]] && cp "$f" "$OUT/logs/$(basename "$(dirname "$f")")-error.log"; done
   if [[ "${BENCH_KEEP_TMP:-0}" == 1 ]]; then
     log "temp dir kept: $TMP"
   else
@@ -217,7 +218,7 @@ declare -A PORT_OF PID_OF LOG_OF
 launch() {  # launch NAME PORT CMD...: start a server in the background, wait until it listens
   local name=$1 port=$2
   shift 2
-  local logfile="$TMP/$name.log"
+  local logfile="$OUT/logs/$name.log"
   "$@" >"$logfile" 2>&1 &
   local pid=$!
   PIDS+=("$pid")

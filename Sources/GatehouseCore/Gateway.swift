@@ -104,25 +104,12 @@ public final class Gateway: HTTPRequestHandler {
         call.sourceIp = request.remoteAddress
         call.clientTLS = request.isTLS
         if !integration.parameterMappings.isEmpty {
-            let stage = match.stage.name, api = match.api, resourcePath = match.resource.path
             let source = MappingSource(
                 request: request, pathParameters: match.pathParameters, stageVariables: match.stage.variables,
-                context: { name in
-                    switch name {
-                    case "requestId": return requestId
-                    case "stage": return stage
-                    case "apiId": return api.id
-                    case "accountId": return api.accountId
-                    case "httpMethod": return request.method
-                    case "resourcePath": return resourcePath
-                    case "path": return request.path
-                    case "identity.sourceIp": return request.remoteAddress
-                    case "identity.userAgent": return request.headers["User-Agent"]
-                    case "identity.caller", "identity.userArn": return caller.displayName == "anonymous" ? nil : caller.displayName
-                    case "identity.accessKey": return caller.credential?.accessKeyId
-                    default: return nil
-                    }
-                })
+                requestId: requestId, stage: match.stage.name, apiId: match.api.id, accountId: match.api.accountId,
+                resourcePath: match.resource.path,
+                callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
+                accessKey: caller.credential?.accessKeyId)
             call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, source)
         }
         x.integration = integration

@@ -16,7 +16,32 @@ struct MappingSource {
     var request: HTTPRequest
     var pathParameters: [String: String]
     var stageVariables: [String: String]
-    var context: (String) -> String?
+    var requestId: String
+    var stage: String
+    var apiId: String
+    var accountId: String
+    var resourcePath: String
+    /// The IAM caller's ARN, nil for anonymous and service callers.
+    var callerArn: String?
+    var accessKey: String?
+
+    /// `context.NAME` for the variables a parameter mapping may read.
+    func context(_ name: String) -> String? {
+        switch name {
+        case "requestId": return requestId
+        case "stage": return stage
+        case "apiId": return apiId
+        case "accountId": return accountId
+        case "httpMethod": return request.method
+        case "resourcePath": return resourcePath
+        case "path": return request.path
+        case "identity.sourceIp": return request.remoteAddress
+        case "identity.userAgent": return request.headers["User-Agent"]
+        case "identity.caller", "identity.userArn": return callerArn
+        case "identity.accessKey": return accessKey
+        default: return nil
+        }
+    }
 }
 
 /// `requestParameters`: destination `integration.request.{path|querystring|header|

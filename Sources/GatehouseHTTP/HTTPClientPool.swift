@@ -57,26 +57,23 @@ public final class HTTPClientPool {
         connection.begin(request, completion: completion, reused: false)
     }
 
+    // The idle lists are changed in place (`idle[key]?…`): taking a copy out and storing it back
+    // would copy the array on every request.
     private func takeIdle(_ key: UpstreamKey) -> UpstreamConnection? {
-        guard var list = idle[key], !list.isEmpty else { return nil }
-        let c = list.removeLast()
-        idle[key] = list
-        return c
+        idle[key]?.popLast()
     }
 
     /// A connection whose exchange ended cleanly offers itself back; false means "close it".
     func offer(_ c: UpstreamConnection) -> Bool {
-        var list = idle[c.key] ?? []
-        guard list.count < maxIdlePerUpstream else { return false }
-        list.append(c)
-        idle[c.key] = list
+        if idle[c.key] == nil { idle[c.key] = [] }
+        guard idle[c.key]!.count < maxIdlePerUpstream else { return false }
+        idle[c.key]!.append(c)
         return true
     }
 
     func remove(_ c: UpstreamConnection) {
-        guard var list = idle[c.key], let i = list.firstIndex(where: { $0 === c }) else { return }
-        list.remove(at: i)
-        idle[c.key] = list
+        guard let i = idle[c.key]?.firstIndex(where: { $0 === c }) else { return }
+        idle[c.key]!.remove(at: i)
     }
 
     /// Closes every idle connection (shutdown, tests).

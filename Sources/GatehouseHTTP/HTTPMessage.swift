@@ -116,7 +116,11 @@ public struct HTTPResponse: Sendable {
     public func serialized(close: Bool, date: String, headOnly: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + body.count)
-        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n".utf8)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(status, to: &out)
+        out.append(0x20)
+        out.append(contentsOf: HTTPResponse.reason(status).utf8)
+        out.append(contentsOf: "\r\n".utf8)
         var hasDate = false
         for (name, value) in headers.fields {
             if asciiCaseEquals(name, "Content-Length") || asciiCaseEquals(name, "Connection")
@@ -128,8 +132,14 @@ public struct HTTPResponse: Sendable {
             for c in value.utf8 where c != 0x0D && c != 0x0A { out.append(c) }
             out.append(contentsOf: "\r\n".utf8)
         }
-        if !hasDate { out.append(contentsOf: "Date: \(date)\r\n".utf8) }
-        out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+        if !hasDate {
+            out.append(contentsOf: "Date: ".utf8)
+            out.append(contentsOf: date.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "Content-Length: ".utf8)
+        appendDecimal(body.count, to: &out)
+        out.append(contentsOf: "\r\n".utf8)
         if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
         else { out.append(contentsOf: "Connection: keep-alive\r\n".utf8) }
         out.append(contentsOf: "\r\n".utf8)
@@ -168,6 +178,23 @@ public struct HTTPResponse: Sendable {
         case 505: return "HTTP Version Not Supported"
         default: return "Status"
         }
+    }
+}
+
+/// Appends the decimal digits of a non-negative `n`.
+func appendDecimal(_ n: Int, to out: inout [UInt8]) {
+    if n < 10 { out.append(UInt8(48 + n)); return }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var v = n
+    var count = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        while v > 0 && count < 20 {
+            d[count] = UInt8(48 + v % 10)
+            v /= 10
+            count += 1
+        }
+        for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
     }
 }
 

@@ -139,6 +139,10 @@ struct OpenAPILoader {
         guard let type = IntegrationType(rawValue: typeText.lowercased()) else {
             throw fail(at, "unknown integration type \"\(typeText)\"")
         }
+        if let c = v["connectionType"]?.stringValue, c.uppercased() != "INTERNET" {
+            // VPC_LINK reaches a private load balancer through AWS's network: nothing to map it to here.
+            throw fail("\(at).connectionType", "\(c) is not supported; Gatehouse connects directly (INTERNET)")
+        }
         let uri = v["uri"]?.stringValue ?? ""
         if type != .mock && uri.isEmpty { throw fail(at, "uri is missing") }
         let passText = v["passthroughBehavior"]?.stringValue?.lowercased() ?? "when_no_match"

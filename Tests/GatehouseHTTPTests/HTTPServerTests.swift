@@ -24,10 +24,13 @@ final class EchoHandler: HTTPRequestHandler {
     }
 }
 
-func exchange(_ loop: EventLoop, port: Int, _ request: HTTPClientRequest) -> Result<HTTPClientResponse, HTTPClientError>? {
+func exchange(_ loop: EventLoop, port: Int, _ request: HTTPClientRequest,
+              pool: HTTPClientPool? = nil) -> Result<HTTPClientResponse, HTTPClientError>? {
     var out: Result<HTTPClientResponse, HTTPClientError>?
-    HTTPClient.send(loop: loop, request) { out = $0 }
+    let p = pool ?? HTTPClientPool(loop: loop)
+    p.send(request) { out = $0 }
     while out == nil { loop.runOnce() }
+    if pool == nil { p.closeIdle() }
     return out
 }
 
@@ -45,6 +48,22 @@ func exchange(_ loop: EventLoop, port: Int, _ request: HTTPClientRequest) -> Res
         #expect(String(decoding: response.body, as: UTF8.self) == "POST /dev/x a=1&b hello")
         #expect(response.headers["Content-Length"] == "23")
         #expect(handler.seen.first?.headers["Host"] == "127.0.0.1:\(server.port)")
+    }
+
+    @Test func upstreamConnectionsAreKeptAliveAndReused() throws {
+        let loop = try EventLoop()
+        let server = try HTTPServer(loop: loop, host: "127.0.0.1", port: 0, handler: EchoHandler(loop: loop))
+        defer { server.close(); loop.closeAll() }
+        let pool = HTTPClientPool(loop: loop)
+        for i in 0..<5 {
+            let r = exchange(loop, port: server.port, HTTPClientRequest(
+                host: "127.0.0.1", port: server.port, method: "GET", target: "/n\(i)", headers: HTTPHeaders(), body: []),
+                pool: pool)
+            #expect(String(decoding: try #require(try r?.get()).body, as: UTF8.self) == "GET /n\(i)  ")
+        }
+        #expect(pool.connectionsOpened == 1 && pool.connectionsReused == 4 && pool.idleCount == 1)
+        pool.closeIdle()
+        #expect(pool.idleCount == 0)
     }
 
     @Test func deferredResponseArrives() throws {

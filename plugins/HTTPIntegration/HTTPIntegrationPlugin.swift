@@ -35,7 +35,16 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
             template = URITemplate(integration.uri)
             templates[integration.uri] = template
         }
-        guard let url = template.fixed ?? HTTPURL(HTTPIntegrationPlugin.expand(template, call)) else {
+        let url: HTTPURL
+        if let fixed = template.fixed {
+            url = fixed
+        } else if var base = template.authority {
+            // Only the path and query hold placeholders: fill them in, keep the parsed authority.
+            base.target = HTTPIntegrationPlugin.expand(template, call)
+            url = base
+        } else if let u = HTTPURL(HTTPIntegrationPlugin.expand(template, call)) {
+            url = u
+        } else {
             return done(.failure(.failed("integration uri is not an http(s) URL: \(HTTPIntegrationPlugin.expand(template, call))")))
         }
         let method = integration.httpMethod == "ANY" ? call.httpMethod : integration.httpMethod
@@ -115,6 +124,9 @@ struct URITemplate {
 
     let parts: [Part]
     let fixed: HTTPURL?
+    /// When the scheme and authority are plain text: the URL parsed from them, and `parts`
+    /// then spell only the target (path and query).
+    let authority: HTTPURL?
 
     init(_ uri: String) {
         var parts: [Part] = []
@@ -137,11 +149,24 @@ struct URITemplate {
         }
         text += rest
         if !text.isEmpty { parts.append(.text(text)) }
-        self.parts = parts
         if parts.count <= 1, case .text(let t)? = parts.first ?? .text("") {
             fixed = HTTPURL(t)
         } else {
             fixed = nil
         }
+        // Split a leading `scheme://authority/path…` text part at the path, if that is clean.
+        var auth: HTTPURL?
+        if fixed == nil, case .text(let t)? = parts.first {
+            let u = Array(t.utf8)
+            var k = 0
+            while k + 2 < u.count, !(u[k] == 0x3A && u[k + 1] == 0x2F && u[k + 2] == 0x2F) { k += 1 }
+            if k + 2 < u.count, let slash = u[(k + 3)...].firstIndex(of: 0x2F),
+               let base = HTTPURL(String(decoding: u[..<slash], as: UTF8.self)), base.target == "/" {
+                auth = base
+                parts[0] = .text(String(decoding: u[slash...], as: UTF8.self))
+            }
+        }
+        self.parts = parts
+        authority = auth
     }
 }
