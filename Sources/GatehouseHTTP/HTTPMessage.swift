@@ -39,17 +39,19 @@ public struct HTTPHeaders: Sendable, Sequence {
 }
 
 /// ASCII case-insensitive equality, enough for header names and tokens.
-@inline(__always)
 public func asciiCaseEquals(_ a: String, _ b: String) -> Bool {
-    var ia = a.utf8.makeIterator()
-    var ib = b.utf8.makeIterator()
-    while true {
-        let ca = ia.next(), cb = ib.next()
-        guard let x = ca, let y = cb else { return ca == nil && cb == nil }
-        if x == y { continue }
-        let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
-        let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
-        if lx != ly { return false }
+    // Lengths first: most header-name comparisons fail there, in O(1) for native strings.
+    guard a.utf8.count == b.utf8.count else { return false }
+    var a = a, b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            for i in 0..<x.count where x[i] != y[i] {
+                let lx = (x[i] >= 0x41 && x[i] <= 0x5A) ? x[i] | 0x20 : x[i]
+                let ly = (y[i] >= 0x41 && y[i] <= 0x5A) ? y[i] | 0x20 : y[i]
+                if lx != ly { return false }
+            }
+            return true
+        }
     }
 }
 
@@ -129,7 +131,14 @@ public struct HTTPResponse: Sendable {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: ": ".utf8)
             // A header value never carries CR or LF onto the wire (response splitting).
-            for c in value.utf8 where c != 0x0D && c != 0x0A { out.append(c) }
+            var v = value
+            v.withUTF8 { bytes in
+                if !bytes.contains(0x0D) && !bytes.contains(0x0A) {
+                    out.append(contentsOf: bytes)
+                } else {
+                    for c in bytes where c != 0x0D && c != 0x0A { out.append(c) }
+                }
+            }
             out.append(contentsOf: "\r\n".utf8)
         }
         if !hasDate {

@@ -36,6 +36,10 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     let clock: HTTPDateClock
     private var parser: HTTPRequestParser
     private let timer: LoopTimer
+    /// What the timer is armed for. Armed once per phase, not per request, so a request that
+    /// arrives and is answered quickly costs no timer work beyond the idle re-arm.
+    private enum TimerMode { case none, header, body, idle }
+    private var timerMode = TimerMode.none
     private let remoteAddress: String
     /// Set on a TLS listener's connections: bytes in are decrypted before parsing, bytes out
     /// encrypted before writing.
@@ -69,7 +73,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         timer = LoopTimer(loop: stream.loop)
         stream.setDelegate(self)
         timer.setHandler { [unowned self] in self.timedOut() }
-        armIdleTimer()
+        updateTimer()
         stream.startReading()
     }
 
@@ -116,19 +120,13 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     private func parse(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
         while !noMoreRequests {
-            let wasIdle = parser.isIdle
             let (consumed, outcome) = parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             offset += consumed
-            if wasIdle && consumed > 0 && head == nil {
-                // The first byte of a request: its head must be complete within the header timeout.
-                timer.start(after: limits.headerTimeoutMillis)
-            }
             switch outcome {
             case .needMore:
                 break
             case .head(let h):
                 head = h
-                armIdleTimer()  // from here on the idle timeout bounds the body's progress
                 if h.expectContinue && slots.isEmpty { output(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
                 continue
             case .complete(let body):
@@ -143,12 +141,41 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         if slots.count >= limits.maxPipelined || stream.pendingWriteBytes > Self.maxPendingWriteBytes {
             stream.stopReading()
         }
+        updateTimer()
+    }
+
+    /// Arms the timer for where the connection is: a partial head (the header timeout, counted
+    /// from the head's first byte), a body arriving (the idle timeout, counted from the end of
+    /// the head: a trickled body cannot hold the connection longer), idle between requests (the
+    /// idle timeout), or waiting on a handler (none).
+    private func updateTimer() {
+        guard !closed else { return }
+        let mode: TimerMode
+        if head != nil {
+            mode = .body
+        } else if !parser.isIdle {
+            mode = .header
+        } else if slots.isEmpty && !noMoreRequests {
+            mode = .idle
+        } else {
+            mode = .none
+        }
+        switch mode {
+        case .none:
+            if timerMode != .none { timer.stop() }
+        case .header:
+            if timerMode != .header { timer.start(after: limits.headerTimeoutMillis) }
+        case .body:
+            if timerMode != .body { timer.start(after: limits.idleTimeoutMillis) }
+        case .idle:
+            if timerMode != .idle { timer.start(after: limits.idleTimeoutMillis) }
+        }
+        timerMode = mode
     }
 
     private func requestComplete(_ body: [UInt8]) {
         guard let h = head else { return }
         head = nil
-        timer.stop()
         let request = HTTPRequest(method: h.method, target: h.target, headers: h.headers, body: body,
                                   remoteAddress: remoteAddress, isTLS: tls != nil)
         let sequence = firstSequence + slots.count
@@ -220,7 +247,7 @@ public final class HTTPServerConnection: TCPStreamDelegate {
             shutDown()
             return
         }
-        if slots.isEmpty && head == nil && parser.isIdle { armIdleTimer() }
+        if slots.isEmpty { updateTimer() }
         resumeReadingIfRoom()
     }
 
@@ -265,18 +292,19 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         flush()
     }
 
-    private func armIdleTimer() {
-        timer.start(after: limits.idleTimeoutMillis)
-    }
-
     private func timedOut() {
         // A request that is slow to arrive is dropped without an answer, as nginx does for a
         // client_header_timeout; an idle keep-alive connection is simply closed.
-        if slots.isEmpty { stream.close() }
+        if slots.isEmpty {
+            stream.close()
+        } else {
+            timerMode = .none  // re-armed once the answers ahead are written
+        }
     }
 
     private func shutDown() {
         timer.stop()
+        timerMode = .none
         if let tls {
             tls.shutdown()
             flushTLS()
