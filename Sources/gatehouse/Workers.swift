@@ -123,7 +123,11 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    func join() { thread?.join() }
+    /// Waits for the thread, then drops it (its body holds this worker: a cycle until then).
+    func join() {
+        thread?.join()
+        thread = nil
+    }
 
     private func main(_ first: Snapshot) {
         let loop: EventLoop
