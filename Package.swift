@@ -22,8 +22,9 @@ let package = Package(
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
 
         .target(name: "GatehouseJSON", swiftSettings: settings),
-        .target(name: "GatehouseObserve", swiftSettings: settings),
-        .target(name: "GatehouseSigV4", dependencies: ["COpenSSL"], swiftSettings: settings),
+        .target(name: "GatehouseCalendar", swiftSettings: settings),
+        .target(name: "GatehouseObserve", dependencies: ["GatehouseCalendar"], swiftSettings: settings),
+        .target(name: "GatehouseSigV4", dependencies: ["COpenSSL", "GatehouseCalendar"], swiftSettings: settings),
         .target(name: "GatehousePolicy", dependencies: ["GatehouseJSON"], swiftSettings: settings),
         .target(name: "GatehouseLoop", dependencies: ["CLibUV"], swiftSettings: settings),
         .target(name: "GatehouseTLS", dependencies: ["COpenSSL"], swiftSettings: settings),
@@ -39,7 +40,7 @@ let package = Package(
         .target(name: "StepFunctions", dependencies: ["GatehouseCore"], path: "plugins/StepFunctions", swiftSettings: settings),
         .target(name: "HTTPIntegration", dependencies: ["GatehouseCore"], path: "plugins/HTTPIntegration", swiftSettings: settings),
         .target(name: "Mock", dependencies: ["GatehouseCore"], path: "plugins/Mock", swiftSettings: settings),
-        .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON"], path: "plugins/LocalWorkflows", swiftSettings: settings),
+        .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON", "GatehouseCalendar"], path: "plugins/LocalWorkflows", swiftSettings: settings),
 
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseCore", "StepFunctions", "LocalWorkflows", "HTTPIntegration", "Mock",

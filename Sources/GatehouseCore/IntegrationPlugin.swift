@@ -39,6 +39,13 @@ public struct IntegrationOutcome: Sendable {
     }
 }
 
+extension IntegrationOutcome {
+    /// An upstream's answer as it came.
+    public init(_ r: HTTPClientResponse) {
+        self.init(status: r.status, headers: r.headers, body: r.body)
+    }
+}
+
 /// Why a backend produced no answer. Each maps to one gateway response.
 public enum IntegrationFailure: Error, Sendable, Equatable {
     /// INTEGRATION_TIMEOUT → 504.

@@ -139,12 +139,5 @@ public enum QueryString {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func hex(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 0x30...0x39: return b - 0x30
-        case 0x41...0x46: return b - 0x41 + 10
-        case 0x61...0x66: return b - 0x61 + 10
-        default: return nil
-        }
-    }
+    static func hex(_ b: UInt8) -> UInt8? { asciiHexValue(b) }
 }

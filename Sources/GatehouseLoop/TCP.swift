@@ -212,8 +212,7 @@ public final class TCPServer: LoopClosable {
                 onAccept: @escaping (TCPStream) -> Void) throws(LoopError) {
         self.loop = loop
         self.onAccept = onAccept
-        handle = .allocate(capacity: 1)
-        uv_tcp_init(loop.raw, handle)
+        handle = TCPServer.makeHandle(loop)
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
         do {
             var addr = try makeSocketAddress(host: host, port: port)
@@ -234,8 +233,7 @@ public final class TCPServer: LoopClosable {
                 onAccept: @escaping (TCPStream) -> Void) throws(LoopError) {
         self.loop = loop
         self.onAccept = onAccept
-        handle = .allocate(capacity: 1)
-        uv_tcp_init(loop.raw, handle)
+        handle = TCPServer.makeHandle(loop)
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
         do {
             try check("uv_tcp_open", uv_tcp_open(handle, uv_os_sock_t(fd)))
@@ -244,6 +242,12 @@ public final class TCPServer: LoopClosable {
             close()
             throw error
         }
+    }
+
+    private static func makeHandle(_ loop: EventLoop) -> UnsafeMutablePointer<uv_tcp_t> {
+        let h = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        uv_tcp_init(loop.raw, h)
+        return h
     }
 
     private func listen(_ backlog: Int32, _ what: String) throws(LoopError) {

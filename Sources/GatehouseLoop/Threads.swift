@@ -111,6 +111,17 @@ public struct ReusePortSocket: Sendable {
     }
 }
 
+extension ReusePortSocket {
+    /// `count` sockets on one address: the first binds `port` (0 picks one), the rest the
+    /// port it got.
+    public static func bindGroup(host: String, port: Int, count: Int) throws(LoopError) -> [ReusePortSocket] {
+        let first = try bind(host: host, port: port)
+        var all = [first]
+        for _ in 1..<max(count, 1) { all.append(try bind(host: host, port: first.port)) }
+        return all
+    }
+}
+
 /// A thread running `body` (typically: make a loop, run it). `join` waits for it.
 public final class WorkerThread: @unchecked Sendable {
     private var thread = pthread_t()

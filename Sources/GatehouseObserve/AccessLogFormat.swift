@@ -1,3 +1,4 @@
+import GatehouseCalendar
 /// Stage access logging: the `accessLogSettings.format` string of an API Gateway stage.
 ///
 /// The format is parsed once, when the stage is loaded, into literal byte runs and variable
@@ -349,8 +350,7 @@ extension AccessLogFormat {
 
     private static let months = Array("JanFebMarAprMayJunJulAugSepOctNovDec".utf8)
 
-    /// Proleptic Gregorian calendar arithmetic on days since 1970-01-01 (the "civil from days"
-    /// method: shift the year to start in March so the leap day is last, then split 400-year eras).
+    /// `dd/MMM/yyyy:HH:mm:ss +0000` for epoch milliseconds (dates from `CivilDate`).
     public static func appendCLFTime(epochMillis: Int64, to out: inout [UInt8]) {
         let msPerDay: Int64 = 86_400_000
         var days = epochMillis / msPerDay
@@ -358,15 +358,7 @@ extension AccessLogFormat {
         if msOfDay < 0 { msOfDay += msPerDay; days -= 1 }
         let secs = msOfDay / 1000
 
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilDate.fromDays(days)
 
         appendPadded(day, width: 2, to: &out)
         out.append(UInt8(ascii: "/"))

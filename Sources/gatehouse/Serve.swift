@@ -182,13 +182,9 @@ struct Serve: ParsableCommand {
         // Listening sockets first (SO_REUSEPORT, one per worker), so a bind error stops the
         // start and every worker shares the port port 0 picked.
         let count = config.workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        var sockets: [ReusePortSocket] = []
+        let sockets: [ReusePortSocket]
         do {
-            let first = try ReusePortSocket.bind(host: config.listenHost, port: config.listenPort)
-            sockets.append(first)
-            for _ in 1..<max(count, 1) {
-                sockets.append(try ReusePortSocket.bind(host: config.listenHost, port: first.port))
-            }
+            sockets = try ReusePortSocket.bindGroup(host: config.listenHost, port: config.listenPort, count: count)
         } catch {
             stderrLine("error: \(error)")
             throw ExitCode(2)
@@ -204,11 +200,7 @@ struct Serve: ParsableCommand {
                 serverTLS = try TLSContext.server(certificateChainFile: cert, privateKeyFile: key)
                 var at = GatewayConfig()
                 try at.setListen(listen, file: "tls.listen")
-                let first = try ReusePortSocket.bind(host: at.listenHost, port: at.listenPort)
-                tlsSockets.append(first)
-                for _ in 1..<max(count, 1) {
-                    tlsSockets.append(try ReusePortSocket.bind(host: at.listenHost, port: first.port))
-                }
+                tlsSockets = try ReusePortSocket.bindGroup(host: at.listenHost, port: at.listenPort, count: count)
             }
         } catch {
             stderrLine("error: \(error)")

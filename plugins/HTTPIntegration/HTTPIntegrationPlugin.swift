@@ -83,7 +83,7 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
         pool.send(request) { result in
             switch result {
             case .success(let r):
-                done(.success(IntegrationOutcome(status: r.status, headers: r.headers, body: r.body)))
+                done(.success(IntegrationOutcome(r)))
             case .failure(.timedOut):
                 done(.failure(.timedOut))
             case .failure(let e):

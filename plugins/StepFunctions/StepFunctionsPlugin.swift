@@ -74,7 +74,7 @@ public final class StepFunctionsPlugin: IntegrationPlugin {
             pool!.send(out) { result in
                 switch result {
                 case .success(let r):
-                    done(.success(IntegrationOutcome(status: r.status, headers: r.headers, body: r.body)))
+                    done(.success(IntegrationOutcome(r)))
                 case .failure(.timedOut):
                     done(.failure(.timedOut))
                 case .failure(let e):
