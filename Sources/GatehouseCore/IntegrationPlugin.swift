@@ -39,10 +39,15 @@ public struct IntegrationOutcome: Sendable {
     }
 }
 
-extension IntegrationOutcome {
-    /// An upstream's answer as it came.
-    public init(_ r: HTTPClientResponse) {
-        self.init(status: r.status, headers: r.headers, body: r.body)
+extension Result where Success == HTTPClientResponse, Failure == HTTPClientError {
+    /// An upstream exchange's result as an integration's: the answer as it came, a timeout
+    /// (504), or `failure(error)` for any other fault.
+    public func asIntegrationResult(_ failure: (HTTPClientError) -> IntegrationFailure) -> Result<IntegrationOutcome, IntegrationFailure> {
+        switch self {
+        case .success(let r): return .success(IntegrationOutcome(status: r.status, headers: r.headers, body: r.body))
+        case .failure(.timedOut): return .failure(.timedOut)
+        case .failure(let e): return .failure(failure(e))
+        }
     }
 }
 

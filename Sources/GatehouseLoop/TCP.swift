@@ -208,12 +208,17 @@ public final class TCPServer: LoopClosable {
     private var onAccept: ((TCPStream) -> Void)?
     private var closed = false
 
-    public init(loop: EventLoop, host: String, port: Int, backlog: Int32 = 1024,
-                onAccept: @escaping (TCPStream) -> Void) throws(LoopError) {
+    private init(loop: EventLoop, onAccept: @escaping (TCPStream) -> Void) {
         self.loop = loop
         self.onAccept = onAccept
-        handle = TCPServer.makeHandle(loop)
+        handle = .allocate(capacity: 1)
+        uv_tcp_init(loop.raw, handle)
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    }
+
+    public convenience init(loop: EventLoop, host: String, port: Int, backlog: Int32 = 1024,
+                            onAccept: @escaping (TCPStream) -> Void) throws(LoopError) {
+        self.init(loop: loop, onAccept: onAccept)
         do {
             var addr = try makeSocketAddress(host: host, port: port)
             let rc = withUnsafePointer(to: &addr) { p in
@@ -229,12 +234,9 @@ public final class TCPServer: LoopClosable {
 
     /// Listens on a socket already bound (one of several SO_REUSEPORT sockets); the server
     /// owns `fd` from here on.
-    public init(loop: EventLoop, fd: Int32, backlog: Int32 = 1024,
-                onAccept: @escaping (TCPStream) -> Void) throws(LoopError) {
-        self.loop = loop
-        self.onAccept = onAccept
-        handle = TCPServer.makeHandle(loop)
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    public convenience init(loop: EventLoop, fd: Int32, backlog: Int32 = 1024,
+                            onAccept: @escaping (TCPStream) -> Void) throws(LoopError) {
+        self.init(loop: loop, onAccept: onAccept)
         do {
             try check("uv_tcp_open", uv_tcp_open(handle, uv_os_sock_t(fd)))
             try listen(backlog, "fd \(fd)")
@@ -242,12 +244,6 @@ public final class TCPServer: LoopClosable {
             close()
             throw error
         }
-    }
-
-    private static func makeHandle(_ loop: EventLoop) -> UnsafeMutablePointer<uv_tcp_t> {
-        let h = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        uv_tcp_init(loop.raw, h)
-        return h
     }
 
     private func listen(_ backlog: Int32, _ what: String) throws(LoopError) {

@@ -80,16 +80,7 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
         let request = HTTPClientRequest(
             host: url.host, port: url.port, method: method, target: target, headers: headers, body: call.body,
             timeoutMillis: UInt64(integration.timeoutMillis), isTLS: url.isTLS)
-        pool.send(request) { result in
-            switch result {
-            case .success(let r):
-                done(.success(IntegrationOutcome(r)))
-            case .failure(.timedOut):
-                done(.failure(.timedOut))
-            case .failure(let e):
-                done(.failure(.unreachable("\(e)")))
-            }
-        }
+        pool.send(request) { done($0.asIntegrationResult { .unreachable("\($0)") }) }
     }
 
     /// Fills `${stageVariables.name}` and `{name}` (from the mapped path parameters, else the

@@ -71,16 +71,7 @@ public final class StepFunctionsPlugin: IntegrationPlugin {
                 headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: call.body,
                 timeoutMillis: UInt64(call.integration.timeoutMillis), isTLS: url.isTLS)
             if pool == nil { pool = HTTPClientPool(loop: loop) }
-            pool!.send(out) { result in
-                switch result {
-                case .success(let r):
-                    done(.success(IntegrationOutcome(r)))
-                case .failure(.timedOut):
-                    done(.failure(.timedOut))
-                case .failure(let e):
-                    done(.failure(.failed("states endpoint \(url.hostHeader): \(e)")))
-                }
-            }
+            pool!.send(out) { done($0.asIntegrationResult { .failed("states endpoint \(url.hostHeader): \($0)") }) }
         }
     }
 }
