@@ -12,60 +12,90 @@ public struct RouteMatch: Sendable {
 }
 
 /// Phase 2 and 3: picks the API by Host (or the LocalStack path form, or the only API), the
-/// stage by the first path segment, then the resource and method. Built once per snapshot.
+/// stage by the first path segment, then the resource and method. Built once per snapshot;
+/// routing works on the path's UTF-8 bytes against patterns compiled here.
 public struct Router: Sendable {
     let apis: [RestApiSpec]
     let byId: [String: Int]
+    /// Per API, its resources' patterns in `api.resources` order.
+    let patterns: [[[CompiledSegment]]]
+    /// Per API, its stage names as bytes.
+    let stageNames: [[[UInt8]]]
+
+    enum CompiledSegment: Sendable {
+        case literal([UInt8])
+        case parameter(String)
+        case greedy(String)
+    }
 
     public init(apis: [RestApiSpec]) {
         self.apis = apis
         var ids: [String: Int] = [:]
         for (i, a) in apis.enumerated() { ids[a.id] = i }
         byId = ids
+        patterns = apis.map { api in
+            api.resources.map { r in
+                r.segments.map { seg -> CompiledSegment in
+                    switch seg {
+                    case .literal(let l): return .literal(Array(l.utf8))
+                    case .parameter(let n): return .parameter(n)
+                    case .greedy(let n): return .greedy(n)
+                    }
+                }
+            }
+        }
+        stageNames = apis.map { $0.stages.map { Array($0.name.utf8) } }
     }
 
     public func route(method: String, path rawPath: String, host: String?) -> RouteMatch? {
-        var path = Substring(rawPath)
-        var api: RestApiSpec?
+        var path = Array(rawPath.utf8)[...]
+        var apiIndex: Int?
         // LocalStack's form: /restapis/{apiId}/{stage}/_user_request_/{path}
-        if path.hasPrefix("/restapis/") {
-            let rest = path.dropFirst("/restapis/".count)
-            let parts = rest.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-            guard parts.count >= 3, parts[2] == "_user_request_", let i = byId[String(parts[0])] else { return nil }
-            api = apis[i]
-            path = "/" + parts[1] + "/" + (parts.count > 3 ? parts[3] : "")
-        } else if let host, let dot = host.firstIndex(of: "."), host[dot...].hasPrefix(".execute-api."),
-                  let i = byId[String(host[..<dot])] {
-            api = apis[i]
+        let restapis = Array("/restapis/".utf8)
+        if path.starts(with: restapis) {
+            let parts = path.dropFirst(restapis.count).split(separator: 0x2F, maxSplits: 3, omittingEmptySubsequences: false)
+            guard parts.count >= 3, parts[2].elementsEqual("_user_request_".utf8),
+                  let i = byId[String(decoding: parts[0], as: UTF8.self)] else { return nil }
+            apiIndex = i
+            path = ([0x2F] + parts[1] + [0x2F] + (parts.count > 3 ? Array(parts[3]) : []))[...]
+        } else if let host, let i = Router.apiIndex(host: host, byId: byId) {
+            apiIndex = i
         } else if apis.count == 1 {
-            api = apis[0]
+            apiIndex = 0
         }
-        guard let api else { return nil }
+        guard let a = apiIndex else { return nil }
         let afterSlash = path.dropFirst()
-        let stageName = afterSlash.prefix { $0 != "/" }
-        guard let stage = api.stages.first(where: { $0.name[...] == stageName }) else { return nil }
+        let stageName = afterSlash.prefix { $0 != 0x2F }
+        guard let s = stageNames[a].firstIndex(where: { $0.elementsEqual(stageName) }) else { return nil }
         var resourcePath = afterSlash.dropFirst(stageName.count)
-        if resourcePath.isEmpty { resourcePath = "/" }
-        let segments = resourcePath.split(separator: "/", omittingEmptySubsequences: true)
-        var best: (score: UInt64, resource: ResourceSpec, params: [String: String])?
-        for resource in api.resources {
-            guard let (score, params) = Router.match(resource.segments, segments) else { continue }
-            if best == nil || score < best!.score {
-                best = (score, resource, params)
-            }
+        if resourcePath.isEmpty { resourcePath = [0x2F][...] }
+        let segments = resourcePath.split(separator: 0x2F, omittingEmptySubsequences: true)
+        var best: (score: UInt64, index: Int)?
+        for (k, pattern) in patterns[a].enumerated() {
+            guard let score = Router.score(pattern, segments) else { continue }
+            if best == nil || score < best!.score { best = (score, k) }
         }
         guard let found = best else { return nil }
-        guard let m = found.resource.methods[method] ?? found.resource.methods["ANY"] else { return nil }
-        return RouteMatch(api: api, stage: stage, resource: found.resource, method: m,
-                          path: String(resourcePath), pathParameters: found.params)
+        let api = apis[a]
+        let resource = api.resources[found.index]
+        guard let m = resource.methods[method] ?? resource.methods["ANY"] else { return nil }
+        return RouteMatch(api: api, stage: api.stages[s], resource: resource, method: m,
+                          path: String(decoding: resourcePath, as: UTF8.self),
+                          pathParameters: Router.parameters(patterns[a][found.index], segments))
     }
 
-    /// Matches and ranks: per segment, literal (0) before `{param}` (1) before `{proxy+}` (2),
-    /// the first segment weighing most. The ranks are packed two bits a segment into one
-    /// number (the first 32 segments; deeper ones tie), so a smaller number is a better match.
-    static func match(_ pattern: [PathSegment], _ segs: [Substring]) -> (UInt64, [String: String])? {
+    /// `{apiId}.execute-api.{region}.amazonaws.com` → the API's index.
+    static func apiIndex(host: String, byId: [String: Int]) -> Int? {
+        let h = Array(host.utf8)
+        guard let dot = h.firstIndex(of: 0x2E), h[dot...].starts(with: ".execute-api.".utf8) else { return nil }
+        return byId[String(decoding: h[..<dot], as: UTF8.self)]
+    }
+
+    /// Ranks a match: per segment, literal (0) before `{param}` (1) before `{proxy+}` (2), the
+    /// first segment weighing most. The ranks are packed two bits a segment into one number
+    /// (the first 32 segments; deeper ones tie), so a smaller number is a better match.
+    static func score(_ pattern: [CompiledSegment], _ segs: [ArraySlice<UInt8>]) -> UInt64? {
         var score: UInt64 = 0
-        var params: [String: String] = [:]
         var i = 0
         var ranked = 0
         func rank(_ r: UInt64) {
@@ -76,23 +106,45 @@ public struct Router: Sendable {
         for p in pattern {
             switch p {
             case .literal(let l):
-                guard i < segs.count, segs[i] == l[...] else { return nil }
+                guard i < segs.count, segs[i].elementsEqual(l) else { return nil }
                 rank(0)
                 i += 1
-            case .parameter(let name):
+            case .parameter:
                 guard i < segs.count else { return nil }
-                params[name] = String(segs[i])
                 rank(1)
                 i += 1
-            case .greedy(let name):
+            case .greedy:
                 guard i < segs.count else { return nil }
-                params[name] = segs[i...].joined(separator: "/")
                 rank(2)
                 i = segs.count
             }
         }
         guard i == segs.count else { return nil }
         if ranked < 32 { score <<= UInt64(2 * (32 - ranked)) }
-        return (score, params)
+        return score
+    }
+
+    /// The path parameters of a pattern that matched.
+    static func parameters(_ pattern: [CompiledSegment], _ segs: [ArraySlice<UInt8>]) -> [String: String] {
+        var params: [String: String] = [:]
+        var i = 0
+        for p in pattern {
+            switch p {
+            case .literal:
+                i += 1
+            case .parameter(let name):
+                params[name] = String(decoding: segs[i], as: UTF8.self)
+                i += 1
+            case .greedy(let name):
+                var joined: [UInt8] = []
+                for (k, seg) in segs[i...].enumerated() {
+                    if k > 0 { joined.append(0x2F) }
+                    joined.append(contentsOf: seg)
+                }
+                params[name] = String(decoding: joined, as: UTF8.self)
+                i = segs.count
+            }
+        }
+        return params
     }
 }

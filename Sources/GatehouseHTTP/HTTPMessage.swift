@@ -74,15 +74,17 @@ public struct HTTPRequest: Sendable {
                 remoteAddress: String = "", isTLS: Bool = false) {
         self.method = method
         self.target = target
+        // Byte-wise (UTF-8 view) rather than by Character: this runs for every request.
         var t = Substring(target)
         // Absolute-form (RFC 9112 §3.2.2): keep only the path and query.
-        if t.hasPrefix("http://") || t.hasPrefix("https://") {
-            let afterScheme = t[t.index(t.firstIndex(of: ":")!, offsetBy: 3)...]
-            t = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterScheme[$0...] } ?? "/"
+        if t.utf8.first != 0x2F && (t.utf8.starts(with: "http://".utf8) || t.utf8.starts(with: "https://".utf8)) {
+            let colon = t.utf8.firstIndex(of: 0x3A)!
+            let afterScheme = t[t.utf8.index(colon, offsetBy: 3)...]
+            t = afterScheme.utf8.firstIndex(where: { $0 == 0x2F || $0 == 0x3F }).map { afterScheme[$0...] } ?? "/"
         }
-        if let q = t.firstIndex(of: "?") {
+        if let q = t.utf8.firstIndex(of: 0x3F) {
             path = String(t[..<q])
-            query = String(t[t.index(after: q)...])
+            query = String(t[t.utf8.index(after: q)...])
         } else {
             path = String(t)
             query = ""
