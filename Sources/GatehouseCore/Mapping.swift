@@ -51,7 +51,7 @@ enum RequestMapping {
 enum ResponseMapping {
     static func methodResponse(_ outcome: IntegrationOutcome, integration: Integration,
                                requestId: String) -> Result<HTTPResponse, GatewayError> {
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(capacity: outcome.headers.count + 2)
         headers.add("x-amzn-RequestId", requestId)
         if integration.type == .httpProxy || integration.type == .awsProxy {
             for (n, v) in outcome.headers.fields {

@@ -157,7 +157,7 @@ final class UpstreamConnection: TCPStreamDelegate {
         receivedAny = false
         complete = false
         tooLarge = false
-        headers = HTTPHeaders()
+        headers = HTTPHeaders(capacity: 12)
         body = []
         status = 0
         lastWasValue = false
@@ -199,12 +199,20 @@ final class UpstreamConnection: TCPStreamDelegate {
         }
     }
 
+    private static let bodilessMethods: Set<String> = ["GET", "HEAD", "DELETE", "OPTIONS", "TRACE"]
+
+    /// `Host: …\r\n` for this connection's upstream, made once.
+    private lazy var hostLine: [UInt8] = {
+        let h = key.host.utf8.contains(0x3A) ? "[\(key.host)]" : key.host
+        return Array("Host: \(key.port == (key.tls ? 443 : 80) ? h : "\(h):\(key.port)")\r\n".utf8)
+    }()
+
     private func serialized(_ r: HTTPClientRequest) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + r.body.count)
-        out.append(contentsOf: r.method.utf8)
+        appendUTF8(r.method, to: &out)
         out.append(0x20)
-        out.append(contentsOf: r.target.utf8)
+        appendUTF8(r.target, to: &out)
         out.append(contentsOf: " HTTP/1.1\r\n".utf8)
         var hasHost = false
         for (n, v) in r.headers.fields {
@@ -212,19 +220,25 @@ final class UpstreamConnection: TCPStreamDelegate {
             if asciiCaseEquals(n, "Content-Length") || asciiCaseEquals(n, "Transfer-Encoding")
                 || asciiCaseEquals(n, "Connection") { continue }
             if asciiCaseEquals(n, "Host") { hasHost = true }
-            out.append(contentsOf: n.utf8)
+            appendUTF8(n, to: &out)
             out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: v.utf8)
+            // A mapped value (a decoded query parameter, say) never carries CR, LF or NUL onto
+            // the wire: that would split the upstream request.
+            var value = v
+            value.withUTF8 { bytes in
+                if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
+                    for c in bytes where c != 0x0D && c != 0x0A && c != 0 { out.append(c) }
+                } else {
+                    out.append(contentsOf: bytes)
+                }
+            }
             out.append(contentsOf: "\r\n".utf8)
         }
-        if !hasHost {
-            out.append(contentsOf: "Host: ".utf8)
-            let h = r.host.contains(":") ? "[\(r.host)]" : r.host
-            out.append(contentsOf: (r.port == (r.isTLS ? 443 : 80) ? h : "\(h):\(r.port)").utf8)
+        if !hasHost { out.append(contentsOf: hostLine) }
+        if !r.body.isEmpty || !Self.bodilessMethods.contains(r.method) {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(r.body.count, to: &out)
             out.append(contentsOf: "\r\n".utf8)
-        }
-        if !r.body.isEmpty || !["GET", "HEAD", "DELETE", "OPTIONS", "TRACE"].contains(r.method) {
-            out.append(contentsOf: "Content-Length: \(r.body.count)\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
         out.append(contentsOf: r.body)

@@ -3,6 +3,11 @@ public struct HTTPHeaders: Sendable, Sequence {
     public private(set) var fields: [(name: String, value: String)] = []
 
     public init() {}
+
+    /// Room for `capacity` fields without regrowing.
+    public init(capacity: Int) {
+        fields.reserveCapacity(capacity)
+    }
     public init(_ fields: [(String, String)]) {
         self.fields = fields.map { (name: $0.0, value: $0.1) }
     }
@@ -123,14 +128,14 @@ public struct HTTPResponse: Sendable {
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         appendDecimal(status, to: &out)
         out.append(0x20)
-        out.append(contentsOf: HTTPResponse.reason(status).utf8)
+        appendUTF8(HTTPResponse.reason(status), to: &out)
         out.append(contentsOf: "\r\n".utf8)
         var hasDate = false
         for (name, value) in headers.fields {
             if asciiCaseEquals(name, "Content-Length") || asciiCaseEquals(name, "Connection")
                 || asciiCaseEquals(name, "Transfer-Encoding") { continue }
             if asciiCaseEquals(name, "Date") { hasDate = true }
-            out.append(contentsOf: name.utf8)
+            appendUTF8(name, to: &out)
             out.append(contentsOf: ": ".utf8)
             // A header value never carries CR or LF onto the wire (response splitting).
             var v = value
@@ -145,7 +150,7 @@ public struct HTTPResponse: Sendable {
         }
         if !hasDate {
             out.append(contentsOf: "Date: ".utf8)
-            out.append(contentsOf: date.utf8)
+            appendUTF8(date, to: &out)
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "Content-Length: ".utf8)
@@ -190,6 +195,14 @@ public struct HTTPResponse: Sendable {
         default: return "Status"
         }
     }
+}
+
+/// Appends a string's UTF-8 bytes in one copy (`append(contentsOf: s.utf8)` goes element by
+/// element through the generic sequence path).
+@inline(__always)
+func appendUTF8(_ s: String, to out: inout [UInt8]) {
+    var s = s
+    s.withUTF8 { out.append(contentsOf: $0) }
 }
 
 /// Appends the decimal digits of a non-negative `n`.

@@ -205,7 +205,7 @@ public struct HTTPRequestParser {
         // RFC 9112 §2.3: a higher minor version is read as the highest one supported.
         guard major == 1 else { state = .failed; return .failure(.versionNotSupported) }
         head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
-                               minorVersion: min(minor, 1), headers: HTTPHeaders(), keepAlive: minor == 1, expectContinue: false)
+                               minorVersion: min(minor, 1), headers: HTTPHeaders(capacity: 16), keepAlive: minor == 1, expectContinue: false)
         state = .headerLine
         headerBytes = 0
         hostCount = 0

@@ -58,7 +58,7 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
         }
         if !query.isEmpty { target += "?" + query }
 
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(capacity: call.headers.count + 4)
         if proxy {
             var forwardedFor: String?
             for (n, v) in call.headers.fields where ProxyHeaders.forwardable(n) {
