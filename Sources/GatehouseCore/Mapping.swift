@@ -36,11 +36,15 @@ enum RequestMapping {
         }
     }
 
-    /// `application/json; charset=utf-8` → `application/json`.
+    /// `application/json; charset=utf-8` → `application/json`. Byte-wise: this runs per request.
     static func mediaType(_ header: String?) -> String? {
         guard let header else { return nil }
-        let base = header.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces() } ?? ""
-        return base.isEmpty ? nil : base.lowercased()
+        var u = Array(header.utf8)[...]
+        if let semi = u.firstIndex(of: 0x3B) { u = u[..<semi] }
+        while let f = u.first, f == 0x20 || f == 0x09 { u = u.dropFirst() }
+        while let l = u.last, l == 0x20 || l == 0x09 { u = u.dropLast() }
+        guard !u.isEmpty else { return nil }
+        return String(decoding: u.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }
 
