@@ -1,3 +1,7 @@
+// SigV4 hashes with the low-level SHA256_* calls (no provider lookup per digest, which the
+// EVP interface of OpenSSL 3 costs on every call); they are deprecated there but present, so
+// their deprecation attributes are turned off for this module.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>

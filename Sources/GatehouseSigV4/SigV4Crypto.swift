@@ -5,53 +5,38 @@ import COpenSSL
 enum Crypto {
     static let sha256Length = 32
 
-    /// One byte to point at when the input is empty (OpenSSL wants a valid pointer).
-    private static let emptyInput: [UInt8] = [0]
-
-    /// SHA-256 fetched from the default provider once. `EVP_sha256()` in OpenSSL 3 makes every
-    /// digest look the algorithm up again (callgrind: about a third of the verifier's time);
-    /// a fetched `EVP_MD` is reference-counted and safe to share between threads.
-    nonisolated(unsafe) private static let md: OpaquePointer = {
-        guard let m = EVP_MD_fetch(nil, "SHA256", nil) else { fatalError("OpenSSL has no SHA256") }
-        return m
-    }()
-
+    /// SHA-256 with OpenSSL's low-level `SHA256_*` calls. Through EVP, OpenSSL 3 looks the
+    /// algorithm up in its provider store on every digest (`EVP_sha256()`, `HMAC()`), which
+    /// callgrind showed costing several times the hashing itself; the low-level calls do not.
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var ctx = SHA256_CTX()
         var out = [UInt8](repeating: 0, count: sha256Length)
-        var outLength: UInt32 = 0
-        let ok: Int32 = withNonEmptyPointer(bytes) { data, count in
-            out.withUnsafeMutableBufferPointer { outBuffer in
-                EVP_Digest(data, count, outBuffer.baseAddress, &outLength, md, nil)
-            }
-        }
-        precondition(ok == 1 && outLength == UInt32(sha256Length), "EVP_Digest(SHA-256) failed")
+        SHA256_Init(&ctx)
+        bytes.withUnsafeBytes { _ = SHA256_Update(&ctx, $0.baseAddress, $0.count) }
+        out.withUnsafeMutableBufferPointer { _ = SHA256_Final($0.baseAddress, &ctx) }
         return out
     }
 
-    /// HMAC-SHA256 (RFC 2104) as two SHA-256 passes over the padded key and the data, on the
-    /// fetched digest: OpenSSL 3's one-shot `HMAC()` fetches the MAC and the digest on every
-    /// call, which cost more than the hashing itself.
+    /// HMAC-SHA256 (RFC 2104): SHA-256 over the key padded with 0x36, then the data; then
+    /// SHA-256 over the key padded with 0x5C, then that inner hash.
     static func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] {
         let blockSize = 64
         var k = key.count > blockSize ? sha256(key) : key
         k.append(contentsOf: repeatElement(0, count: blockSize - k.count))
         var pad = [UInt8](repeating: 0, count: blockSize)
-        guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed") }
-        defer { EVP_MD_CTX_free(ctx) }
         var inner = [UInt8](repeating: 0, count: sha256Length)
         var out = [UInt8](repeating: 0, count: sha256Length)
-        var length: UInt32 = 0
+        var ctx = SHA256_CTX()
         for i in 0..<blockSize { pad[i] = k[i] ^ 0x36 }
-        var ok = EVP_DigestInit_ex(ctx, md, nil) == 1
-        ok = ok && pad.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, blockSize) } == 1
-        ok = ok && withNonEmptyPointer(data) { EVP_DigestUpdate(ctx, $0, $1) } == 1
-        ok = ok && inner.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) } == 1
+        SHA256_Init(&ctx)
+        pad.withUnsafeBytes { _ = SHA256_Update(&ctx, $0.baseAddress, blockSize) }
+        data.withUnsafeBytes { _ = SHA256_Update(&ctx, $0.baseAddress, $0.count) }
+        inner.withUnsafeMutableBufferPointer { _ = SHA256_Final($0.baseAddress, &ctx) }
         for i in 0..<blockSize { pad[i] = k[i] ^ 0x5C }
-        ok = ok && EVP_DigestInit_ex(ctx, md, nil) == 1
-        ok = ok && pad.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, blockSize) } == 1
-        ok = ok && inner.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, sha256Length) } == 1
-        ok = ok && out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) } == 1
-        precondition(ok && length == UInt32(sha256Length), "HMAC(SHA-256) failed")
+        SHA256_Init(&ctx)
+        pad.withUnsafeBytes { _ = SHA256_Update(&ctx, $0.baseAddress, blockSize) }
+        inner.withUnsafeBytes { _ = SHA256_Update(&ctx, $0.baseAddress, sha256Length) }
+        out.withUnsafeMutableBufferPointer { _ = SHA256_Final($0.baseAddress, &ctx) }
         return out
     }
 
@@ -64,13 +49,6 @@ enum Crypto {
                 CRYPTO_memcmp(x.baseAddress, y.baseAddress, x.count) == 0
             }
         }
-    }
-
-    private static func withNonEmptyPointer<R>(_ bytes: [UInt8], _ body: (UnsafeRawPointer, Int) -> R) -> R {
-        if bytes.isEmpty {
-            return emptyInput.withUnsafeBytes { body($0.baseAddress!, 0) }
-        }
-        return bytes.withUnsafeBytes { body($0.baseAddress!, $0.count) }
     }
 }
 
