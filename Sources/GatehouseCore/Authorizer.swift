@@ -7,7 +7,9 @@ import GatehouseSigV4
 public struct AuthenticatedCaller: Sendable {
     public var principal: PolicyPrincipal
     public var credential: CallerCredential?
-    /// Condition keys the caller established (`aws:SourceArn`, `aws:PrincipalArn`, …).
+    /// Condition keys the caller established (`aws:sourcearn`, `aws:principalarn`, …), in
+    /// lowercase: IAM compares key names case-insensitively, and the policy evaluator then has
+    /// nothing to fold.
     public var context: [String: [String]]
 
     /// How a denial names the caller: the IAM ARN, else `anonymous`.
@@ -45,12 +47,12 @@ public struct Authorizer: Sendable {
                 ids[id] = (.service(s), [:])
             case .arn(let a):
                 let principal = PolicyPrincipal.aws(arn: a)
-                var context: [String: [String]] = ["aws:PrincipalArn": [a]]
-                if let account = principal.accountID { context["aws:PrincipalAccount"] = [account] }
+                var context: [String: [String]] = ["aws:principalarn": [a]]
+                if let account = principal.accountID { context["aws:principalaccount"] = [account] }
                 // arn:aws:iam::ACCOUNT:user/x, arn:aws:sts::ACCOUNT:assumed-role/r/s, …:root.
                 let resource = a.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).last ?? ""
                 let type = resource.hasPrefix("assumed-role/") ? "AssumedRole" : resource.hasPrefix("user/") ? "User" : "Account"
-                context["aws:PrincipalType"] = [type]
+                context["aws:principaltype"] = [type]
                 ids[id] = (principal, context)
             }
         }
@@ -91,18 +93,18 @@ public struct Authorizer: Sendable {
             guard cred.mayAssertSourceArn.contains(where: { ResourcePolicy.arnMatches(pattern: $0, arn: sourceArn) }) else {
                 return .failure(.sourceNotPermitted("The key \(cred.accessKeyId) may not assert source ARN \(sourceArn)"))
             }
-            context["aws:SourceArn"] = [sourceArn]
+            context["aws:sourcearn"] = [sourceArn]
             let parts = sourceArn.split(separator: ":", omittingEmptySubsequences: false)
-            if parts.count > 4, !parts[4].isEmpty { context["aws:SourceAccount"] = [String(parts[4])] }
+            if parts.count > 4, !parts[4].isEmpty { context["aws:sourceaccount"] = [String(parts[4])] }
         }
         if let account = request.headers["X-Amz-Source-Account"] {
             guard signed.contains("x-amz-source-account") else {
                 return .failure(.sourceNotPermitted("X-Amz-Source-Account must be one of the SignedHeaders"))
             }
-            if let derived = context["aws:SourceAccount"], derived != [account] {
+            if let derived = context["aws:sourceaccount"], derived != [account] {
                 return .failure(.sourceNotPermitted("X-Amz-Source-Account does not match the account of X-Amz-Source-Arn"))
             }
-            context["aws:SourceAccount"] = [account]
+            context["aws:sourceaccount"] = [account]
         }
         return .success(AuthenticatedCaller(principal: principal, credential: cred, context: context))
     }
@@ -116,7 +118,7 @@ public struct Authorizer: Sendable {
     public func authorize(caller: AuthenticatedCaller, api: RestApiSpec, resourceArn: String,
                           sourceIp: String) -> GatewayError? {
         var context = caller.context
-        if !sourceIp.isEmpty { context["aws:SourceIp"] = [sourceIp] }
+        if !sourceIp.isEmpty { context["aws:sourceip"] = [sourceIp] }
         let request = PolicyRequest(principal: caller.principal, action: "execute-api:Invoke",
                                     resource: resourceArn, context: context)
         let resourceDecision = api.policy?.evaluate(request)
@@ -138,7 +140,7 @@ public struct Authorizer: Sendable {
         case .service:
             allowed = resourceDecision == .allow
         case .aws:
-            allowed = (caller.context["aws:PrincipalAccount"]?.first ?? caller.principal.accountID) == api.accountId
+            allowed = (caller.context["aws:principalaccount"]?.first ?? caller.principal.accountID) == api.accountId
                 ? (identityDecision == .allow || resourceDecision == .allow)
                 : (identityDecision == .allow && resourceDecision == .allow)
         }

@@ -100,6 +100,8 @@ public struct ResourcePolicy: Sendable {
     /// IAM condition key names are case-insensitive; fold the request's keys once per
     /// evaluation, merging values should two spellings of one key both appear.
     static func lowercasedKeys(_ context: [String: [String]]) -> [String: [String]] {
+        // Usually the caller already folded them: then there is nothing to copy.
+        if !context.keys.contains(where: { $0.utf8.contains { $0 >= 0x41 && $0 <= 0x5A } }) { return context }
         var out: [String: [String]] = [:]
         out.reserveCapacity(context.count)
         for (key, values) in context {

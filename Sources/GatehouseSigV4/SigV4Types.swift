@@ -170,33 +170,35 @@ func asciiLowercased(_ s: String) -> String {
     return changed ? String(decoding: bytes, as: UTF8.self) : s
 }
 
-func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    let x = a.utf8, y = b.utf8
-    guard x.count == y.count else { return false }
-    for (p, q) in zip(x, y) where asciiLower(p) != asciiLower(q) {
-        return false
-    }
-    return true
-}
 
 /// Splits `s` at ASCII separator bytes (fast: no grapheme breaking). Separators are ASCII, so every
 /// piece boundary is a scalar boundary.
 func asciiSplit(_ s: String, omittingEmpty: Bool = true, isSeparator: (UInt8) -> Bool) -> [Substring] {
-    var result: [Substring] = []
-    let u = s.utf8
-    var start = u.startIndex
-    var i = start
-    while i != u.endIndex {
-        if isSeparator(u[i]) {
-            if !omittingEmpty || start != i { result.append(s[start..<i]) }
-            i = u.index(after: i)
-            start = i
-        } else {
-            i = u.index(after: i)
+    // Offsets found on the contiguous UTF-8, then turned into indices once per piece (O(1) on
+    // native strings): stepping `utf8.index(after:)` byte by byte cost ~40 instructions a byte.
+    var copy = s
+    var cuts: [(Int, Int)] = []
+    copy.withUTF8 { u in
+        var start = 0
+        for i in 0..<u.count where isSeparator(u[i]) {
+            if !omittingEmpty || start != i { cuts.append((start, i)) }
+            start = i + 1
+        }
+        if !omittingEmpty || start != u.count { cuts.append((start, u.count)) }
+    }
+    let base = s.utf8.startIndex
+    return cuts.map { s[s.utf8.index(base, offsetBy: $0.0)..<s.utf8.index(base, offsetBy: $0.1)] }
+}
+
+func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    var a = a, b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            for i in 0..<x.count where asciiLower(x[i]) != asciiLower(y[i]) { return false }
+            return true
         }
     }
-    if !omittingEmpty || start != u.endIndex { result.append(s[start..<u.endIndex]) }
-    return result
 }
 
 /// True when the UTF-8 of `s` equals that of `literal`.
