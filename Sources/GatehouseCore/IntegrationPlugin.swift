@@ -30,11 +30,21 @@ public struct IntegrationCall: Sendable {
 public struct IntegrationOutcome: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
+    /// An upstream's header lines as they came (`Name: value\r\n`), when the answer is an
+    /// HTTP upstream's; `headers` is then empty and a proxy integration passes these on.
+    public var rawHeaders: [UInt8]?
     public var body: [UInt8]
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8]) {
         self.status = status
         self.headers = headers
+        self.body = body
+    }
+
+    public init(status: Int, rawHeaders: [UInt8], body: [UInt8]) {
+        self.status = status
+        self.headers = HTTPHeaders()
+        self.rawHeaders = rawHeaders
         self.body = body
     }
 }
@@ -44,7 +54,7 @@ extension Result where Success == HTTPClientResponse, Failure == HTTPClientError
     /// (504), or `failure(error)` for any other fault.
     public func asIntegrationResult(_ failure: (HTTPClientError) -> IntegrationFailure) -> Result<IntegrationOutcome, IntegrationFailure> {
         switch self {
-        case .success(let r): return .success(IntegrationOutcome(status: r.status, headers: r.headers, body: r.body))
+        case .success(let r): return .success(IntegrationOutcome(status: r.status, rawHeaders: r.rawHeaders, body: r.body))
         case .failure(.timedOut): return .failure(.timedOut)
         case .failure(let e): return .failure(failure(e))
         }

@@ -58,6 +58,11 @@ enum ResponseMapping {
         var headers = HTTPHeaders(capacity: outcome.headers.count + 2)
         headers.add("x-amzn-RequestId", requestId)
         if integration.type == .httpProxy || integration.type == .awsProxy {
+            if let raw = outcome.rawHeaders {
+                var r = HTTPResponse(status: outcome.status, headers: headers, body: outcome.body)
+                r.rawHeaderLines = ProxyHeaders.filteredLines(raw)
+                return .success(r)
+            }
             for (n, v) in outcome.headers.fields {
                 switch ProxyHeaders.disposition(n) {
                 case .pass: headers.add(n, v)
@@ -100,6 +105,47 @@ public enum ProxyHeaders {
         for h in remapped where h.utf8.count == n && asciiCaseEquals(h, name) { return .remap }
         return .pass
     }
+
+    /// The upstream's header lines with `disposition` applied byte-wise: passed lines copied,
+    /// remapped ones prefixed `x-amzn-Remapped-`, dropped ones left out.
+    public static func filteredLines(_ raw: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count + 48)
+        raw.withUnsafeBufferPointer { u in
+            var start = 0
+            while start < u.count {
+                var end = start
+                while end < u.count && u[end] != 0x0A { end += 1 }
+                end = min(end + 1, u.count)  // through the LF
+                var colon = start
+                while colon < end && u[colon] != 0x3A { colon += 1 }
+                let name = UnsafeBufferPointer(rebasing: u[start..<colon])
+                switch disposition(bytes: name) {
+                case .pass: out.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<end]))
+                case .remap:
+                    out.append(contentsOf: "x-amzn-Remapped-".utf8)
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<end]))
+                case .drop: break
+                }
+                start = end
+            }
+        }
+        return out
+    }
+
+    static func disposition(bytes name: UnsafeBufferPointer<UInt8>) -> Disposition {
+        func equals(_ list: [[UInt8]]) -> Bool {
+            list.contains { l in
+                l.count == name.count && zip(l, name).allSatisfy { $0 == ($1 >= 0x41 && $1 <= 0x5A ? $1 | 0x20 : $1) }
+            }
+        }
+        if equals(droppedBytes) { return .drop }
+        if equals(remappedBytes) { return .remap }
+        return .pass
+    }
+
+    static let droppedBytes = dropped.map { Array($0.utf8) }
+    static let remappedBytes = remapped.map { Array($0.utf8) }
 
     static let dropped = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
                           "te", "trailer", "transfer-encoding", "upgrade", "content-length"]

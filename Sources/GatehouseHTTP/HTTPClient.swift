@@ -1,9 +1,53 @@
 
-/// A response received from an upstream.
+/// A response received from an upstream. Its header lines are kept as they came
+/// (`Name: value\r\n` each), so a proxy can pass them on without making strings of them;
+/// `headers` makes the strings when asked.
 public struct HTTPClientResponse: Sendable {
     public var status: Int
-    public var headers: HTTPHeaders
+    /// The header lines, each `Name: value\r\n`.
+    public var rawHeaders: [UInt8]
     public var body: [UInt8]
+
+    public init(status: Int, rawHeaders: [UInt8], body: [UInt8]) {
+        self.status = status
+        self.rawHeaders = rawHeaders
+        self.body = body
+    }
+
+    /// The header fields, parsed from `rawHeaders`.
+    public var headers: HTTPHeaders { HTTPHeaders(rawLines: rawHeaders) }
+}
+
+extension HTTPHeaders {
+    /// Fields from `Name: value\r\n` lines.
+    public init(rawLines raw: [UInt8]) {
+        self.init()
+        var start = 0
+        while start < raw.count {
+            var end = start
+            while end < raw.count && raw[end] != 0x0D && raw[end] != 0x0A { end += 1 }
+            let line = raw[start..<end]
+            if let colon = line.firstIndex(of: 0x3A) {
+                var v = line[(colon + 1)...]
+                while let f = v.first, f == 0x20 || f == 0x09 { v = v.dropFirst() }
+                add(String(decoding: line[..<colon], as: UTF8.self), String(decoding: v, as: UTF8.self))
+            }
+            start = end
+            while start < raw.count && (raw[start] == 0x0D || raw[start] == 0x0A) { start += 1 }
+        }
+    }
+
+    /// `Name: value\r\n` lines.
+    public var rawLines: [UInt8] {
+        var out: [UInt8] = []
+        for (n, v) in fields {
+            appendUTF8(n, to: &out)
+            out.append(contentsOf: ": ".utf8)
+            appendUTF8(v, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        return out
+    }
 }
 
 /// Why an upstream exchange failed. Each maps to one gateway response in Core.

@@ -127,7 +127,7 @@ final class UpstreamConnection: TCPStreamDelegate {
     private var field: [UInt8] = []
     private var value: [UInt8] = []
     private var lastWasValue = false
-    private var headers = HTTPHeaders()
+    private var rawHeaders: [UInt8] = []
     private var body: [UInt8] = []
     private var status = 0
     private var keepAlive = false
@@ -157,7 +157,8 @@ final class UpstreamConnection: TCPStreamDelegate {
         receivedAny = false
         complete = false
         tooLarge = false
-        headers = HTTPHeaders(capacity: 12)
+        rawHeaders = []
+        rawHeaders.reserveCapacity(256)
         body = []
         status = 0
         lastWasValue = false
@@ -289,7 +290,7 @@ final class UpstreamConnection: TCPStreamDelegate {
         }
         if complete {
             // Bytes after the response (n short of the read) mean the connection is out of step.
-            finish(.success(HTTPClientResponse(status: status, headers: headers, body: body)),
+            finish(.success(HTTPClientResponse(status: status, rawHeaders: rawHeaders, body: body)),
                    reusable: keepAlive && n == bytes.count)
         } else if tooLarge {
             finish(.failure(.responseTooLarge), reusable: false)
@@ -304,7 +305,7 @@ final class UpstreamConnection: TCPStreamDelegate {
             // A response delimited by the connection's end completes here.
             http_parser_execute(parser, &upstreamSettings, nil, 0)
             if complete {
-                finish(.success(HTTPClientResponse(status: status, headers: headers, body: body)), reusable: false)
+                finish(.success(HTTPClientResponse(status: status, rawHeaders: rawHeaders, body: body)), reusable: false)
             } else if reused && !receivedAny, let request, idempotentMethods.contains(request.method) {
                 // The upstream closed a kept-alive connection as it was reused: try once on a
                 // fresh one. Only idempotent methods, since the upstream may have seen it.
@@ -342,7 +343,18 @@ final class UpstreamConnection: TCPStreamDelegate {
     }
 
     private func flushHeader() {
-        headers.add(String(decoding: field, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        // Kept as a line; a value never carries CR or LF on (http-parser's lenient mode joins
+        // folded lines).
+        rawHeaders.append(contentsOf: field)
+        rawHeaders.append(0x3A)
+        rawHeaders.append(0x20)
+        if value.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            for b in value where b != 0x0D && b != 0x0A { rawHeaders.append(b) }
+        } else {
+            rawHeaders.append(contentsOf: value)
+        }
+        rawHeaders.append(0x0D)
+        rawHeaders.append(0x0A)
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
     }

@@ -106,6 +106,9 @@ public struct HTTPRequest: Sendable {
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
+    /// Header lines written as they are after `headers` (`Name: value\r\n` each): a proxied
+    /// upstream's, already filtered. They must not hold the framing headers.
+    public var rawHeaderLines: [UInt8] = []
     public var body: [UInt8]
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
@@ -148,6 +151,7 @@ public struct HTTPResponse: Sendable {
             }
             out.append(contentsOf: "\r\n".utf8)
         }
+        out.append(contentsOf: rawHeaderLines)
         if !hasDate {
             out.append(contentsOf: "Date: ".utf8)
             appendUTF8(date, to: &out)

@@ -71,3 +71,15 @@ func api(_ id: String, paths: [String: [String]]) -> RestApiSpec {
         #expect(r.headers["x-amzn-RequestId"] == "r")
     }
 }
+
+@Suite struct ProxyHeaderTests {
+    @Test func upstreamLinesAreFilteredAndRemappedByteWise() {
+        let raw = Array("Server: nginx\r\nDate: Wed\r\nContent-Type: text/plain\r\nCONTENT-LENGTH: 2\r\nconnection: keep-alive\r\nTransfer-Encoding: chunked\r\nwww-authenticate: Basic\r\nX-A: 1\r\n".utf8)
+        let out = String(decoding: ProxyHeaders.filteredLines(raw), as: UTF8.self)
+        #expect(out == "x-amzn-Remapped-Server: nginx\r\nx-amzn-Remapped-Date: Wed\r\nContent-Type: text/plain\r\nx-amzn-Remapped-www-authenticate: Basic\r\nX-A: 1\r\n")
+        // The same rules as the string path.
+        for (name, d) in [("Server", ProxyHeaders.Disposition.remap), ("Keep-Alive", .drop), ("X-Y", .pass)] {
+            #expect(ProxyHeaders.disposition(name) == d)
+        }
+    }
+}
