@@ -215,26 +215,9 @@ final class UpstreamConnection: TCPStreamDelegate {
         out.append(0x20)
         appendUTF8(r.target, to: &out)
         out.append(contentsOf: " HTTP/1.1\r\n".utf8)
-        var hasHost = false
-        for (n, v) in r.headers.fields {
-            // The framing headers are this client's: the body is always sent whole.
-            if asciiCaseEquals(n, "Content-Length") || asciiCaseEquals(n, "Transfer-Encoding")
-                || asciiCaseEquals(n, "Connection") { continue }
-            if asciiCaseEquals(n, "Host") { hasHost = true }
-            appendUTF8(n, to: &out)
-            out.append(contentsOf: ": ".utf8)
-            // A mapped value (a decoded query parameter, say) never carries CR, LF or NUL onto
-            // the wire: that would split the upstream request.
-            var value = v
-            value.withUTF8 { bytes in
-                if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
-                    for c in bytes where c != 0x0D && c != 0x0A && c != 0 { out.append(c) }
-                } else {
-                    out.append(contentsOf: bytes)
-                }
-            }
-            out.append(contentsOf: "\r\n".utf8)
-        }
+        // Framing headers are this client's (the body is always sent whole); a mapped value (a
+        // decoded query parameter, say) cannot split the upstream request.
+        let hasHost = appendFields(r.headers, to: &out, noting: "Host")
         if !hasHost { out.append(contentsOf: hostLine) }
         if !r.body.isEmpty || !Self.bodilessMethods.contains(r.method) {
             out.append(contentsOf: "Content-Length: ".utf8)

@@ -133,24 +133,7 @@ public struct HTTPResponse: Sendable {
         out.append(0x20)
         appendUTF8(HTTPResponse.reason(status), to: &out)
         out.append(contentsOf: "\r\n".utf8)
-        var hasDate = false
-        for (name, value) in headers.fields {
-            if asciiCaseEquals(name, "Content-Length") || asciiCaseEquals(name, "Connection")
-                || asciiCaseEquals(name, "Transfer-Encoding") { continue }
-            if asciiCaseEquals(name, "Date") { hasDate = true }
-            appendUTF8(name, to: &out)
-            out.append(contentsOf: ": ".utf8)
-            // A header value never carries CR or LF onto the wire (response splitting).
-            var v = value
-            v.withUTF8 { bytes in
-                if !bytes.contains(0x0D) && !bytes.contains(0x0A) {
-                    out.append(contentsOf: bytes)
-                } else {
-                    for c in bytes where c != 0x0D && c != 0x0A { out.append(c) }
-                }
-            }
-            out.append(contentsOf: "\r\n".utf8)
-        }
+        let hasDate = appendFields(headers, to: &out, noting: "Date")
         out.append(contentsOf: rawHeaderLines)
         if !hasDate {
             out.append(contentsOf: "Date: ".utf8)
@@ -207,6 +190,31 @@ public struct HTTPResponse: Sendable {
 func appendUTF8(_ s: String, to out: inout [UInt8]) {
     var s = s
     s.withUTF8 { out.append(contentsOf: $0) }
+}
+
+/// Writes `Name: value\r\n` for each field but the framing ones (`Content-Length`,
+/// `Transfer-Encoding`, `Connection`: the writer sets those), with CR, LF and NUL left out of
+/// values so that no value can split the message. Returns whether a field called `noting` was
+/// among them.
+func appendFields(_ headers: HTTPHeaders, to out: inout [UInt8], noting: String) -> Bool {
+    var seen = false
+    for (name, value) in headers.fields {
+        if asciiCaseEquals(name, "Content-Length") || asciiCaseEquals(name, "Transfer-Encoding")
+            || asciiCaseEquals(name, "Connection") { continue }
+        if asciiCaseEquals(name, noting) { seen = true }
+        appendUTF8(name, to: &out)
+        out.append(contentsOf: ": ".utf8)
+        var v = value
+        v.withUTF8 { bytes in
+            if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
+                for c in bytes where c != 0x0D && c != 0x0A && c != 0 { out.append(c) }
+            } else {
+                out.append(contentsOf: bytes)
+            }
+        }
+        out.append(contentsOf: "\r\n".utf8)
+    }
+    return seen
 }
 
 /// Appends the decimal digits of a non-negative `n`.
