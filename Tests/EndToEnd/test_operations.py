@@ -216,3 +216,33 @@ def test_sighup_under_load_loses_no_request(tmp_path):
     finally:
         assert gw.stop() == 0
         up.stop()
+
+
+@pytest.mark.parametrize("conf", ["gatehouse.yaml", "proxy.yaml"])
+def test_the_confs_in_conf_load(conf):
+    from conftest import CONF, binary
+    out = subprocess.run([binary(), "validate", "--conf", str(CONF / conf)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert any(l.startswith("route ") for l in out.stdout.splitlines())
+
+
+def test_the_proxy_conf_serves_its_mock_and_proxies(tmp_path):
+    from conftest import CONF
+    up = Upstream()
+    conf = tmp_path / "proxy.yaml"
+    text = (CONF / "proxy.yaml").read_text()
+    text = text.replace("template: proxy-api.yaml", f"template: {CONF / 'proxy-api.yaml'}")
+    text = text.replace("http://127.0.0.1:9000", up.url).replace("adminListen: 127.0.0.1:9090", "adminListen: 127.0.0.1:0")
+    conf.write_text(text)
+    gw = Gateway(["--conf", str(conf)])
+    try:
+        assert requests.get(gw.base + "/live/health", timeout=5).json() == {"status": "ok"}
+        r = requests.get(gw.base + "/live/some/where?x=1", timeout=5)
+        assert r.status_code == 200 and r.json()["path"] == "/some/where?x=1"
+        rid = r.headers["x-amzn-RequestId"]
+        assert wait_for(lambda: any(rid in l for l in gw.lines))
+        entry = json.loads(next(l for l in gw.lines if rid in l))
+        assert entry["path"] == "/live/some/where" and entry["status"] == "200"
+    finally:
+        assert gw.stop() == 0
+        up.stop()
