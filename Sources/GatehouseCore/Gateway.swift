@@ -18,6 +18,8 @@ public final class Gateway: HTTPRequestHandler {
     let observers: GatewayObservers
     /// Each stage's access log format, by "apiId/stage"; the default where a stage sets none.
     let stageFormats: [String: AccessLogFormat]
+    /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/` by "apiId/stage", made once.
+    let stageArnPrefixes: [String: String]
     private var ids = RequestIdGenerator()
 
     public init(model: GatewayModel, credentials: CredentialStore, plugins: [IntegrationPlugin],
@@ -35,6 +37,11 @@ public final class Gateway: HTTPRequestHandler {
             }
         }
         stageFormats = formats
+        var prefixes: [String: String] = [:]
+        for api in model.apis {
+            for stage in api.stages { prefixes["\(api.id)/\(stage.name)"] = "\(api.executeApiArnPrefix)/\(stage.name)/" }
+        }
+        stageArnPrefixes = prefixes
     }
 
     /// The plugin that serves `integration`, if any.
@@ -77,8 +84,11 @@ public final class Gateway: HTTPRequestHandler {
             }
         }
         // Phase 5: authorization. The method ARN names the resource path as requested.
-        let methodArn = "\(match.api.executeApiArnPrefix)/\(match.stage.name)/\(request.method)\(match.path.hasPrefix("/") ? "" : "/")\(match.path)"
         if match.api.policy != nil || match.method.authorization == .awsIAM {
+            var methodArn = stageArnPrefixes["\(match.api.id)/\(match.stage.name)"] ?? ""
+            methodArn += request.method
+            if !match.path.utf8.starts(with: "/".utf8) { methodArn += "/" }
+            methodArn += match.path
             if let denial = authorizer.authorize(caller: caller, api: match.api, resourceArn: methodArn,
                                                  sourceIp: request.remoteAddress) {
                 return fail(denial, "policy")

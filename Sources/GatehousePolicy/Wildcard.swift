@@ -8,12 +8,17 @@ struct WildcardPattern: Sendable, Equatable {
     /// The pattern as written (already lowercased when matching is case-insensitive).
     let text: String
     private let scalars: [Unicode.Scalar]
+    /// The pattern's UTF-8 when it is all ASCII: then an ASCII candidate is matched byte-wise,
+    /// with no scalar array made per match.
+    private let asciiBytes: [UInt8]?
     private let hasWildcard: Bool
 
     init(_ text: String) {
         self.text = text
         self.scalars = Array(text.unicodeScalars)
-        self.hasWildcard = text.contains("*") || text.contains("?")
+        let bytes = Array(text.utf8)
+        self.asciiBytes = bytes.allSatisfy { $0 < 0x80 } ? bytes : nil
+        self.hasWildcard = bytes.contains(0x2A) || bytes.contains(0x3F)
     }
 
     /// True for the bare `*`, which matches everything and needs no work.
@@ -22,6 +27,14 @@ struct WildcardPattern: Sendable, Equatable {
     func matches(_ candidate: String) -> Bool {
         if !hasWildcard { return text == candidate }
         if isMatchAll { return true }
+        if let p = asciiBytes {
+            var c = candidate
+            if let result = c.withUTF8({ u -> Bool? in
+                u.allSatisfy({ $0 < 0x80 }) ? p.withUnsafeBufferPointer { wildcardMatch($0, u) } : nil
+            }) {
+                return result
+            }
+        }
         return wildcardMatch(scalars, Array(candidate.unicodeScalars))
     }
 
@@ -39,15 +52,25 @@ struct WildcardPattern: Sendable, Equatable {
 /// earlier star could only absorb text the later one can absorb too, so this runs in
 /// O(pattern × text) worst case with no recursion — safe on hostile input.
 func wildcardMatch(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar]) -> Bool {
+    wildcardMatch(pattern, text, star: "*", one: "?")
+}
+
+/// The same on ASCII bytes.
+func wildcardMatch(_ pattern: UnsafeBufferPointer<UInt8>, _ text: UnsafeBufferPointer<UInt8>) -> Bool {
+    wildcardMatch(pattern, text, star: 0x2A, one: 0x3F)
+}
+
+func wildcardMatch<P: RandomAccessCollection, T: RandomAccessCollection>(_ pattern: P, _ text: T, star: P.Element, one: P.Element) -> Bool
+where P.Element: Equatable, T.Element == P.Element, P.Index == Int, T.Index == Int {
     var p = 0, t = 0
     var starAt = -1      // index in pattern of the last `*` seen
     var starText = 0     // text index that star currently extends to
     while t < text.count {
-        if p < pattern.count, pattern[p] == "*" {
+        if p < pattern.count, pattern[p] == star {
             starAt = p
             starText = t
             p += 1
-        } else if p < pattern.count, pattern[p] == "?" || pattern[p] == text[t] {
+        } else if p < pattern.count, pattern[p] == one || pattern[p] == text[t] {
             p += 1
             t += 1
         } else if starAt >= 0 {
@@ -58,7 +81,7 @@ func wildcardMatch(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar]) -> Boo
             return false
         }
     }
-    while p < pattern.count, pattern[p] == "*" { p += 1 }
+    while p < pattern.count, pattern[p] == star { p += 1 }
     return p == pattern.count
 }
 
