@@ -310,6 +310,28 @@ public enum SigV4 {
         stringToSign(amzDate: amzDate, credentialScope: credentialScope, canonicalRequestBytes: Array(canonicalRequest.utf8))
     }
 
+    /// The string to sign as bytes, and the lowercase hex signature of it, without making strings
+    /// (the verifier's path: strings are made only for a mismatch's message).
+    static func stringToSignBytes(amzDate: String, credentialScope: String, canonicalRequestBytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
+        out.append(contentsOf: algorithm.utf8)
+        out.append(0x0A)
+        out.append(contentsOf: amzDate.utf8)
+        out.append(0x0A)
+        out.append(contentsOf: credentialScope.utf8)
+        out.append(0x0A)
+        for b in Crypto.sha256(canonicalRequestBytes) { Hex.append(b, to: &out) }
+        return out
+    }
+
+    static func signatureBytes(signingKey: [UInt8], stringToSign: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in Crypto.hmacSHA256(key: signingKey, data: stringToSign) { Hex.append(b, to: &out) }
+        return out
+    }
+
     static func stringToSign(amzDate: String, credentialScope: String, canonicalRequestBytes: [UInt8]) -> String {
         "\(algorithm)\n\(amzDate)\n\(credentialScope)\n\(Hex.encode(Crypto.sha256(canonicalRequestBytes)))"
     }

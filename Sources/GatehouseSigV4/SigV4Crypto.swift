@@ -55,6 +55,12 @@ enum Crypto {
 enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    @inline(__always)
+    static func append(_ b: UInt8, to out: inout [UInt8]) {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0x0F)])
+    }
+
     static func encode(_ bytes: [UInt8]) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { out in
             var o = 0

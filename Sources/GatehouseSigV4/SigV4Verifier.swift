@@ -232,12 +232,12 @@ public struct SigV4Verifier: Sendable {
                                       date: scopeDate, region: scopeRegion, service: scopeService)
         let provided = Array(auth.signature.utf8)
 
-        func attempt(excluding: Set<String>) -> (canonical: [UInt8], stringToSign: String, matches: Bool) {
+        func attempt(excluding: Set<String>) -> (canonical: [UInt8], stringToSign: [UInt8], matches: Bool) {
             let canonical = SigV4.canonicalRequestBytes(
                 method: request.method, uri: uri, query: SigV4.canonicalQueryBytes(query, excluding: excluding),
                 headers: request.headers, signedHeaders: signedHeaders, payloadHash: payloadHash)
-            let stringToSign = SigV4.stringToSign(amzDate: amzDate, credentialScope: scope, canonicalRequestBytes: canonical)
-            let expected = Array(SigV4.signature(signingKey: key, stringToSign: stringToSign).utf8)
+            let stringToSign = SigV4.stringToSignBytes(amzDate: amzDate, credentialScope: scope, canonicalRequestBytes: canonical)
+            let expected = SigV4.signatureBytes(signingKey: key, stringToSign: stringToSign)
             return (canonical, stringToSign, Crypto.constantTimeEquals(expected, provided))
         }
 
@@ -253,7 +253,7 @@ public struct SigV4Verifier: Sendable {
                 + "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
                 + "\n\nThe Canonical String for this request should have been\n'"
                 + String(decoding: first.canonical, as: UTF8.self)
-                + "'\n\nThe String-to-Sign should have been\n'" + first.stringToSign + "'\n"))
+                + "'\n\nThe String-to-Sign should have been\n'" + String(decoding: first.stringToSign, as: UTF8.self) + "'\n"))
         }
 
         // The session token: required, and equal, exactly when the credentials have one.
