@@ -47,6 +47,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
 
+        // `swift run -c release sigv4-bench`: SigV4 verification time (see bench/README.md).
+        .executableTarget(name: "sigv4-bench", dependencies: ["GatehouseSigV4"], path: "bench/sigv4", swiftSettings: settings),
+
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
         .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve"]),
         .testTarget(name: "GatehouseTLSTests", dependencies: ["GatehouseTLS"]),

@@ -117,6 +117,23 @@ public enum SigV4 {
     /// Removes `.` and `..` segments and collapses repeated slashes; keeps a trailing slash.
     static func normalizePath(_ path: [UInt8]) -> [UInt8] {
         if path.isEmpty { return [0x2F] }
+        // Already normal (the usual case): starts with `/`, no empty, `.` or `..` segment.
+        if path[0] == 0x2F {
+            var normal = true
+            var segmentStart = 1
+            for i in 1...path.count {
+                guard i == path.count || path[i] == 0x2F else { continue }
+                let length = i - segmentStart
+                if (length == 0 && i != path.count)
+                    || (length == 1 && path[segmentStart] == 0x2E)
+                    || (length == 2 && path[segmentStart] == 0x2E && path[segmentStart + 1] == 0x2E) {
+                    normal = false
+                    break
+                }
+                segmentStart = i + 1
+            }
+            if normal { return path }
+        }
         var segments: [ArraySlice<UInt8>] = []
         for segment in path.split(separator: 0x2F, omittingEmptySubsequences: true) {
             if segment.count == 1 && segment.first == 0x2E { continue }
@@ -221,16 +238,32 @@ public enum SigV4 {
 
     /// Trims a header value and collapses each inner run of whitespace to one space.
     static func appendNormalizedValue(_ value: String, to out: inout [UInt8]) {
-        var pendingSpace = false
-        var wroteAny = false
-        for b in value.utf8 {
-            if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D {
-                pendingSpace = wroteAny
-            } else {
-                if pendingSpace { out.append(0x20) }
-                pendingSpace = false
-                out.append(b)
-                wroteAny = true
+        var v = value
+        v.withUTF8 { bytes in
+            // Most values have no whitespace to trim or fold: copy them at once.
+            func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+            var plain = !bytes.isEmpty && !isSpace(bytes[0]) && !isSpace(bytes[bytes.count - 1])
+            if plain {
+                for i in 1..<bytes.count where isSpace(bytes[i]) && (bytes[i] != 0x20 || isSpace(bytes[i - 1])) {
+                    plain = false
+                    break
+                }
+            }
+            if plain {
+                out.append(contentsOf: bytes)
+                return
+            }
+            var pendingSpace = false
+            var wroteAny = false
+            for b in bytes {
+                if isSpace(b) {
+                    pendingSpace = wroteAny
+                } else {
+                    if pendingSpace { out.append(0x20) }
+                    pendingSpace = false
+                    out.append(b)
+                    wroteAny = true
+                }
             }
         }
     }
