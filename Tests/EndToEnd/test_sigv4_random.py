@@ -189,3 +189,67 @@ def test_random_signed_requests_pass_and_one_byte_changes_fail(signed_gateway, p
     assert not failures, f"{len(failures)} failures, first: {failures[:3]}"
     assert accepted == n
     assert refused >= n * 0.95  # a mutation is skipped only when a signed header is blank
+
+
+def _signed_at(url, when=None, region="us-east-1", service="execute-api", presign_expires=None):
+    """A GET signed by botocore as of `when` (default now), for a region and service."""
+    import datetime
+    from unittest import mock
+    req = AWSRequest(method="GET", url=url, data=b"", headers={})
+    auth = (SigV4QueryAuth(CREDS, service, region, expires=presign_expires) if presign_expires
+            else SigV4Auth(CREDS, service, region))
+    if when is None:
+        auth.add_auth(req)
+    else:
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            auth.add_auth(req)
+    p = req.prepare()
+    headers = dict(p.headers)
+    headers.setdefault("Host", urllib.parse.urlsplit(p.url).netloc)
+    c = http.client.HTTPConnection("127.0.0.1", urllib.parse.urlsplit(url).port, timeout=10)
+    c.putrequest("GET", target_of(p.url), skip_host=True, skip_accept_encoding=True)
+    for k, v in headers.items():
+        c.putheader(k, v)
+    c.endheaders()
+    r = c.getresponse()
+    import json as _json
+    body = _json.loads(r.read() or b"{}")
+    return r.status, r.getheader("x-amzn-ErrorType"), body.get("message", "")
+
+
+def test_future_dated_signature_is_not_yet_current(signed_gateway):
+    import datetime
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=10)
+    status, kind, message = _signed_at(signed_gateway.base + "/test/x", when=future)
+    assert (status, kind) == (403, "InvalidSignatureException")
+    assert message.startswith("Signature not yet current: " + future.strftime("%Y%m%dT%H%M%SZ") + " is still later than ")
+    assert message.endswith(" + 5 min.)")
+
+
+@pytest.mark.parametrize("region,service,expected", [
+    ("eu-west-1", "execute-api", "Credential should be scoped to a valid region. "),
+    ("us-east-1", "states", "Credential should be scoped to correct service: 'execute-api'. "),
+])
+def test_wrong_credential_scope_is_refused(signed_gateway, region, service, expected):
+    status, kind, message = _signed_at(signed_gateway.base + "/test/x", region=region, service=service)
+    assert (status, kind) == (403, "InvalidSignatureException")
+    assert message == expected
+
+
+def test_presigned_url_is_refused_once_expired(signed_gateway):
+    import datetime
+    url = signed_gateway.base + "/test/presigned"
+    assert _signed_at(url, presign_expires=60)[0] == 200
+    # Signed 2 minutes ago for 60 seconds: replaying it now is too late.
+    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=2)
+    status, kind, message = _signed_at(url, when=past, presign_expires=60)
+    assert (status, kind) == (403, "InvalidSignatureException")
+    assert message.startswith("Signature expired: " + past.strftime("%Y%m%dT%H%M%SZ") + " is now earlier than ")
+    # The window is X-Amz-Expires, written as AWS writes durations (whole minutes as "min").
+    assert message.endswith(" - 1 min.)")
+
+
+def test_presigned_url_over_a_week_is_refused(signed_gateway):
+    status, kind, message = _signed_at(signed_gateway.base + "/test/x", presign_expires=604801)
+    assert status == 403
+    assert "X-Amz-Expires must be less than a week" in message
