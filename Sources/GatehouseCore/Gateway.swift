@@ -22,8 +22,14 @@ public final class Gateway: HTTPRequestHandler {
     let stageArnPrefixes: [String: String]
     private var ids = RequestIdGenerator()
 
+    let usagePlans: UsagePlans
+    let limiter: UsageLimiter
+
     public init(model: GatewayModel, credentials: CredentialStore, plugins: [IntegrationPlugin],
-                loop: EventLoop, observers: GatewayObservers = GatewayObservers()) {
+                loop: EventLoop, observers: GatewayObservers = GatewayObservers(),
+                usage: UsageConfig = UsageConfig(), limiter: UsageLimiter = UsageLimiter()) {
+        self.usagePlans = UsagePlans(usage, apis: model.apis)
+        self.limiter = limiter
         self.model = model
         self.router = Router(apis: model.apis)
         self.authorizer = Authorizer(credentials: credentials, regions: model.apis.map(\.region))
@@ -93,6 +99,17 @@ public final class Gateway: HTTPRequestHandler {
                                                  sourceIp: request.remoteAddress) {
                 return fail(denial, "policy")
             }
+        }
+        // Phase 6: throttles, API keys, usage plans.
+        if !limiter.account.take(now: UsageLimiter.monotonicSeconds()) {
+            return fail(.tooManyRequests, "account throttle")
+        }
+        if match.method.apiKeyRequired {
+            let key = request.headers["x-api-key"]
+            if let denial = usagePlans.check(apiKey: key, apiId: match.api.id, stage: match.stage.name, limiter: limiter) {
+                return fail(denial, "api key")
+            }
+            x.record.apiKey = key
         }
         // Phases 8–10.
         guard let integration = match.method.integration else {

@@ -21,6 +21,12 @@ public enum GatewayError: Error, Sendable, Equatable {
     case integrationTimeout
     /// An HTTP upstream refused or reset the connection, or answered with garbage.
     case badGateway
+    /// API key missing, unknown, disabled or not in a usage plan for the stage.
+    case forbidden
+    /// THROTTLED: a token bucket (account, usage plan) is empty.
+    case tooManyRequests
+    /// QUOTA_EXCEEDED: the usage plan's quota for this period is used up.
+    case limitExceeded
 
     /// The gateway response type (`$context.error.responseType`).
     public var responseType: String {
@@ -31,6 +37,9 @@ public enum GatewayError: Error, Sendable, Equatable {
         case .unsupportedMediaType: return "UNSUPPORTED_MEDIA_TYPE"
         case .internalServerError, .badGateway: return "INTEGRATION_FAILURE"
         case .integrationTimeout: return "INTEGRATION_TIMEOUT"
+        case .forbidden: return "INVALID_API_KEY"
+        case .tooManyRequests: return "THROTTLED"
+        case .limitExceeded: return "QUOTA_EXCEEDED"
         }
     }
 
@@ -60,6 +69,12 @@ public enum GatewayError: Error, Sendable, Equatable {
             (status, type, body) = (415, "UnsupportedMediaTypeException", #"{"message":"Unsupported Media Type"}"#)
         case .internalServerError:
             (status, type, body) = (500, "InternalServerErrorException", #"{"message": "Internal server error"}"#)
+        case .forbidden:
+            (status, type, body) = (403, "ForbiddenException", #"{"message":"Forbidden"}"#)
+        case .tooManyRequests:
+            (status, type, body) = (429, "TooManyRequestsException", #"{"message":"Too Many Requests"}"#)
+        case .limitExceeded:
+            (status, type, body) = (429, "LimitExceededException", #"{"message":"Limit Exceeded"}"#)
         case .badGateway:
             (status, type, body) = (502, "InternalServerErrorException", #"{"message": "Internal server error"}"#)
         case .integrationTimeout:

@@ -22,6 +22,15 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// The number, when this is an integer or a double.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let n): return Double(n)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
     /// The elements, when this is an array.
     public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }

@@ -33,6 +33,8 @@ public struct GatewayConfig: Sendable {
     public var tlsListen: String?
     public var tlsCertificateFile: String?
     public var tlsPrivateKeyFile: String?
+    /// API keys, usage plans and the account throttle (conf `apiKeys`, `usagePlans`, `throttle`).
+    public var usage = UsageConfig()
     /// Extra CA certificates (PEM) trusted for HTTPS upstreams, besides the system store
     /// (conf `upstreamCAFile`).
     public var upstreamCAFile: String?
@@ -60,7 +62,8 @@ public struct GatewayConfig: Sendable {
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
                                   "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
-                                  "workers", "adminListen", "accessLog", "tls", "upstreamCAFile"]
+                                  "workers", "adminListen", "accessLog", "tls", "upstreamCAFile",
+                                  "apiKeys", "usagePlans", "throttle"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -118,6 +121,7 @@ public struct GatewayConfig: Sendable {
             throw ConfigError(file: path, path: "tls", reason: "listen needs certificateFile and privateKeyFile")
         }
         try c.inlineCredentials.merge(root, file: path, path: "")
+        c.usage = try UsageConfig.load(root, file: path)
         return c
     }
 }

@@ -208,8 +208,10 @@ struct Serve: ParsableCommand {
         }
 
         let shared = WorkerShared(config: config, engine: engine, observers: observers, metrics: metrics,
-                                  serverTLS: serverTLS, clientTLS: clientTLS)
-        let pool = WorkerPool(shared: shared, snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials),
+                                  serverTLS: serverTLS, clientTLS: clientTLS,
+                                  limiter: UsageLimiter(accountThrottle: config.usage.accountThrottle))
+        let pool = WorkerPool(shared: shared,
+                              snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials, usage: config.usage),
                               sockets: sockets, tlsSockets: tlsSockets)
         do {
             try pool.start()
@@ -252,7 +254,7 @@ struct Serve: ParsableCommand {
             do {
                 let next = try LoadedGateway.load(options)
                 engine.register(next.model.stateMachines)
-                pool.reload(Snapshot(model: next.model, credentials: next.credentials))
+                pool.reload(Snapshot(model: next.model, credentials: next.credentials, usage: next.config.usage))
                 print("reloaded routes=\(next.routeLines(pluginName: pluginName).count)")
             } catch {
                 print("reload refused: \(error)")

@@ -17,6 +17,7 @@ import Glibc
 struct Snapshot: Sendable {
     var model: GatewayModel
     var credentials: CredentialStore
+    var usage: UsageConfig
 }
 
 /// The embedded workflow engine, shared by every worker behind one lock (its calls are short
@@ -90,6 +91,8 @@ struct WorkerShared: Sendable {
     var serverTLS: TLSContext?
     /// Verifies HTTPS upstreams (system store plus `upstreamCAFile`).
     var clientTLS: TLSContext?
+    /// Throttles and quotas, shared by every worker and kept across reloads.
+    var limiter: UsageLimiter
 }
 
 /// Messages the main thread sends a worker.
@@ -153,7 +156,8 @@ final class Worker: @unchecked Sendable {
         ]
         let observers = shared.observers
         func gateway(_ s: Snapshot) -> Gateway {
-            Gateway(model: s.model, credentials: s.credentials, plugins: plugins, loop: loop, observers: observers)
+            Gateway(model: s.model, credentials: s.credentials, plugins: plugins, loop: loop, observers: observers,
+                    usage: s.usage, limiter: shared.limiter)
         }
         var limits = HTTPLimits()
         limits.headerTimeoutMillis = config.headerTimeoutMillis
