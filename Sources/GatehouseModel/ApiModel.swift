@@ -175,6 +175,8 @@ public struct GatewayModel: Sendable {
     public var stateMachines: [StateMachineSpec] = []
     /// Things declared but not run (unknown resource types, ignored properties).
     public var warnings: [String] = []
+    /// API keys and usage plans the template declares.
+    public var usage = UsageConfig()
 
     public init() {}
 }

@@ -52,7 +52,9 @@ public enum TemplateLoader {
                     "Arn": "arn:\(options.partition):iam::\(options.accountId):role/\(roleName)",
                     "RoleId": "AROA" + apiId(for: logicalId, stack: options.stackName).uppercased(),
                 ]
-            case "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment":
+            case "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::ApiKey",
+                 "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey":
+                // Keys and plans are referred to by their logical ids (their physical ids here).
                 refs[logicalId] = .string(logicalId)
                 attributes[logicalId] = [:]
             default:
@@ -67,6 +69,7 @@ public enum TemplateLoader {
 
         let resolver = IntrinsicResolver(file: file, refs: refs, attributes: attributes)
         var stageNames: [String: [StageSpec]] = [:]  // RestApi logical id → stages
+        var planKeys: [(plan: String, key: String)] = []
         // Pass 2: build what Gatehouse runs.
         for (logicalId, res) in resources.members {
             let type = res["Type"]?.stringValue ?? ""
@@ -100,6 +103,46 @@ public enum TemplateLoader {
                 if let apiRef = props["RestApiId"]?.stringValue, let stage = props["StageName"]?.stringValue {
                     stageNames[apiRef, default: []].append(StageSpec(name: stage, variables: stageVariables(props), accessLogFormat: props["AccessLogSetting"]?["Format"]?.stringValue))
                 }
+            case "AWS::ApiGateway::ApiKey":
+                let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
+                guard let value = props["Value"]?.stringValue, value.count >= 20 else {
+                    // AWS makes up a value when none is given; a user here could not know it.
+                    throw ConfigError(file: file, path: "\(at).Value", reason: "give the key's Value (at least 20 characters)")
+                }
+                // CloudFormation's default for Enabled is false.
+                let enabled = props["Enabled"].map { $0 == .bool(true) || $0.stringValue == "true" } ?? false
+                model.usage.keys.append(ApiKeySpec(id: logicalId, name: props["Name"]?.stringValue ?? logicalId,
+                                                   value: value, enabled: enabled))
+            case "AWS::ApiGateway::UsagePlan":
+                let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
+                var stages: [(api: String, stage: String)] = []
+                for (i, st) in (props["ApiStages"]?.arrayValue ?? []).enumerated() {
+                    guard let api = st["ApiId"]?.stringValue, let stage = st["Stage"]?.stringValue else {
+                        throw ConfigError(file: file, path: "\(at).ApiStages[\(i)]", reason: "needs ApiId and Stage")
+                    }
+                    stages.append((api, stage))
+                }
+                var throttle: ThrottleSpec?
+                if let t = props["Throttle"] {
+                    throttle = ThrottleSpec(rateLimit: t["RateLimit"]?.doubleValue ?? 10_000,
+                                            burstLimit: Int(t["BurstLimit"]?.doubleValue ?? 5_000))
+                }
+                var quota: QuotaSpec?
+                if let q = props["Quota"] {
+                    guard let limit = q["Limit"]?.doubleValue, let ps = q["Period"]?.stringValue,
+                          let period = QuotaSpec.Period(rawValue: ps.uppercased()) else {
+                        throw ConfigError(file: file, path: "\(at).Quota", reason: "needs Limit and Period (DAY, WEEK or MONTH)")
+                    }
+                    quota = QuotaSpec(limit: Int(limit), period: period)
+                }
+                model.usage.plans.append(UsagePlanSpec(name: logicalId, apiStages: stages, throttle: throttle,
+                                                       quota: quota, keyIds: []))
+            case "AWS::ApiGateway::UsagePlanKey":
+                let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
+                guard let key = props["KeyId"]?.stringValue, let plan = props["UsagePlanId"]?.stringValue else {
+                    throw ConfigError(file: file, path: at, reason: "needs KeyId and UsagePlanId")
+                }
+                planKeys.append((plan, key))
             case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
                 let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
                 var definition: JSONValue
@@ -130,6 +173,15 @@ public enum TemplateLoader {
             if model.apis[i].stages.isEmpty {
                 model.warnings.append("\(file): API \(model.apis[i].logicalId) has no stage; it cannot be called")
             }
+        }
+        for (plan, key) in planKeys {
+            guard let p = model.usage.plans.firstIndex(where: { $0.name == plan }) else {
+                throw ConfigError(file: file, path: "Resources", reason: "UsagePlanKey names no usage plan of this template: \(plan)")
+            }
+            guard model.usage.keys.contains(where: { $0.id == key }) else {
+                throw ConfigError(file: file, path: "Resources", reason: "UsagePlanKey names no API key of this template: \(key)")
+            }
+            model.usage.plans[p].keyIds.append(key)
         }
         return model
     }

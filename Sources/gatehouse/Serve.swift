@@ -79,6 +79,14 @@ struct LoadedGateway {
         return LoadedGateway(config: config, model: model, credentials: credentials)
     }
 
+    /// The conf file's keys and plans with the template's.
+    var usage: UsageConfig {
+        var u = config.usage
+        u.keys += model.usage.keys
+        u.plans += model.usage.plans
+        return u
+    }
+
     /// One line per route, for the start-up log and `validate`.
     func routeLines(pluginName: (Integration) -> String) -> [String] {
         var lines: [String] = []
@@ -211,7 +219,7 @@ struct Serve: ParsableCommand {
                                   serverTLS: serverTLS, clientTLS: clientTLS,
                                   limiter: UsageLimiter(accountThrottle: config.usage.accountThrottle))
         let pool = WorkerPool(shared: shared,
-                              snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials, usage: config.usage),
+                              snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials, usage: loaded.usage),
                               sockets: sockets, tlsSockets: tlsSockets)
         do {
             try pool.start()
@@ -254,7 +262,7 @@ struct Serve: ParsableCommand {
             do {
                 let next = try LoadedGateway.load(options)
                 engine.register(next.model.stateMachines)
-                pool.reload(Snapshot(model: next.model, credentials: next.credentials, usage: next.config.usage))
+                pool.reload(Snapshot(model: next.model, credentials: next.credentials, usage: next.usage))
                 print("reloaded routes=\(next.routeLines(pluginName: pluginName).count)")
             } catch {
                 print("reload refused: \(error)")

@@ -109,3 +109,17 @@ def test_bad_usage_settings_are_refused_at_start(tmp_path):
     out = subprocess.run([binary(), "validate", "--conf", str(c)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert "apiKeys[0].value: must be at least 20 characters" in out.stderr
+
+
+def test_keys_and_plans_declared_in_the_template():
+    gw = Gateway(["--template", str(FIXTURES / "keys-template-api.yaml")])
+    try:
+        url = gw.base + "/test/keyed"
+        partner = {"x-api-key": "partner-key-0123456789abcdef"}
+        assert [requests.get(url, headers=partner, timeout=5).status_code for _ in range(3)] == [200, 200, 429]
+        # An AWS::ApiGateway::ApiKey without Enabled is disabled, as CloudFormation makes it.
+        r = requests.get(url, headers={"x-api-key": "disabled-by-default-0123456789"}, timeout=5)
+        assert r.status_code == 403
+        assert not any("resources Gatehouse does not run" in l and "ApiKey" in l for l in gw.lines)
+    finally:
+        assert gw.stop() == 0
