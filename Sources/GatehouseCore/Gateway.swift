@@ -104,6 +104,11 @@ public final class Gateway: HTTPRequestHandler {
         if !limiter.account.take(now: UsageLimiter.monotonicSeconds()) {
             return fail(.tooManyRequests, "account throttle")
         }
+        if let t = match.stage.throttle(resourcePath: match.resource.path, httpMethod: match.method.httpMethod),
+           !limiter.bucket("stage/\(match.api.id)/\(match.stage.name)/\(match.resource.path)/\(match.method.httpMethod)", t,
+                           now: UsageLimiter.monotonicSeconds()).take(now: UsageLimiter.monotonicSeconds()) {
+            return fail(.tooManyRequests, "stage throttle")
+        }
         if match.method.apiKeyRequired {
             let key = request.headers["x-api-key"]
             if let denial = usagePlans.check(apiKey: key, apiId: match.api.id, stage: match.stage.name, limiter: limiter) {

@@ -136,11 +136,25 @@ public struct StageSpec: Sendable {
     public var variables: [String: String]
     /// `AccessLogSetting.Format`: the stage's access log line in `$context` variables.
     public var accessLogFormat: String?
+    /// `MethodSettings` throttles: resource path (decoded from `~1`; `/*` for all) and method
+    /// (`*` for all).
+    public var methodThrottles: [(resourcePath: String, httpMethod: String, throttle: ThrottleSpec)] = []
 
     public init(name: String, variables: [String: String], accessLogFormat: String? = nil) {
         self.name = name
         self.variables = variables
         self.accessLogFormat = accessLogFormat
+    }
+
+    /// The throttle for a method: the setting for its resource and method, else the stage-wide
+    /// `/*` `*` one.
+    public func throttle(resourcePath: String, httpMethod: String) -> ThrottleSpec? {
+        var wildcard: ThrottleSpec?
+        for t in methodThrottles {
+            if t.resourcePath == resourcePath && (t.httpMethod == httpMethod || t.httpMethod == "*") { return t.throttle }
+            if t.resourcePath == "/*" && t.httpMethod == "*" { wildcard = t.throttle }
+        }
+        return wildcard
     }
 }
 

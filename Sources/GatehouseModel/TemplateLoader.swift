@@ -93,7 +93,7 @@ public enum TemplateLoader {
                 try loader.load(body, api: &api)
                 model.warnings += loader.warnings
                 if let stage = props["StageName"]?.stringValue {
-                    api.stages.append(StageSpec(name: stage, variables: stageVariables(props), accessLogFormat: props["AccessLogSetting"]?["Format"]?.stringValue))
+                    api.stages.append(try stageSpec(stage, props, file: file, at: at))
                 } else if type == "AWS::Serverless::Api" {
                     throw ConfigError(file: file, path: at, reason: "StageName is missing")
                 }
@@ -101,7 +101,7 @@ public enum TemplateLoader {
             case "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment":
                 let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
                 if let apiRef = props["RestApiId"]?.stringValue, let stage = props["StageName"]?.stringValue {
-                    stageNames[apiRef, default: []].append(StageSpec(name: stage, variables: stageVariables(props), accessLogFormat: props["AccessLogSetting"]?["Format"]?.stringValue))
+                    stageNames[apiRef, default: []].append(try stageSpec(stage, props, file: file, at: at))
                 }
             case "AWS::ApiGateway::ApiKey":
                 let props = try resolver.resolve(res["Properties"] ?? .object(JSONObject()), path: at)
@@ -226,6 +226,23 @@ public enum TemplateLoader {
         return out
     }
 
+    /// A stage from its properties: variables, access log format, method throttles.
+    static func stageSpec(_ name: String, _ props: JSONValue, file: String, at: String) throws(ConfigError) -> StageSpec {
+        var stage = StageSpec(name: name, variables: stageVariables(props),
+                              accessLogFormat: props["AccessLogSetting"]?["Format"]?.stringValue)
+        for (i, m) in (props["MethodSettings"]?.arrayValue ?? []).enumerated() {
+            guard let rate = m["ThrottlingRateLimit"]?.doubleValue ?? m["ThrottlingBurstLimit"].map({ _ in 10_000 }) else { continue }
+            let burst = m["ThrottlingBurstLimit"]?.doubleValue ?? 5_000
+            guard let path = m["ResourcePath"]?.stringValue, let method = m["HttpMethod"]?.stringValue else {
+                throw ConfigError(file: file, path: "\(at).MethodSettings[\(i)]", reason: "needs ResourcePath and HttpMethod")
+            }
+            // CloudFormation writes the path's slashes after the first as `~1`.
+            let decoded = path == "/*" ? path : path.replacingTildeOne()
+            stage.methodThrottles.append((decoded, method.uppercased(), ThrottleSpec(rateLimit: rate, burstLimit: Int(burst))))
+        }
+        return stage
+    }
+
     /// A stage's `Variables` as strings.
     static func stageVariables(_ props: JSONValue) -> [String: String] {
         var vars: [String: String] = [:]
@@ -270,5 +287,22 @@ public enum TemplateLoader {
 
     static func rootResourceId(_ apiId: String) -> String {
         String(apiId.reversed().prefix(10))
+    }
+}
+
+extension String {
+    /// `/~1pets~1{id}` → `/pets/{id}` (CloudFormation's escape for `/` in MethodSettings paths).
+    func replacingTildeOne() -> String {
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: "~1") {
+            out += rest[..<r.lowerBound]
+            out += "/"
+            rest = rest[r.upperBound...]
+        }
+        out += rest
+        // The escaped form keeps the leading slash too: `/~1pets` is `//pets` once decoded.
+        if out.hasPrefix("//") { out.removeFirst() }
+        return out
     }
 }

@@ -123,3 +123,18 @@ def test_keys_and_plans_declared_in_the_template():
         assert not any("resources Gatehouse does not run" in l and "ApiKey" in l for l in gw.lines)
     finally:
         assert gw.stop() == 0
+
+
+def test_stage_method_settings_throttle_one_method():
+    gw = Gateway(["--template", str(FIXTURES / "keys-template-api.yaml")])
+    try:
+        with requests.Session() as s:
+            codes = [s.get(gw.base + "/test/open", timeout=5).status_code for _ in range(10)]
+        # Burst 2 at 5 a second: the first two pass, most of the rest are throttled.
+        assert codes[:2] == [200, 200] and codes.count(429) >= 6, codes
+        r = requests.get(gw.base + "/test/open", timeout=5)
+        assert r.status_code in (200, 429)
+        time.sleep(0.5)
+        assert requests.get(gw.base + "/test/open", timeout=5).status_code == 200
+    finally:
+        assert gw.stop() == 0

@@ -70,3 +70,20 @@ private func load(_ integration: String) throws -> Integration? {
         }
     }
 }
+
+@Suite struct MethodSettingsTests {
+    @Test func cloudFormationPathEscapesAreDecoded() {
+        #expect("/~1pets~1{id}".replacingTildeOne() == "/pets/{id}")
+        #expect("/~1open".replacingTildeOne() == "/open")
+        #expect("/".replacingTildeOne() == "/")
+    }
+
+    @Test func aMethodSettingBeatsTheStageWideOne() {
+        var stage = StageSpec(name: "dev", variables: [:])
+        stage.methodThrottles = [("/*", "*", ThrottleSpec(rateLimit: 100, burstLimit: 10)),
+                                 ("/pets", "GET", ThrottleSpec(rateLimit: 1, burstLimit: 1))]
+        #expect(stage.throttle(resourcePath: "/pets", httpMethod: "GET")?.rateLimit == 1)
+        #expect(stage.throttle(resourcePath: "/pets", httpMethod: "POST")?.rateLimit == 100)
+        #expect(StageSpec(name: "x", variables: [:]).throttle(resourcePath: "/", httpMethod: "GET") == nil)
+    }
+}
