@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "GatehouseLoop", dependencies: ["CLibUV"], swiftSettings: settings),
         .target(name: "GatehouseTLS", dependencies: ["COpenSSL"], swiftSettings: settings),
         .target(name: "GatehouseHTTP", dependencies: ["GatehouseLoop", "GatehouseTLS", "CHTTPParser", "CLibUV"], swiftSettings: settings),
-        .target(name: "GatehouseModel", dependencies: ["GatehouseJSON", "GatehousePolicy", "Yams"], swiftSettings: settings),
+        .target(name: "GatehouseModel", dependencies: ["GatehouseJSON", "GatehousePolicy", "GatehouseCalendar", "Yams"], swiftSettings: settings),
         .target(name: "GatehouseCore", dependencies: [
             "GatehouseJSON", "GatehouseLoop", "GatehouseHTTP", "GatehouseSigV4", "GatehousePolicy", "GatehouseModel",
             "GatehouseObserve",

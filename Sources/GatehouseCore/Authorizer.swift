@@ -74,6 +74,11 @@ public struct Authorizer: Sendable {
             return .failure(.signature(status: f.status, errorType: f.errorType, message: f.message))
         case .verified(let v):
             guard let cred = credentials.callers[v.accessKeyId] else { return .failure(.missingAuthenticationToken) }
+            if let expiration = cred.expiration, now >= expiration {
+                // Temporary credentials past their expiry, as AWS answers them.
+                return .failure(.signature(status: 403, errorType: "ExpiredTokenException",
+                                           message: "The security token included in the request is expired"))
+            }
             return assertSource(request, verified: v, credential: cred)
         }
     }

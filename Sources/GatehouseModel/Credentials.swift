@@ -1,3 +1,4 @@
+import GatehouseCalendar
 import GatehouseJSON
 import GatehousePolicy
 
@@ -19,6 +20,8 @@ public struct CallerCredential: Sendable {
     public var mayAssertSourceArn: [String]
     /// Identity policies attached to the principal.
     public var policies: [ResourcePolicy]
+    /// When temporary credentials stop working (epoch seconds), from `expiration`.
+    public var expiration: Int64?
 }
 
 /// Keys the gateway signs with when an integration names a `credentials` role.
@@ -79,9 +82,16 @@ public struct CredentialStore: Sendable {
                     }
                 }
                 if callers[id] != nil { throw fail(at, "accessKeyId \(id) is listed twice") }
+                var expiration: Int64?
+                if let x = confText(e["expiration"]) {
+                    guard let t = CredentialStore.parseISO8601(x) else {
+                        throw fail("\(at).expiration", "expected an ISO 8601 UTC time like 2026-11-25T12:00:00Z, got \(x)")
+                    }
+                    expiration = t
+                }
                 callers[id] = CallerCredential(accessKeyId: id, secretAccessKey: secret,
                                                sessionToken: confText(e["sessionToken"]), principal: principal,
-                                               mayAssertSourceArn: patterns, policies: policies)
+                                               mayAssertSourceArn: patterns, policies: policies, expiration: expiration)
             }
         }
         if let list = root["roles"] {
@@ -96,6 +106,22 @@ public struct CredentialStore: Sendable {
                                             sessionToken: confText(e["sessionToken"]))
             }
         }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` (optionally with fractional seconds) → epoch seconds.
+    static func parseISO8601(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A,
+              b.last == 0x5A else { return nil }
+        func num(_ r: Range<Int>) -> Int64? {
+            var n: Int64 = 0
+            for i in r { guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }; n = n * 10 + Int64(b[i] - 0x30) }
+            return n
+        }
+        guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13),
+              let mi = num(14..<16), let s = num(17..<19), (1...12).contains(mo), (1...31).contains(d),
+              h < 24, mi < 60, s < 61 else { return nil }
+        return CivilDate.days(year: y, month: mo, day: d) * 86_400 + h * 3600 + mi * 60 + min(s, 59)
     }
 
     /// Identity policies carry no `Principal` (they apply to the principal they are attached

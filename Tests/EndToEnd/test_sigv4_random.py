@@ -253,3 +253,35 @@ def test_presigned_url_over_a_week_is_refused(signed_gateway):
     status, kind, message = _signed_at(signed_gateway.base + "/test/x", presign_expires=604801)
     assert status == 403
     assert "X-Amz-Expires must be less than a week" in message
+
+
+def test_temporary_credentials_work_until_they_expire(tmp_path):
+    creds_file = tmp_path / "creds.yaml"
+    creds_file.write_text("""credentials:
+  - accessKeyId: ASIAFRESH
+    secretAccessKey: fresh-secret
+    sessionToken: fresh-token
+    expiration: "2999-01-01T00:00:00Z"
+    principal: { arn: "arn:aws:iam::123456789012:user/fuzz" }
+  - accessKeyId: ASIASTALE
+    secretAccessKey: stale-secret
+    sessionToken: stale-token
+    expiration: "2020-01-01T00:00:00Z"
+    principal: { arn: "arn:aws:iam::123456789012:user/fuzz" }
+""")
+    gw = Gateway(["--template", str(FIXTURES / "sigv4-api.yaml"), "--credentials", str(creds_file)])
+    try:
+        def call(creds):
+            req = AWSRequest(method="GET", url=gw.base + "/test/t", data=b"", headers={})
+            SigV4Auth(creds, "execute-api", "us-east-1").add_auth(req)
+            p = req.prepare()
+            r = __import__("requests").get(p.url, headers=dict(p.headers), timeout=5)
+            return r.status_code, r.headers.get("x-amzn-ErrorType"), r.json()
+        assert call(Credentials("ASIAFRESH", "fresh-secret", "fresh-token"))[0] == 200
+        assert call(Credentials("ASIASTALE", "stale-secret", "stale-token")) == (
+            403, "ExpiredTokenException", {"message": "The security token included in the request is expired"})
+        # The session token is part of the credential: without it, or with another, no entry.
+        assert call(Credentials("ASIAFRESH", "fresh-secret"))[0] == 403
+        assert call(Credentials("ASIAFRESH", "fresh-secret", "other-token"))[0] == 403
+    finally:
+        assert gw.stop() == 0
