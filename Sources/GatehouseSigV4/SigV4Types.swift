@@ -161,6 +161,8 @@ func asciiLower(_ b: UInt8) -> UInt8 {
 }
 
 func asciiLowercased(_ s: String) -> String {
+    // Signed header names are nearly always lowercase already: check before copying.
+    if !s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return s }
     var bytes = Array(s.utf8)
     var changed = false
     for i in bytes.indices where bytes[i] >= 0x41 && bytes[i] <= 0x5A {
