@@ -20,7 +20,7 @@ public final class TokenBucket: Sendable {
         let capacity = Double(max(spec.burstLimit, 1))
         return state.withLock { s in
             s.tokens = min(capacity, s.tokens + max(0, now - s.last) * spec.rateLimit)
-            s.last = now
+            s.last = max(s.last, now)  // two threads may arrive with their clocks read out of order
             guard s.tokens >= 1 else { return false }
             s.tokens -= 1
             return true

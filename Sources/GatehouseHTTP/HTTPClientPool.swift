@@ -268,18 +268,46 @@ final class UpstreamConnection: TCPStreamDelegate {
             return
         }
         receivedAny = true
-        let n = bytes.withMemoryRebound(to: CChar.self) { b in
-            http_parser_execute(parser, &upstreamSettings, b.baseAddress, b.count)
+        var offset = 0
+        while true {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            let n = rest.withMemoryRebound(to: CChar.self) { b in
+                http_parser_execute(parser, &upstreamSettings, b.baseAddress, b.count)
+            }
+            offset += n
+            // Checked first: an over-long body is reported by the parser as a complete message.
+            if tooLarge { return finish(.failure(.responseTooLarge), reusable: false) }
+            if complete && (100..<200).contains(status) && status != 101 {
+                // An interim answer (100 Continue, 103 Early Hints): not the response. Start
+                // over on the bytes after it.
+                resetResponse()
+                if offset < bytes.count { continue }
+                return
+            }
+            if complete {
+                // Bytes after the response mean the connection is out of step: not reused.
+                return finish(.success(HTTPClientResponse(status: status, rawHeaders: rawHeaders, body: body)),
+                              reusable: keepAlive && offset == bytes.count)
+            }
+            if parser.pointee.http_errno != 0 || offset != bytes.count {
+                return finish(.failure(.malformedResponse), reusable: false)
+            }
+            return
         }
-        if complete {
-            // Bytes after the response (n short of the read) mean the connection is out of step.
-            finish(.success(HTTPClientResponse(status: status, rawHeaders: rawHeaders, body: body)),
-                   reusable: keepAlive && n == bytes.count)
-        } else if tooLarge {
-            finish(.failure(.responseTooLarge), reusable: false)
-        } else if parser.pointee.http_errno != 0 || n != bytes.count {
-            finish(.failure(.malformedResponse), reusable: false)
-        }
+    }
+
+    /// Ready for a (next) response head on this exchange.
+    private func resetResponse() {
+        complete = false
+        tooLarge = false
+        rawHeaders.removeAll(keepingCapacity: true)
+        body = []
+        status = 0
+        lastWasValue = false
+        field.removeAll(keepingCapacity: true)
+        value.removeAll(keepingCapacity: true)
+        http_parser_init(parser, HTTP_RESPONSE)
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
 
     func streamDidEnd(_ stream: TCPStream) {

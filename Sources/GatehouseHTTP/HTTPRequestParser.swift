@@ -205,7 +205,7 @@ public struct HTTPRequestParser {
         // RFC 9112 §2.3: a higher minor version is read as the highest one supported.
         guard major == 1 else { state = .failed; return .failure(.versionNotSupported) }
         head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
-                               minorVersion: min(minor, 1), headers: HTTPHeaders(capacity: 16), keepAlive: minor == 1, expectContinue: false)
+                               minorVersion: min(minor, 1), headers: HTTPHeaders(capacity: 16), keepAlive: minor >= 1, expectContinue: false)
         state = .headerLine
         headerBytes = 0
         hostCount = 0
@@ -287,7 +287,8 @@ public struct HTTPRequestParser {
         }
         body = []
         if contentLength.map({ $0 > 0 }) ?? chunked { body.reserveCapacity(min(contentLength ?? 4096, 1 << 20)) }
-        h.expectContinue = h.expectContinue && (chunked || (contentLength ?? 0) > 0)
+        // RFC 9110 §10.1.1: an HTTP/1.0 client's 100-continue is ignored.
+        h.expectContinue = h.expectContinue && h.minorVersion >= 1 && (chunked || (contentLength ?? 0) > 0)
         head = h
         return .head(h)
     }

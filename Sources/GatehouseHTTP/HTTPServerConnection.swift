@@ -40,6 +40,8 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     /// arrives and is answered quickly costs no timer work beyond the idle re-arm.
     private enum TimerMode { case none, header, body, idle }
     private var timerMode = TimerMode.none
+    /// Unwritten bytes when the timer last fired, to tell a slow reader from a stopped one.
+    private var pendingAtLastTimeout = -1
     private let remoteAddress: String
     /// Set on a TLS listener's connections: bytes in are decrypted before parsing, bytes out
     /// encrypted before writing.
@@ -94,12 +96,15 @@ public final class HTTPServerConnection: TCPStreamDelegate {
             return
         }
         flushTLS()
-        if tls.peerClosed { noMoreRequests = true }
+        // Requests that came with the peer's close_notify are still answered.
         if !plaintext.isEmpty {
             let p = plaintext
             p.withUnsafeBytes { parse($0) }
         }
-        if tls.peerClosed && slots.isEmpty { shutDown() }
+        if tls.peerClosed {
+            noMoreRequests = true
+            if slots.isEmpty { shutDown() }
+        }
     }
 
     /// Writes to the client, through TLS when the listener has it.
@@ -176,6 +181,8 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     private func requestComplete(_ body: [UInt8]) {
         guard let h = head else { return }
         head = nil
+        // A request is activity: the idle timeout counts again from its answer.
+        if timerMode == .idle { timerMode = .none }
         let request = HTTPRequest(method: h.method, target: h.target, headers: h.headers, body: body,
                                   remoteAddress: remoteAddress, isTLS: tls != nil)
         let sequence = firstSequence + slots.count
@@ -213,7 +220,8 @@ public final class HTTPServerConnection: TCPStreamDelegate {
         if slots.isEmpty {
             shutDown()
         } else {
-            for i in slots.indices { slots[i].close = true }
+            // Every request already read is answered; the last answer closes.
+            slots[slots.count - 1].close = true
         }
     }
 
@@ -293,6 +301,14 @@ public final class HTTPServerConnection: TCPStreamDelegate {
     }
 
     private func timedOut() {
+        // An answer still being written: give it another period while the socket takes bytes
+        // (a slow reader), close when it stopped taking any (as nginx's send_timeout).
+        let pending = stream.pendingWriteBytes
+        if pending > 0 && pending != pendingAtLastTimeout {
+            pendingAtLastTimeout = pending
+            timer.start(after: limits.idleTimeoutMillis)
+            return
+        }
         // A request that is slow to arrive is dropped without an answer, as nginx does for a
         // client_header_timeout; an idle keep-alive connection is simply closed.
         if slots.isEmpty {

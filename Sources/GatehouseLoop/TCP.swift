@@ -39,6 +39,7 @@ public final class TCPStream: LoopClosable {
     public private(set) var isClosing = false
     private var reading = false
     private var drainWanted = false
+    private var shuttingDown = false
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -153,9 +154,11 @@ public final class TCPStream: LoopClosable {
         drainWanted = true
     }
 
-    /// Closes after every queued write has reached the socket.
+    /// Closes after every queued write has reached the socket. Asking twice changes nothing
+    /// (a second `uv_shutdown` would fail and close at once, dropping queued writes).
     public func closeAfterWrites() {
-        guard !isClosing else { return }
+        guard !isClosing, !shuttingDown else { return }
+        shuttingDown = true
         stopReading()
         let req = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         let rc = uv_shutdown(req, asStream(handle)) { req, _ in

@@ -9,7 +9,8 @@ import Glibc
 public final class LoopAsync: LoopClosable, @unchecked Sendable {
     private let handle: UnsafeMutablePointer<uv_async_t>
     private var callback: (() -> Void)?
-    private let closed = Atomic<Bool>(false)
+    /// Held across the check and the send, so no thread sends on a handle being closed.
+    private let closed = Mutex<Bool>(false)
 
     public init(loop: EventLoop, _ callback: @escaping () -> Void) {
         handle = .allocate(capacity: 1)
@@ -23,8 +24,9 @@ public final class LoopAsync: LoopClosable, @unchecked Sendable {
 
     /// Thread-safe.
     public func send() {
-        guard !closed.load(ordering: .acquiring) else { return }
-        uv_async_send(handle)
+        closed.withLock { isClosed in
+            if !isClosed { uv_async_send(handle) }
+        }
     }
 
     /// Does not keep the loop alive on its own.
@@ -34,7 +36,12 @@ public final class LoopAsync: LoopClosable, @unchecked Sendable {
 
     /// Loop thread only.
     public func close() {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let wasClosed = closed.withLock { c in
+            let was = c
+            c = true
+            return was
+        }
+        guard !wasClosed else { return }
         callback = nil
         uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { h in
             guard let h else { return }

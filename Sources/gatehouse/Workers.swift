@@ -174,6 +174,7 @@ final class Worker: @unchecked Sendable {
             return
         }
         var draining = servers.count
+        var drainStarted = false
         let deadline = LoopTimer(loop: loop)
         let mailbox = LoopMailbox<WorkerMessage>(loop: loop) { message in
             switch message {
@@ -182,6 +183,9 @@ final class Worker: @unchecked Sendable {
                 // flight finish on the one they started with.
                 slot.current = gateway(s)
             case .drain(let millis):
+                // SIGTERM and SIGINT together post two drains: the first one counts.
+                guard !drainStarted else { return }
+                drainStarted = true
                 for server in servers {
                     server.drain {
                         draining -= 1

@@ -102,3 +102,69 @@ def test_upstream_connections_are_kept_alive_and_reused(upstream):
     finally:
         assert gw.stop() == 0
         fresh.stop()
+
+
+class RawUpstream:
+    """An upstream that answers every request with fixed bytes, keeping the connection open."""
+
+    def __init__(self, answer):
+        import threading
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn):
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                if b"\r\n\r\n" in data:
+                    conn.sendall(self.answer)
+
+    def stop(self):
+        self.sock.close()
+
+
+def _proxy_through(answer):
+    from pathlib import Path
+    up = RawUpstream(answer)
+    gw = Gateway(["--template", str(Path(__file__).parent / "fixtures" / "proxy-api.yaml"),
+                  "--parameter-overrides", f"UpstreamUrl={up.url}"])
+    return up, gw
+
+
+def test_an_interim_1xx_answer_is_not_taken_for_the_response():
+    up, gw = _proxy_through(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Final: yes\r\n\r\nfinal")
+    try:
+        with requests.Session() as s:
+            for _ in range(3):  # and the kept-alive connection stays in step
+                r = s.get(gw.base + "/test/x", timeout=5)
+                assert (r.status_code, r.text, r.headers.get("X-Final")) == (200, "final", "yes")
+    finally:
+        assert gw.stop() == 0
+        up.stop()
+
+
+def test_an_upstream_answer_over_10_mb_is_502_not_an_empty_success():
+    up, gw = _proxy_through(b"HTTP/1.1 200 OK\r\nContent-Length: 20000000\r\n\r\n" + b"x" * 1000)
+    try:
+        r = requests.get(gw.base + "/test/big", timeout=5)
+        assert r.status_code == 502
+        assert r.text == '{"message": "Internal server error"}'
+    finally:
+        assert gw.stop() == 0
+        up.stop()
