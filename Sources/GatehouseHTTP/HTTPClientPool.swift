@@ -155,17 +155,7 @@ final class UpstreamConnection: TCPStreamDelegate {
         self.completion = completion
         self.reused = reused
         receivedAny = false
-        complete = false
-        tooLarge = false
-        rawHeaders = []
-        rawHeaders.reserveCapacity(256)
-        body = []
-        status = 0
-        lastWasValue = false
-        field.removeAll(keepingCapacity: true)
-        value.removeAll(keepingCapacity: true)
-        http_parser_init(parser, HTTP_RESPONSE)
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        resetResponse()
         timer.start(after: request.timeoutMillis)
         if stream != nil {
             state = .busy

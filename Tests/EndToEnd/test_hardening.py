@@ -451,14 +451,17 @@ def test_bad_request_first_then_good_ones_only_the_400_comes_back(gw, upstream):
 # 8. slow clients (dedicated gateway: headerTimeoutMillis 1000, idleTimeoutMillis 2000)
 
 
-def trickle(port, data, interval, limit):
-    """Sends `data` one byte per `interval` until the server closes or `limit` seconds pass.
-    Returns (seconds until closed or None, bytes received, bytes sent)."""
+def trickle(port, data, interval, limit, first=b""):
+    """Sends `first` at once, then `data` one byte per `interval`, until the server closes or
+    `limit` seconds pass. Returns (seconds until closed or None, bytes received, bytes sent
+    one by one)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     got = b""
-    started = time.monotonic()
     sent = 0
     try:
+        if first:
+            s.sendall(first)
+        started = time.monotonic()
         while time.monotonic() - started < limit:
             try:
                 s.send(data[sent % len(data):sent % len(data) + 1])
@@ -495,30 +498,8 @@ def test_slowloris_head_is_closed_by_the_header_timeout(short_timeouts_gateway, 
 
 def trickle_after_head(port, interval, limit):
     """Sends a POST head declaring 1000 body bytes, then one body byte per `interval`."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    got = b""
-    sent = 0
-    try:
-        s.sendall(head(b"POST /test/echo/bad-slow-body", b"Host: a", b"Content-Length: 1000"))
-        started = time.monotonic()
-        while time.monotonic() - started < limit:
-            try:
-                s.send(b"x")
-                sent += 1
-            except (BrokenPipeError, ConnectionResetError):
-                return time.monotonic() - started, got, sent
-            readable, _, _ = select.select([s], [], [], interval)
-            if readable:
-                try:
-                    chunk = s.recv(65536)
-                except ConnectionResetError:
-                    return time.monotonic() - started, got, sent
-                if not chunk:
-                    return time.monotonic() - started, got, sent
-                got += chunk
-        return None, got, sent
-    finally:
-        s.close()
+    return trickle(port, b"x", interval, limit,
+                   first=head(b"POST /test/echo/bad-slow-body", b"Host: a", b"Content-Length: 1000"))
 
 
 def test_slow_body_is_closed_before_it_completes(short_timeouts_gateway, upstream):
