@@ -203,7 +203,9 @@ struct Serve: ParsableCommand {
         var tlsSockets: [ReusePortSocket] = []
         var clientTLS: TLSContext?
         do {
-            clientTLS = try TLSContext.client(caFile: config.upstreamCAFile)
+            // Only with an extra CA file (so a bad one is refused at start): otherwise each
+            // pool loads the system trust store at its first https upstream, not every start.
+            if let ca = config.upstreamCAFile { clientTLS = try TLSContext.client(caFile: ca) }
             if let listen = config.tlsListen, let cert = config.tlsCertificateFile, let key = config.tlsPrivateKeyFile {
                 serverTLS = try TLSContext.server(certificateChainFile: cert, privateKeyFile: key)
                 var at = GatewayConfig()
