@@ -25,14 +25,14 @@ let package = Package(
         .target(name: "GatehouseCalendar", swiftSettings: settings),
         .target(name: "GatehouseObserve", dependencies: ["GatehouseCalendar"], swiftSettings: settings),
         .target(name: "GatehouseSigV4", dependencies: ["COpenSSL", "GatehouseCalendar"], swiftSettings: settings),
-        .target(name: "GatehousePolicy", dependencies: ["GatehouseJSON"], swiftSettings: settings),
+        .target(name: "GatehousePolicy", dependencies: ["GatehouseJSON", "GatehouseCalendar"], swiftSettings: settings),
         .target(name: "GatehouseLoop", dependencies: ["CLibUV"], swiftSettings: settings),
         .target(name: "GatehouseTLS", dependencies: ["COpenSSL"], swiftSettings: settings),
         .target(name: "GatehouseHTTP", dependencies: ["GatehouseLoop", "GatehouseTLS", "CHTTPParser", "CLibUV"], swiftSettings: settings),
         .target(name: "GatehouseModel", dependencies: ["GatehouseJSON", "GatehousePolicy", "GatehouseCalendar", "Yams"], swiftSettings: settings),
         .target(name: "GatehouseCore", dependencies: [
             "GatehouseJSON", "GatehouseLoop", "GatehouseHTTP", "GatehouseSigV4", "GatehousePolicy", "GatehouseModel",
-            "GatehouseObserve",
+            "GatehouseObserve", "GatehouseCalendar",
         ], swiftSettings: settings),
 
         // Integration backends. `plugins/` is Gatehouse's folder of integration plugins, not

@@ -2,21 +2,28 @@ import GatehouseHTTP
 import GatehouseModel
 import GatehousePolicy
 import GatehouseSigV4
+import GatehouseCalendar
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The caller after authentication (phase 4).
 public struct AuthenticatedCaller: Sendable {
     public var principal: PolicyPrincipal
     public var credential: CallerCredential?
-    /// Condition keys the caller established (`aws:sourcearn`, `aws:principalarn`, …), in
-    /// lowercase: IAM compares key names case-insensitively, and the policy evaluator then has
-    /// nothing to fold.
-    public var context: [String: [String]]
+    /// Condition keys the caller established (`aws:SourceArn`, `aws:PrincipalArn`, …).
+    public var context: PolicyContext
 
     /// How a denial names the caller: the IAM ARN, else `anonymous`.
-    public var displayName: String {
-        if case .aws(let arn) = principal { return arn }
-        return "anonymous"
-    }
+    public var displayName: String { APIGatewayAuthorization.callerName(principal) }
+
+    /// An unsigned caller: `aws:PrincipalType` Anonymous, `aws:userid` anonymous, as IAM has them.
+    public static let anonymous: AuthenticatedCaller = {
+        var c = PolicyContext()
+        c[.principalType] = ["Anonymous"]
+        c[.userid] = ["anonymous"]
+        return AuthenticatedCaller(principal: .anonymous, credential: nil, context: c)
+    }()
 }
 
 /// Phases 4 and 5: SigV4 authentication against the credentials store, and the resource
@@ -26,10 +33,13 @@ public struct Authorizer: Sendable {
     /// One verifier per region served, made once so its signing-key cache lives on.
     let verifiers: [String: SigV4Verifier]
     /// Each key's principal and the condition keys it brings, worked out once per snapshot.
-    let identities: [String: (principal: PolicyPrincipal, context: [String: [String]])]
+    let identities: [String: (principal: PolicyPrincipal, context: PolicyContext)]
+    /// Proxies trusted to name the client in `X-Forwarded-For` (conf `trustedProxies`).
+    let trustedProxies: AddressSet
 
-    public init(credentials: CredentialStore, regions: [String]) {
+    public init(credentials: CredentialStore, regions: [String], trustedProxies: AddressSet = AddressSet()) {
         self.credentials = credentials
+        self.trustedProxies = trustedProxies
         let store = credentials
         var v: [String: SigV4Verifier] = [:]
         for region in Set(regions) {
@@ -40,23 +50,52 @@ public struct Authorizer: Sendable {
             }
         }
         verifiers = v
-        var ids: [String: (principal: PolicyPrincipal, context: [String: [String]])] = [:]
+        var ids: [String: (principal: PolicyPrincipal, context: PolicyContext)] = [:]
         for (id, c) in credentials.callers {
-            switch c.principal {
-            case .service(let s):
-                ids[id] = (.service(s), [:])
-            case .arn(let a):
-                let principal = PolicyPrincipal.aws(arn: a)
-                var context: [String: [String]] = ["aws:principalarn": [a]]
-                if let account = principal.accountID { context["aws:principalaccount"] = [account] }
-                // arn:aws:iam::ACCOUNT:user/x, arn:aws:sts::ACCOUNT:assumed-role/r/s, …:root.
-                let resource = a.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).last ?? ""
-                let type = resource.hasPrefix("assumed-role/") ? "AssumedRole" : resource.hasPrefix("user/") ? "User" : "Account"
-                context["aws:principaltype"] = [type]
-                ids[id] = (principal, context)
-            }
+            ids[id] = Authorizer.identity(of: c)
         }
         identities = ids
+    }
+
+    /// The principal a key signs as and the condition keys that come with it: for an IAM ARN
+    /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:username` (users
+    /// only), `aws:userid` and `aws:PrincipalTag/…`; for a service `aws:PrincipalServiceName`
+    /// and `aws:PrincipalIsAWSService`.
+    static func identity(of c: CallerCredential) -> (principal: PolicyPrincipal, context: PolicyContext) {
+        var context = PolicyContext()
+        let principal: PolicyPrincipal
+        switch c.principal {
+        case .service(let s):
+            principal = .service(s)
+            context[.principalServiceName] = [s]
+            context[.principalIsAWSService] = ["true"]
+        case .arn(let a):
+            principal = .aws(arn: a)
+            context[.principalArn] = [a]
+            context[.principalIsAWSService] = ["false"]
+            let account = principal.accountID
+            if let account { context[.principalAccount] = [account] }
+            // arn:aws:iam::ACCOUNT:user/path/x, arn:aws:sts::ACCOUNT:assumed-role/r/s,
+            // arn:aws:sts::ACCOUNT:federated-user/x, arn:aws:iam::ACCOUNT:root.
+            let resource = a.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).last ?? ""
+            let type: String
+            if resource.hasPrefix("assumed-role/") {
+                type = "AssumedRole"
+            } else if resource.hasPrefix("user/") {
+                type = "User"
+                // The user's friendly name: the last part of its path.
+                context[.username] = [String(resource.split(separator: "/").last ?? "")]
+            } else if resource.hasPrefix("federated-user/") {
+                type = "FederatedUser"
+            } else {
+                type = "Account"
+                if let account { context[.userid] = [account] }
+            }
+            context[.principalType] = [type]
+        }
+        if let uid = c.userId { context[.userid] = [uid] }
+        for (k, v) in c.tags { context["aws:PrincipalTag/\(k)"] = [v] }
+        return (principal, context)
     }
 
     /// Verifies the request's signature for a method that requires AWS_IAM.
@@ -98,57 +137,74 @@ public struct Authorizer: Sendable {
             guard cred.mayAssertSourceArn.contains(where: { ResourcePolicy.arnMatches(pattern: $0, arn: sourceArn) }) else {
                 return .failure(.sourceNotPermitted("The key \(cred.accessKeyId) may not assert source ARN \(sourceArn)"))
             }
-            context["aws:sourcearn"] = [sourceArn]
+            context[.sourceArn] = [sourceArn]
             let parts = sourceArn.split(separator: ":", omittingEmptySubsequences: false)
-            if parts.count > 4, !parts[4].isEmpty { context["aws:sourceaccount"] = [String(parts[4])] }
+            if parts.count > 4, !parts[4].isEmpty { context[.sourceAccount] = [String(parts[4])] }
         }
         if let account = request.headers["X-Amz-Source-Account"] {
             guard signed.contains("x-amz-source-account") else {
                 return .failure(.sourceNotPermitted("X-Amz-Source-Account must be one of the SignedHeaders"))
             }
-            if let derived = context["aws:sourceaccount"], derived != [account] {
+            if let derived = context[.sourceAccount], derived != [account] {
                 return .failure(.sourceNotPermitted("X-Amz-Source-Account does not match the account of X-Amz-Source-Arn"))
             }
-            context["aws:sourceaccount"] = [account]
+            context[.sourceAccount] = [account]
         }
         return .success(AuthenticatedCaller(principal: principal, credential: cred, context: context))
     }
 
-    /// API Gateway's decision for `execute-api:Invoke` on `resourceArn`:
-    /// an explicit deny in either policy wins; with no authentication (NONE) the resource
-    /// policy must allow; an IAM caller of the API's own account needs either policy to allow;
-    /// any other caller (another account, or a service principal, which has no identity
-    /// policy) needs the resource policy to allow — and an IAM caller of another account
-    /// needs its identity policy as well.
-    public func authorize(caller: AuthenticatedCaller, api: RestApiSpec, resourceArn: String,
-                          sourceIp: String) -> GatewayError? {
+    /// API Gateway's decision for `execute-api:Invoke` on `resourceArn` (its decision table:
+    /// `APIGatewayAuthorization`), with the request context keys the policies read: the
+    /// caller's, `aws:SourceIp`, and — only when a policy names them — `aws:CurrentTime`,
+    /// `aws:EpochTime`, `aws:SecureTransport`, `aws:UserAgent`, `aws:Referer`.
+    public func authorize(caller: AuthenticatedCaller, api: RestApiSpec, authorization: AuthorizationType,
+                          resourceArn: String, request: HTTPRequest) -> GatewayError? {
         var context = caller.context
-        if !sourceIp.isEmpty { context["aws:sourceip"] = [sourceIp] }
-        let request = PolicyRequest(principal: caller.principal, action: "execute-api:Invoke",
-                                    resource: resourceArn, context: context)
-        let resourceDecision = api.policy?.evaluate(request)
+        let peer = request.remoteAddress
+        let sourceIp = trustedProxies.isEmpty ? peer
+            : trustedProxies.clientAddress(peer: peer, forwardedFor: request.headers["X-Forwarded-For"])
+        if !sourceIp.isEmpty { context[.sourceIp] = [sourceIp] }
+        let identityPolicies = authorization == .awsIAM ? (caller.credential?.policies ?? []) : []
+        var keys = api.policy?.referencedKeys ?? KeySet()
+        for p in identityPolicies { keys.formUnion(p.referencedKeys) }
+        if keys.contains(.currentTime) || keys.contains(.epochTime) {
+            let now = Int64(time(nil))
+            context[.epochTime] = [String(now)]
+            context[.currentTime] = [Authorizer.iso8601(now)]
+        }
+        if keys.contains(.secureTransport) { context[.secureTransport] = [request.isTLS ? "true" : "false"] }
+        if keys.contains(.userAgent), let ua = request.headers["User-Agent"] { context[.userAgent] = [ua] }
+        if keys.contains(.referer), let r = request.headers["Referer"] { context[.referer] = [r] }
+
+        let policyRequest = PolicyRequest(principal: caller.principal, action: "execute-api:Invoke",
+                                          resource: resourceArn, context: context)
+        let resourceDecision = api.policy?.evaluate(policyRequest)
         var identityDecision = PolicyDecision.implicitDeny
-        for p in caller.credential?.policies ?? [] {
-            switch p.evaluate(request) {
+        for p in identityPolicies {
+            switch p.evaluate(policyRequest) {
             case .explicitDeny: identityDecision = .explicitDeny
             case .allow where identityDecision != .explicitDeny: identityDecision = .allow
             default: break
             }
         }
-        if resourceDecision == .explicitDeny || identityDecision == .explicitDeny {
-            return .accessDenied(caller: caller.displayName, resourceArn: resourceArn, explicitDeny: true)
+        let callerAccount = caller.context[.principalAccount]?.first ?? caller.principal.accountID
+        let decision = APIGatewayAuthorization.combine(
+            authorization: authorization == .awsIAM ? .awsIAM : .none, principal: caller.principal,
+            sameAccount: callerAccount != nil && callerAccount == api.accountId,
+            resource: resourceDecision, identity: identityDecision)
+        switch decision {
+        case .allow: return nil
+        case .explicitDeny: return .accessDenied(caller: caller.displayName, resourceArn: resourceArn, explicitDeny: true)
+        case .implicitDeny: return .accessDenied(caller: caller.displayName, resourceArn: resourceArn, explicitDeny: false)
         }
-        let allowed: Bool
-        switch caller.principal {
-        case .anonymous:
-            allowed = resourceDecision == nil || resourceDecision == .allow
-        case .service:
-            allowed = resourceDecision == .allow
-        case .aws:
-            allowed = (caller.context["aws:principalaccount"]?.first ?? caller.principal.accountID) == api.accountId
-                ? (identityDecision == .allow || resourceDecision == .allow)
-                : (identityDecision == .allow && resourceDecision == .allow)
-        }
-        return allowed ? nil : .accessDenied(caller: caller.displayName, resourceArn: resourceArn, explicitDeny: false)
+    }
+
+    /// `2026-11-25T12:00:00Z`, as `aws:CurrentTime` is written.
+    static func iso8601(_ epoch: Int64) -> String {
+        let days = epoch >= 0 ? epoch / 86_400 : (epoch - 86_399) / 86_400
+        let secs = epoch - days * 86_400
+        let d = CivilDate.fromDays(days)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(d.year)-\(two(d.month))-\(two(d.day))T\(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60))Z"
     }
 }

@@ -3,6 +3,7 @@ import GatehouseJSON
 import GatehouseLoop
 import GatehouseModel
 import GatehouseObserve
+import GatehousePolicy
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,12 +28,14 @@ public final class Gateway: HTTPRequestHandler {
 
     public init(model: GatewayModel, credentials: CredentialStore, plugins: [IntegrationPlugin],
                 loop: EventLoop, observers: GatewayObservers = GatewayObservers(),
-                usage: UsageConfig = UsageConfig(), limiter: UsageLimiter = UsageLimiter()) {
+                usage: UsageConfig = UsageConfig(), limiter: UsageLimiter = UsageLimiter(),
+                trustedProxies: AddressSet = AddressSet()) {
         self.usagePlans = UsagePlans(usage, apis: model.apis)
         self.limiter = limiter
         self.model = model
         self.router = Router(apis: model.apis)
-        self.authorizer = Authorizer(credentials: credentials, regions: model.apis.map(\.region))
+        self.authorizer = Authorizer(credentials: credentials, regions: model.apis.map(\.region),
+                                     trustedProxies: trustedProxies)
         self.plugins = plugins
         self.loop = loop
         self.observers = observers
@@ -78,7 +81,7 @@ public final class Gateway: HTTPRequestHandler {
         x.record.accountId = match.api.accountId
         x.record.domainName = request.headers["Host"]
         // Phase 4: authentication.
-        var caller = AuthenticatedCaller(principal: .anonymous, credential: nil, context: [:])
+        var caller = AuthenticatedCaller.anonymous
         if match.method.authorization == .awsIAM {
             switch authorizer.authenticate(request, region: match.api.region, now: Int64(time(nil))) {
             case .failure(let e): return fail(e, "authentication")
@@ -95,8 +98,8 @@ public final class Gateway: HTTPRequestHandler {
             methodArn += request.method
             if !match.path.utf8.starts(with: "/".utf8) { methodArn += "/" }
             methodArn += match.path
-            if let denial = authorizer.authorize(caller: caller, api: match.api, resourceArn: methodArn,
-                                                 sourceIp: request.remoteAddress) {
+            if let denial = authorizer.authorize(caller: caller, api: match.api, authorization: match.method.authorization,
+                                                 resourceArn: methodArn, request: request) {
                 return fail(denial, "policy")
             }
         }

@@ -22,6 +22,10 @@ public struct CallerCredential: Sendable {
     public var policies: [ResourcePolicy]
     /// When temporary credentials stop working (epoch seconds), from `expiration`.
     public var expiration: Int64?
+    /// The principal's tags (`aws:PrincipalTag/KEY`), from `tags`.
+    public var tags: [String: String] = [:]
+    /// `aws:userid` (`AIDA…` for a user, `AROA…:session` for a role session), from `userId`.
+    public var userId: String?
 }
 
 /// Keys the gateway signs with when an integration names a `credentials` role.
@@ -76,7 +80,7 @@ public struct CredentialStore: Sendable {
                 var policies: [ResourcePolicy] = []
                 for (k, doc) in (e["policies"]?.arrayValue ?? []).enumerated() {
                     do {
-                        policies.append(try ResourcePolicy(document: identityPolicyAsResourcePolicy(doc)))
+                        policies.append(try ResourcePolicy(document: doc, kind: .identity))
                     } catch {
                         throw fail("\(at).policies[\(k)]", error.description)
                     }
@@ -89,9 +93,20 @@ public struct CredentialStore: Sendable {
                     }
                     expiration = t
                 }
-                callers[id] = CallerCredential(accessKeyId: id, secretAccessKey: secret,
-                                               sessionToken: confText(e["sessionToken"]), principal: principal,
-                                               mayAssertSourceArn: patterns, policies: policies, expiration: expiration)
+                var tags: [String: String] = [:]
+                if let t = e["tags"] {
+                    guard case .object(let o) = t else { throw fail("\(at).tags", "expected a mapping of tag keys to values") }
+                    for (k, v) in o.members {
+                        guard let text = confText(v) else { throw fail("\(at).tags.\(k)", "expected a string") }
+                        tags[k] = text
+                    }
+                }
+                var credential = CallerCredential(accessKeyId: id, secretAccessKey: secret,
+                                                  sessionToken: confText(e["sessionToken"]), principal: principal,
+                                                  mayAssertSourceArn: patterns, policies: policies, expiration: expiration)
+                credential.tags = tags
+                credential.userId = confText(e["userId"])
+                callers[id] = credential
             }
         }
         if let list = root["roles"] {
@@ -124,20 +139,4 @@ public struct CredentialStore: Sendable {
         return CivilDate.days(year: y, month: mo, day: d) * 86_400 + h * 3600 + mi * 60 + min(s, 59)
     }
 
-    /// Identity policies carry no `Principal` (they apply to the principal they are attached
-    /// to); evaluated through the resource-policy evaluator with `Principal: "*"`.
-    func identityPolicyAsResourcePolicy(_ doc: JSONValue) -> JSONValue {
-        guard case .object(var root) = doc else { return doc }
-        func withStar(_ s: JSONValue) -> JSONValue {
-            guard case .object(var st) = s, st["Principal"] == nil, st["NotPrincipal"] == nil else { return s }
-            st["Principal"] = .string("*")
-            return .object(st)
-        }
-        switch root["Statement"] {
-        case .array(let list)?: root["Statement"] = .array(list.map(withStar))
-        case .object?: root["Statement"] = withStar(root["Statement"]!)
-        default: break
-        }
-        return .object(root)
-    }
 }

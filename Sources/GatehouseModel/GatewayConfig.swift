@@ -1,3 +1,4 @@
+import GatehousePolicy
 import GatehouseJSON
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +39,10 @@ public struct GatewayConfig: Sendable {
     /// Extra CA certificates (PEM) trusted for HTTPS upstreams, besides the system store
     /// (conf `upstreamCAFile`).
     public var upstreamCAFile: String?
+    /// Proxies trusted to name the client in `X-Forwarded-For` for `aws:SourceIp`
+    /// (conf `trustedProxies`: addresses or CIDR blocks). Empty: the socket's peer is the client.
+    public var trustedProxies = AddressSet()
+    public var trustedProxyEntries: [String] = []
 
     public init() {}
 
@@ -62,7 +67,7 @@ public struct GatewayConfig: Sendable {
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
                                   "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
-                                  "workers", "adminListen", "accessLog", "tls", "upstreamCAFile",
+                                  "workers", "adminListen", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
                                   "apiKeys", "usagePlans", "throttle"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
@@ -100,6 +105,19 @@ public struct GatewayConfig: Sendable {
         }
         if let a = confText(o["adminListen"]) { c.adminListen = a }
         if let ca = confText(o["upstreamCAFile"]) { c.upstreamCAFile = rel(ca) }
+        if let tp = o["trustedProxies"] {
+            guard case .array(let items) = tp else {
+                throw ConfigError(file: path, path: "trustedProxies", reason: "expected a list of addresses or CIDR blocks")
+            }
+            let entries = items.compactMap(confText)
+            switch AddressSet.parse(entries) {
+            case .success(let set):
+                c.trustedProxies = set
+                c.trustedProxyEntries = entries
+            case .failure(let e):
+                throw ConfigError(file: path, path: "trustedProxies", reason: "not an IPv4/IPv6 address or CIDR block: \(e.entry)")
+            }
+        }
         for (k, v) in o["accessLog"]?.objectValue?.members ?? [] {
             guard let t = confText(v) else { throw ConfigError(file: path, path: "accessLog.\(k)", reason: "expected a string") }
             switch k {

@@ -1,58 +1,67 @@
 import GatehouseJSON
 
-/// The condition operators this module understands, each in its positive form; negation,
-/// `...IfExists` and the `ForAnyValue:` / `ForAllValues:` set qualifiers are carried separately
-/// on `ConditionClause`.
-enum ConditionOperator: String, Sendable, CaseIterable {
-    case stringEquals = "StringEquals"
-    case stringNotEquals = "StringNotEquals"
-    case stringEqualsIgnoreCase = "StringEqualsIgnoreCase"
-    case stringNotEqualsIgnoreCase = "StringNotEqualsIgnoreCase"
-    case stringLike = "StringLike"
-    case stringNotLike = "StringNotLike"
-    case arnEquals = "ArnEquals"
-    case arnNotEquals = "ArnNotEquals"
-    case arnLike = "ArnLike"
-    case arnNotLike = "ArnNotLike"
-    case bool = "Bool"
-    case null = "Null"
+/// How a `Numeric…` or `Date…` operator compares the request value with the policy value.
+enum Comparison: Sendable {
+    case equals, lessThan, lessThanEquals, greaterThan, greaterThanEquals
 
-    /// The "not" operators. IAM evaluates them as the negation of their positive twin: a key
-    /// absent from the request makes them match, and several policy values combine as NOR
-    /// ("the request value is none of these") rather than OR.
-    var isNegated: Bool {
+    func holds(_ request: Double, _ policy: Double) -> Bool {
         switch self {
-        case .stringNotEquals, .stringNotEqualsIgnoreCase, .stringNotLike, .arnNotEquals, .arnNotLike: return true
-        default: return false
+        case .equals: return request == policy
+        case .lessThan: return request < policy
+        case .lessThanEquals: return request <= policy
+        case .greaterThan: return request > policy
+        case .greaterThanEquals: return request >= policy
         }
     }
+}
 
-    /// Whether one request value satisfies one policy value under the positive form of the
-    /// operator. Policy values for IgnoreCase and Bool were lowercased at parse time.
-    func test(request: String, policy: WildcardPattern) -> Bool {
-        switch self {
-        case .stringEquals, .stringNotEquals:
-            return request == policy.text
-        case .stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase:
-            return request.lowercased() == policy.text
-        case .stringLike, .stringNotLike:
-            return policy.matches(request)
-        case .arnEquals, .arnNotEquals, .arnLike, .arnNotLike:
-            // AWS documents ArnEquals and ArnLike identically: field-wise, case-sensitive,
-            // wildcards allowed in every field.
-            return ResourcePolicy.arnMatches(pattern: policy.text, arn: request)
-        case .bool:
-            return request.lowercased() == policy.text
-        case .null:
-            return false  // Null looks only at presence; see ConditionClause.matches.
-        }
-    }
+/// The condition operators, each in its positive form; negation (`StringNotEquals`,
+/// `NotIpAddress`, …), `…IfExists` and the `ForAnyValue:` / `ForAllValues:` set qualifiers
+/// are carried separately on `ConditionClause`.
+enum ConditionOperator: Sendable, Equatable {
+    case stringEquals, stringEqualsIgnoreCase, stringLike
+    case numeric(Comparison)
+    case date(Comparison)
+    case bool, binaryEquals, ipAddress
+    case arnEquals, arnLike
+    case null
 
-    /// Looks an operator name up ignoring case, so `stringequals` is read as `StringEquals`.
-    static func named(_ name: String) -> ConditionOperator? {
-        let lower = name.lowercased()
-        return allCases.first { $0.rawValue.lowercased() == lower }
-    }
+    /// Every operator name IAM defines, with its positive form and whether it is negated.
+    static let names: [(String, ConditionOperator, Bool)] = [
+        ("StringEquals", .stringEquals, false), ("StringNotEquals", .stringEquals, true),
+        ("StringEqualsIgnoreCase", .stringEqualsIgnoreCase, false), ("StringNotEqualsIgnoreCase", .stringEqualsIgnoreCase, true),
+        ("StringLike", .stringLike, false), ("StringNotLike", .stringLike, true),
+        ("NumericEquals", .numeric(.equals), false), ("NumericNotEquals", .numeric(.equals), true),
+        ("NumericLessThan", .numeric(.lessThan), false), ("NumericLessThanEquals", .numeric(.lessThanEquals), false),
+        ("NumericGreaterThan", .numeric(.greaterThan), false), ("NumericGreaterThanEquals", .numeric(.greaterThanEquals), false),
+        ("DateEquals", .date(.equals), false), ("DateNotEquals", .date(.equals), true),
+        ("DateLessThan", .date(.lessThan), false), ("DateLessThanEquals", .date(.lessThanEquals), false),
+        ("DateGreaterThan", .date(.greaterThan), false), ("DateGreaterThanEquals", .date(.greaterThanEquals), false),
+        ("Bool", .bool, false), ("BinaryEquals", .binaryEquals, false),
+        ("IpAddress", .ipAddress, false), ("NotIpAddress", .ipAddress, true),
+        ("ArnEquals", .arnEquals, false), ("ArnNotEquals", .arnEquals, true),
+        ("ArnLike", .arnLike, false), ("ArnNotLike", .arnLike, true),
+        ("Null", .null, false),
+    ]
+
+    static let byLowercasedName: [String: (ConditionOperator, Bool)] = {
+        var m: [String: (ConditionOperator, Bool)] = [:]
+        for (n, op, neg) in names { m[n.lowercased()] = (op, neg) }
+        return m
+    }()
+}
+
+/// The values of one condition key, parsed for the operator that tests them.
+enum ConditionValues: Sendable {
+    /// String, Arn operators: patterns or literals, possibly with policy variables.
+    case texts([PolicyText])
+    case numbers([Double])
+    case dates([Double])
+    case bools([Bool])
+    case binary([[UInt8]])
+    case networks([IPNetwork])
+    /// Null: true = "the key must be absent".
+    case null([Bool])
 }
 
 /// `ForAnyValue:` / `ForAllValues:` — how a multi-valued request key is compared.
@@ -70,85 +79,223 @@ enum SetQualifier: Sendable {
 /// One `operator: { key: values }` pair from a Condition block.
 struct ConditionClause: Sendable {
     var op: ConditionOperator
+    /// The "not" operators. IAM evaluates them as the negation of their positive twin: a key
+    /// absent from the request makes them match, and several policy values combine as NOR
+    /// ("the request value is none of these") rather than OR.
+    var negated: Bool
     var ifExists: Bool
     var qualifier: SetQualifier
-    /// Lowercased, because condition key names are case-insensitive in IAM.
-    var key: String
-    var values: [WildcardPattern]
+    var key: KeyRef
+    var values: ConditionValues
+    /// The operator as written, for messages.
+    var operatorName: String
+    /// For text values without policy variables: the patterns, and for Arn operators their
+    /// fields, worked out once at load.
+    var constants: [[Int16]]? = nil
+    var constantFields: [[Range<Int>]?] = []
 
-    /// Evaluates this clause against the request's values for `key` (nil or empty = absent).
-    func matches(_ requestValues: [String]?) -> Bool {
-        let present = !(requestValues ?? []).isEmpty
-        if op == .null {
+    init(op: ConditionOperator, negated: Bool, ifExists: Bool, qualifier: SetQualifier, key: KeyRef,
+         values: ConditionValues, operatorName: String) {
+        self.op = op
+        self.negated = negated
+        self.ifExists = ifExists
+        self.qualifier = qualifier
+        self.key = key
+        self.values = values
+        self.operatorName = operatorName
+        if case .texts(let ts) = values {
+            let cs = ts.compactMap(\.constant)
+            if cs.count == ts.count {
+                constants = cs
+                constantFields = cs.map { ARNPattern.split($0) }
+            }
+        }
+    }
+
+    /// Evaluates this clause against the request context. nil when a policy variable in one
+    /// of the values cannot be resolved: IAM then treats the whole statement as not matching.
+    func matches(_ context: PolicyContext) -> Bool? {
+        let requestValues = context[key]
+        if case .null(let wantsAbsent) = values {
             // Null tests presence only: "true" means "the key is absent", "false" "present".
             // Several values are OR like any other operator.
-            return values.contains { ($0.text == "true") != present }
+            let present = requestValues != nil
+            return wantsAbsent.contains { $0 != present }
         }
-        guard let rvs = requestValues, present else {
+        guard let rvs = requestValues else {
             // AWS: an absent key makes a positive operator false and a negated one true;
-            // ...IfExists turns any operator true when the key is absent.
+            // …IfExists turns any operator true when the key is absent.
             if ifExists { return true }
             switch qualifier {
-            case .none: return op.isNegated
+            case .none: return negated
             case .forAnyValue: return false
             case .forAllValues: return true
             }
         }
-        // For one request value: does it satisfy the operator against the policy's list?
-        // Positive: OR over policy values. Negated: NOR over policy values.
-        let satisfies: (String) -> Bool = { rv in
-            let hit = values.contains { op.test(request: rv, policy: $0) }
-            return op.isNegated ? !hit : hit
+        // Resolve policy variables once per evaluation.
+        var resolved: [[Int16]] = []
+        var fields: [[Range<Int>]?] = []
+        if case .texts(let texts) = values {
+            if let c = constants {
+                resolved = c
+                fields = constantFields
+            } else {
+                resolved.reserveCapacity(texts.count)
+                for t in texts {
+                    guard let u = t.resolve(context) else { return nil }
+                    resolved.append(u)
+                    fields.append(ARNPattern.split(u))
+                }
+            }
+        }
+        // Does one request value hit any policy value under the positive operator?
+        func hit(_ rv: String) -> Bool {
+            switch values {
+            case .texts:
+                return ConditionClause.textHit(op, rv, resolved, fields)
+            case .numbers(let ns):
+                guard let x = parsePolicyNumber(rv), case .numeric(let c) = op else { return false }
+                return ns.contains { c.holds(x, $0) }
+            case .dates(let ds):
+                guard let x = parsePolicyDate(rv), case .date(let c) = op else { return false }
+                return ds.contains { c.holds(x, $0) }
+            case .bools(let bs):
+                let lower = rv.lowercased()
+                guard lower == "true" || lower == "false" else { return false }
+                return bs.contains((lower == "true"))
+            case .binary(let bins):
+                guard let x = decodeBase64(rv) else { return false }
+                return bins.contains(x)
+            case .networks(let nets):
+                return nets.contains { $0.contains(address: rv) }
+            case .null:
+                return false
+            }
         }
         switch qualifier {
         case .none:
-            let anyHit = rvs.contains { rv in values.contains { op.test(request: rv, policy: $0) } }
-            return op.isNegated ? !anyHit : anyHit
+            let anyHit = rvs.contains(where: hit)
+            return negated ? !anyHit : anyHit
         case .forAnyValue:
-            return rvs.contains(where: satisfies)
+            return rvs.contains { hit($0) != negated }
         case .forAllValues:
-            return rvs.allSatisfy(satisfies)
+            return rvs.allSatisfy { hit($0) != negated }
         }
+    }
+
+    static func textHit(_ op: ConditionOperator, _ rv: String, _ patterns: [[Int16]], _ fields: [[Range<Int>]?]) -> Bool {
+        switch op {
+        case .stringEquals:
+            return patterns.contains { p in unitsEqual(p, rv) }
+        case .stringEqualsIgnoreCase:
+            let lower = rv.lowercased()
+            return patterns.contains { p in unitsEqual(p, lower) }
+        case .stringLike:
+            var c = rv
+            return c.withUTF8 { bytes in patterns.contains { p in p.withUnsafeBufferPointer { matchUnits($0, bytes) } } }
+        case .arnEquals, .arnLike:
+            var c = rv
+            return c.withUTF8 { bytes in
+                patterns.indices.contains { k in
+                    // An Arn operator compares ARNs: a value that is not one matches nothing.
+                    (fields[k] != nil || patterns[k] == [PatternUnit.star]) && patterns[k].withUnsafeBufferPointer { ARNPattern.match($0, fields[k], bytes, allowShort: false) }
+                }
+            }
+        default:
+            return false
+        }
+    }
+
+    /// Literal comparison of resolved units with a string (the units of an Equals operator are
+    /// never wildcards).
+    static func unitsEqual(_ p: [Int16], _ s: String) -> Bool {
+        var c = s
+        return c.withUTF8 { b in
+            guard b.count == p.count else { return false }
+            for i in 0..<b.count where Int16(b[i]) != p[i] { return false }
+            return true
+        }
+    }
+
+    /// The keys this clause reads: its own and those of any policy variables in its values.
+    var referencedKeys: [KeyRef] {
+        var out = [key]
+        if case .texts(let ts) = values { for t in ts { out += t.referencedKeys } }
+        return out
     }
 
     /// Parses a whole `Condition` element: an object of operators, each an object of keys,
     /// each a value or array of values. All resulting clauses must hold (AND).
-    static func parseBlock(_ json: JSONValue, path: String) throws(PolicyError) -> [ConditionClause] {
+    static func parseBlock(_ json: JSONValue, path: String, variables: Bool) throws(PolicyError) -> [ConditionClause] {
         guard case .object(let ops) = json else {
             throw PolicyError(path: path, reason: "must be an object of condition operators, got \(json.typeName)")
         }
         var clauses: [ConditionClause] = []
         for (opName, body) in ops.members {
             let opPath = "\(path).\(opName)"
-            let (op, ifExists, qualifier) = try parseOperator(opName, path: opPath)
+            let (op, negated, ifExists, qualifier) = try parseOperator(opName, path: opPath)
             guard case .object(let keys) = body else {
                 throw PolicyError(path: opPath, reason: "must be an object of condition keys, got \(body.typeName)")
             }
+            if keys.isEmpty { throw PolicyError(path: opPath, reason: "must name at least one condition key") }
             for (key, raw) in keys.members {
                 let keyPath = "\(opPath).\(key)"
                 if key.isEmpty { throw PolicyError(path: keyPath, reason: "condition key must not be empty") }
-                var values = try conditionValues(raw, path: keyPath)
-                switch op {
-                case .null, .bool:
-                    values = values.map { $0.lowercased() }
-                    if let bad = values.first(where: { $0 != "true" && $0 != "false" }) {
-                        throw PolicyError(path: keyPath, reason: "\(op.rawValue) values must be true or false, got \"\(bad)\"")
-                    }
-                case .stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase:
-                    values = values.map { $0.lowercased() }
-                default:
-                    break
-                }
-                clauses.append(ConditionClause(op: op, ifExists: ifExists, qualifier: qualifier,
-                                               key: key.lowercased(), values: values.map(WildcardPattern.init)))
+                let texts = try conditionValues(raw, path: keyPath)
+                let values = try parseValues(op, texts, path: keyPath, variables: variables)
+                clauses.append(ConditionClause(op: op, negated: negated, ifExists: ifExists, qualifier: qualifier,
+                                               key: KeyRef(key), values: values, operatorName: opName))
             }
         }
         return clauses
     }
 
-    /// Splits `ForAllValues:StringLikeIfExists` into its qualifier, operator and IfExists flag.
+    static func parseValues(_ op: ConditionOperator, _ texts: [String], path: String, variables: Bool)
+        throws(PolicyError) -> ConditionValues {
+        func each<T>(_ what: String, _ parse: (String) -> T?) throws(PolicyError) -> [T] {
+            var out: [T] = []
+            for t in texts {
+                guard let v = parse(t) else { throw PolicyError(path: path, reason: "\(what), got \"\(t)\"") }
+                out.append(v)
+            }
+            return out
+        }
+        switch op {
+        case .stringEquals, .stringEqualsIgnoreCase, .stringLike, .arnEquals, .arnLike:
+            let wildcards = op == .stringLike || op == .arnLike || op == .arnEquals
+            var out: [PolicyText] = []
+            for t in texts {
+                let value = op == .stringEqualsIgnoreCase ? t.lowercased() : t
+                do {
+                    out.append(try PolicyText(value, wildcards: wildcards, variables: variables))
+                } catch {
+                    throw PolicyError(path: path, reason: error.message)
+                }
+            }
+            return .texts(out)
+        case .numeric:
+            return .numbers(try each("Numeric operators need numbers", parsePolicyNumber))
+        case .date:
+            return .dates(try each("Date operators need an ISO 8601 date or epoch seconds", parsePolicyDate))
+        case .bool:
+            return .bools(try each("Bool values must be true or false") { t in
+                let l = t.lowercased(); return l == "true" ? true : l == "false" ? false : nil
+            })
+        case .null:
+            return .null(try each("Null values must be true or false") { t in
+                let l = t.lowercased(); return l == "true" ? true : l == "false" ? false : nil
+            })
+        case .binaryEquals:
+            return .binary(try each("BinaryEquals values must be base64", decodeBase64))
+        case .ipAddress:
+            return .networks(try each("IpAddress values must be IPv4 or IPv6 addresses or CIDR blocks") { IPNetwork(cidr: $0) })
+        }
+    }
+
+    /// Splits `ForAllValues:StringLikeIfExists` into its qualifier, operator, negation and
+    /// IfExists flag.
     static func parseOperator(_ name: String, path: String) throws(PolicyError)
-        -> (ConditionOperator, Bool, SetQualifier) {
+        -> (ConditionOperator, Bool, Bool, SetQualifier) {
         var base = Substring(name)
         var qualifier = SetQualifier.none
         if let colon = base.firstIndex(of: ":") {
@@ -165,15 +312,15 @@ struct ConditionClause: Sendable {
             ifExists = true
             base = base.dropLast("IfExists".count)
         }
-        guard let op = ConditionOperator.named(String(base)) else {
-            let known = ConditionOperator.allCases.map(\.rawValue).joined(separator: ", ")
-            throw PolicyError(path: path, reason: "unsupported condition operator \"\(name)\"; supported: \(known) (each optionally with IfExists)")
+        guard let (op, negated) = ConditionOperator.byLowercasedName[base.lowercased()] else {
+            throw PolicyError(path: path, reason: "unknown condition operator \"\(name)\"; expected one of "
+                + ConditionOperator.names.map(\.0).joined(separator: ", ") + " (each optionally with IfExists)")
         }
         if op == .null && (ifExists || qualifier != .none) {
             // Null already is a presence test; AWS does not define NullIfExists or a qualified Null.
             throw PolicyError(path: path, reason: "Null cannot take IfExists or a set qualifier")
         }
-        return (op, ifExists, qualifier)
+        return (op, negated, ifExists, qualifier)
     }
 
     /// A condition value: a scalar (string, boolean or number, compared as its text) or a

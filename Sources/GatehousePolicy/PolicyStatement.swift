@@ -7,17 +7,29 @@ enum PrincipalPattern: Sendable, Equatable {
     /// `"123456789012"` or `arn:aws:iam::123456789012:root`: IAM treats both as "the account",
     /// which covers every IAM identity in it (the account's own policies then decide further).
     case account(String)
-    /// A specific user, role or assumed-role ARN, matched exactly.
+    /// A user, assumed-role session or federated-user ARN, matched exactly.
     case arn(String)
+    /// A role ARN: the role's sessions (`arn:aws:sts::ACCOUNT:assumed-role/NAME/…`) are that
+    /// role, whatever path the role ARN carries, and so is the role ARN itself.
+    case role(arn: String, account: String, name: String)
     /// `{"Service": "states.amazonaws.com"}`: that service acting as itself.
     case service(String)
+    /// `{"Federated": "cognito-identity.amazonaws.com"}` or a SAML/OIDC provider ARN.
+    case federated(String)
 
     func matches(_ principal: PolicyPrincipal) -> Bool {
         switch (self, principal) {
         case (.anyone, _): return true
         case (.account(let id), .aws): return principal.accountID == id
         case (.arn(let want), .aws(let arn)): return want == arn
+        case (.role(let roleArn, let account, let name), .aws(let arn)):
+            if arn == roleArn { return true }
+            guard let parts = ARNParts(arn), parts.service == "sts", parts.account == account,
+                  parts.resource.hasPrefix("assumed-role/") else { return false }
+            let rest = parts.resource.dropFirst("assumed-role/".count)
+            return rest.split(separator: "/", maxSplits: 1).first.map { $0 == name } ?? false
         case (.service(let want), .service(let name)): return want == name
+        case (.federated(let want), .federated(let provider)): return want == provider
         default: return false
         }
     }
@@ -30,32 +42,47 @@ struct PolicyStatement: Sendable {
 
     var sid: String?
     var effect: Effect
-    var principals: [PrincipalPattern]
+    /// nil in an identity policy, which applies to the principal it is attached to.
+    var principals: [PrincipalPattern]?
     var notPrincipal: Bool
     /// Lowercased patterns: IAM action names are case-insensitive.
     var actions: [WildcardPattern]
     var notAction: Bool
-    var resources: [WildcardPattern]
+    var resources: [ResourcePattern]
     var notResource: Bool
     var conditions: [ConditionClause]
 
-    /// True when every element of the statement applies to the request. `context` must have
-    /// lowercased keys.
-    func applies(to request: PolicyRequest, lowercasedAction: String, context: [String: [String]]) -> Bool {
-        let principalHit = principals.contains { $0.matches(request.principal) }
-        guard principalHit != notPrincipal else { return false }
+    /// True when every element of the statement applies to the request. A policy variable that
+    /// cannot be resolved makes the statement not apply, whatever its effect.
+    func applies(to request: PolicyRequest, lowercasedAction: String) -> Bool {
+        if let principals {
+            let principalHit = principals.contains { $0.matches(request.principal) }
+            guard principalHit != notPrincipal else { return false }
+        }
         let actionHit = actions.contains { $0.matches(lowercasedAction) }
         guard actionHit != notAction else { return false }
-        let resourceHit = resources.contains { $0.matches(request.resource) }
+        var resourceHit = false
+        for r in resources {
+            guard let hit = r.matches(request.resource, context: request.context) else { return false }
+            if hit { resourceHit = true; break }
+        }
         guard resourceHit != notResource else { return false }
-        return conditions.allSatisfy { $0.matches(context[$0.key]) }
+        for c in conditions {
+            guard let hit = c.matches(request.context), hit else { return false }
+        }
+        return true
+    }
+
+    /// The global keys the statement reads (conditions and policy variables).
+    var referencedKeys: [KeyRef] {
+        conditions.flatMap(\.referencedKeys) + resources.flatMap { $0.text.referencedKeys }
     }
 
     static let knownElements: Set<String> = [
         "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
     ]
 
-    static func parse(_ json: JSONValue, path: String) throws(PolicyError) -> PolicyStatement {
+    static func parse(_ json: JSONValue, path: String, kind: PolicyKind, variables: Bool) throws(PolicyError) -> PolicyStatement {
         guard case .object(let obj) = json else {
             throw PolicyError(path: path, reason: "a statement must be an object, got \(json.typeName)")
         }
@@ -79,10 +106,21 @@ struct PolicyStatement: Sendable {
             throw PolicyError(path: "\(path).Effect", reason: "must be \"Allow\" or \"Deny\", got \(shown)")
         }
 
-        // A resource policy must say whom it is about; a statement without a principal would
-        // otherwise be read as "everyone" and an Allow would open the API to anonymous callers.
-        let (principalKey, notPrincipal) = try choose("Principal", "NotPrincipal", in: obj, path: path)
-        let principals = try parsePrincipal(obj[principalKey]!, path: "\(path).\(principalKey)")
+        var principals: [PrincipalPattern]?
+        var notPrincipal = false
+        switch kind {
+        case .resource:
+            // A resource policy must say whom it is about; a statement without a principal would
+            // otherwise be read as "everyone" and an Allow would open the API to anonymous callers.
+            let (principalKey, not) = try choose("Principal", "NotPrincipal", in: obj, path: path)
+            principals = try parsePrincipal(obj[principalKey]!, path: "\(path).\(principalKey)")
+            notPrincipal = not
+        case .identity:
+            // IAM refuses a principal in an identity policy: it applies to whom it is attached to.
+            for key in ["Principal", "NotPrincipal"] where obj[key] != nil {
+                throw PolicyError(path: "\(path).\(key)", reason: "an identity policy must not name a principal; it applies to the principal it is attached to")
+            }
+        }
 
         let (actionKey, notAction) = try choose("Action", "NotAction", in: obj, path: path)
         var actions: [WildcardPattern] = []
@@ -96,20 +134,28 @@ struct PolicyStatement: Sendable {
         }
 
         let (resourceKey, notResource) = try choose("Resource", "NotResource", in: obj, path: path)
-        var resources: [WildcardPattern] = []
+        var resources: [ResourcePattern] = []
         for (i, r) in try stringList(obj[resourceKey]!, path: "\(path).\(resourceKey)").enumerated() {
+            let at = "\(path).\(resourceKey)\(indexSuffix(obj[resourceKey]!, i))"
             // "*", a full ARN, or API Gateway's "execute-api:/stage/METHOD/path" shorthand,
             // which ResourcePolicy.expandingExecuteApiShorthand turns into an ARN.
             guard r == "*" || r.hasPrefix("arn:") || r.hasPrefix("execute-api:/") else {
-                throw PolicyError(path: "\(path).\(resourceKey)\(indexSuffix(obj[resourceKey]!, i))",
-                                  reason: "resource must be \"*\", an ARN or \"execute-api:/...\", got \"\(r)\"")
+                throw PolicyError(path: at, reason: "resource must be \"*\", an ARN or \"execute-api:/...\", got \"\(r)\"")
             }
-            resources.append(WildcardPattern(r))
+            if r.hasPrefix("arn:") && r.split(separator: ":", omittingEmptySubsequences: false).count < 6
+                && !r.hasSuffix("*") {
+                throw PolicyError(path: at, reason: "an ARN has six colon-separated fields (arn:partition:service:region:account:resource), got \"\(r)\"")
+            }
+            do {
+                resources.append(ResourcePattern(try PolicyText(r, wildcards: true, variables: variables)))
+            } catch {
+                throw PolicyError(path: at, reason: error.message)
+            }
         }
 
         var conditions: [ConditionClause] = []
         if let raw = obj["Condition"] {
-            conditions = try ConditionClause.parseBlock(raw, path: "\(path).Condition")
+            conditions = try ConditionClause.parseBlock(raw, path: "\(path).Condition", variables: variables)
         }
 
         return PolicyStatement(sid: sid, effect: effect, principals: principals, notPrincipal: notPrincipal,
@@ -181,10 +227,17 @@ struct PolicyStatement: Sendable {
                         throw PolicyError(path: itemPath, reason: "service principals cannot contain wildcards")
                     }
                     out.append(.service(name))
+                case "Federated":
+                    guard !name.contains("*"), !name.contains("?") else {
+                        throw PolicyError(path: itemPath, reason: "federated principals cannot contain wildcards")
+                    }
+                    out.append(.federated(name))
+                case "CanonicalUser":
+                    // An S3 notion; no API Gateway caller has one, and a Deny naming one would
+                    // silently mean nothing.
+                    throw PolicyError(path: typePath, reason: "CanonicalUser principals are not supported by API Gateway")
                 default:
-                    // Federated / CanonicalUser can never be a caller here; refusing them keeps a
-                    // Deny or NotPrincipal from silently meaning something else.
-                    throw PolicyError(path: typePath, reason: "unsupported principal type; expected AWS or Service")
+                    throw PolicyError(path: typePath, reason: "unknown principal type; expected AWS, Service or Federated")
                 }
             }
         }
@@ -204,10 +257,41 @@ struct PolicyStatement: Sendable {
             throw PolicyError(path: path, reason: "must be \"*\", a 12-digit account id or an IAM/STS ARN, got \"\(name)\"")
         }
         if parts.service == "iam" && parts.resource == "root" { return .account(String(parts.account)) }
+        if parts.service == "iam" && parts.resource.hasPrefix("role/") {
+            let roleName = parts.resource.split(separator: "/").last.map(String.init) ?? ""
+            return .role(arn: name, account: String(parts.account), name: roleName)
+        }
         return .arn(name)
     }
 
     static func isAccountID(_ s: String) -> Bool {
         s.utf8.count == 12 && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+}
+
+/// Whether a document is a resource policy (attached to the API; names principals) or an
+/// identity policy (attached to a principal; must not).
+public enum PolicyKind: String, Sendable {
+    case resource
+    case identity
+}
+
+/// One `Resource` / `NotResource` entry.
+struct ResourcePattern: Sendable {
+    let text: PolicyText
+    /// The pattern when it has no policy variable.
+    let constant: ARNPattern?
+
+    init(_ text: PolicyText) {
+        self.text = text
+        constant = text.constant.map { ARNPattern(WildcardPattern(units: $0, text: text.source)) }
+    }
+
+    /// nil when a policy variable has no value.
+    func matches(_ resource: String, context: PolicyContext) -> Bool? {
+        if let c = constant { return c.matches(resource) }
+        guard let u = text.resolve(context) else { return nil }
+        var r = resource
+        return r.withUTF8 { b in u.withUnsafeBufferPointer { ARNPattern.match($0, ARNPattern.split(u), b) } }
     }
 }

@@ -32,6 +32,9 @@ public enum PolicyPrincipal: Sendable, Equatable {
     case aws(arn: String)
     /// An AWS service principal, e.g. `states.amazonaws.com`.
     case service(String)
+    /// A web-identity or SAML federated caller, named by its provider
+    /// (`cognito-identity.amazonaws.com`, `accounts.google.com`, a `saml-provider/…` ARN).
+    case federated(String)
 
     /// The 12-digit account that owns an `aws` principal (the ARN's fifth colon-separated
     /// field); nil for anonymous and service callers, or an ARN too short to have one.
@@ -53,10 +56,10 @@ public struct PolicyRequest: Sendable {
     /// Condition keys and their values, e.g. `"aws:SourceArn": ["arn:..."]`. Key lookup is
     /// case-insensitive because IAM condition key names are. A key with an empty list is
     /// treated as absent.
-    public var context: [String: [String]]
+    public var context: PolicyContext
 
     /// Creates a request; `context` defaults to empty (no condition keys present).
-    public init(principal: PolicyPrincipal, action: String, resource: String, context: [String: [String]] = [:]) {
+    public init(principal: PolicyPrincipal, action: String, resource: String, context: PolicyContext = PolicyContext()) {
         self.principal = principal
         self.action = action
         self.resource = resource

@@ -1,20 +1,27 @@
 import GatehouseJSON
 
-/// A validated IAM resource policy, as attached to an API Gateway REST API, ready to evaluate.
+/// A validated IAM policy document — a resource policy attached to an API Gateway REST API,
+/// or an identity policy attached to a caller in the credentials file — ready to evaluate.
 ///
-/// Supported: `Version`, `Id`, `Statement` (object or array) with `Sid`, `Effect`,
-/// `Principal`/`NotPrincipal` (`"*"`, `AWS`, `Service`), `Action`/`NotAction`,
-/// `Resource`/`NotResource` and `Condition` with the String*, Arn*, Bool and Null operators
-/// (plus `IfExists` and `ForAnyValue:`/`ForAllValues:`). Anything else is refused at parse
-/// time with a `PolicyError` rather than ignored, because an ignored element can only ever
-/// make a policy grant more than its author wrote.
+/// The whole policy language: `Version` (2012-10-17, where `${…}` policy variables work, and
+/// 2008-10-17, where they are plain text), `Id`, `Statement` (object or array) with `Sid`,
+/// `Effect`, `Principal`/`NotPrincipal` (`"*"`, `AWS`, `Service`, `Federated`),
+/// `Action`/`NotAction`, `Resource`/`NotResource` and `Condition` with every IAM operator.
+/// Anything else is refused at parse time with a `PolicyError` rather than ignored, because an
+/// ignored element can only ever make a policy grant more than its author wrote.
 public struct ResourcePolicy: Sendable {
     /// The document's `Version`, if it had one.
     public private(set) var version: String?
+    public let kind: PolicyKind
     var statements: [PolicyStatement]
+    /// The global keys any statement reads, so the gateway computes only those.
+    public private(set) var referencedKeys = KeySet()
+    /// Every condition key named (as written), for `validate`'s unknown-key warnings.
+    var namedKeys: [(path: String, key: KeyRef)] = []
 
     /// Parses and validates a policy document; throws `PolicyError` naming the element and fault.
-    public init(document: JSONValue) throws(PolicyError) {
+    public init(document: JSONValue, kind: PolicyKind = .resource) throws(PolicyError) {
+        self.kind = kind
         guard case .object(let obj) = document else {
             throw PolicyError(path: "policy", reason: "a policy document must be a JSON object, got \(document.typeName)")
         }
@@ -22,59 +29,91 @@ public struct ResourcePolicy: Sendable {
             throw PolicyError(path: key, reason: "unknown policy element; expected Version, Id or Statement")
         }
         if let raw = obj["Version"] {
-            // Both published grammar versions evaluate the same for the elements supported here;
-            // 2012-10-17 only adds policy variables, which this module does not expand.
             guard case .string(let v) = raw, v == "2012-10-17" || v == "2008-10-17" else {
                 let shown = raw.stringValue.map { "\"\($0)\"" } ?? raw.typeName
                 throw PolicyError(path: "Version", reason: "must be \"2012-10-17\" or \"2008-10-17\", got \(shown)")
             }
             version = v
         }
+        // Policy variables exist only in 2012-10-17; without a Version IAM reads 2008-10-17.
+        let variables = version == "2012-10-17"
         if let raw = obj["Id"], raw.stringValue == nil {
             throw PolicyError(path: "Id", reason: "must be a string, got \(raw.typeName)")
         }
         guard let raw = obj["Statement"] else {
             throw PolicyError(path: "Statement", reason: "is required")
         }
+        var paths: [String] = []
         switch raw {
         case .object:
-            statements = [try PolicyStatement.parse(raw, path: "Statement")]
+            statements = [try PolicyStatement.parse(raw, path: "Statement", kind: kind, variables: variables)]
+            paths = ["Statement"]
         case .array(let items):
             statements = []
             for (i, item) in items.enumerated() {
-                statements.append(try PolicyStatement.parse(item, path: "Statement[\(i)]"))
+                statements.append(try PolicyStatement.parse(item, path: "Statement[\(i)]", kind: kind, variables: variables))
+                paths.append("Statement[\(i)]")
             }
         default:
             throw PolicyError(path: "Statement", reason: "must be an object or an array of objects, got \(raw.typeName)")
         }
+        for (i, st) in statements.enumerated() {
+            for ref in st.referencedKeys {
+                if case .global(let g) = ref { referencedKeys.insert(g) }
+                namedKeys.append((paths[i], ref))
+            }
+        }
     }
 
     /// Parses a policy from its JSON text; malformed JSON is reported as a `PolicyError` at `policy`.
-    public init(json: String) throws(PolicyError) {
+    public init(json: String, kind: PolicyKind = .resource) throws(PolicyError) {
         let document: JSONValue
         do {
             document = try JSONValue.parse(json)
         } catch {
             throw PolicyError(path: "policy", reason: "invalid JSON: \(error)")
         }
-        try self.init(document: document)
+        try self.init(document: document, kind: kind)
     }
 
     /// The statements' `Sid`s in order (nil where a statement has none), for diagnostics.
     public var statementIDs: [String?] { statements.map(\.sid) }
 
+    /// Whether any statement of this policy reads `key`.
+    public func references(_ key: GlobalKey) -> Bool { referencedKeys.contains(key) }
+
     /// Evaluates this one policy the way IAM does: any applicable `Deny` gives `explicitDeny`
     /// (deny always wins, whatever the statement order); otherwise any applicable `Allow`
     /// gives `allow`; otherwise `implicitDeny`.
     public func evaluate(_ request: PolicyRequest) -> PolicyDecision {
-        let action = request.action.lowercased()
-        let context = Self.lowercasedKeys(request.context)
+        let action = PolicyRequest.lowercasedAction(request.action)
         var allowed = false
-        for statement in statements where statement.applies(to: request, lowercasedAction: action, context: context) {
+        for statement in statements where statement.applies(to: request, lowercasedAction: action) {
             if statement.effect == .deny { return .explicitDeny }
             allowed = true
         }
         return allowed ? .allow : .implicitDeny
+    }
+
+    /// One statement that took part in a decision.
+    public struct StatementHit: Sendable, Equatable {
+        public var index: Int
+        public var sid: String?
+        public var effect: String
+    }
+
+    /// The decision and the statements that made it: every applicable Deny for an explicit
+    /// deny, every applicable Allow for an allow, none for an implicit deny.
+    public func explain(_ request: PolicyRequest) -> (decision: PolicyDecision, statements: [StatementHit]) {
+        let action = PolicyRequest.lowercasedAction(request.action)
+        var allows: [StatementHit] = [], denies: [StatementHit] = []
+        for (i, st) in statements.enumerated() where st.applies(to: request, lowercasedAction: action) {
+            let hit = StatementHit(index: i, sid: st.sid, effect: st.effect.rawValue)
+            if st.effect == .deny { denies.append(hit) } else { allows.append(hit) }
+        }
+        if !denies.isEmpty { return (.explicitDeny, denies) }
+        if !allows.isEmpty { return (.allow, allows) }
+        return (.implicitDeny, [])
     }
 
     /// Rewrites API Gateway's `execute-api:/stage/METHOD/path` shorthand in `Resource` and
@@ -87,26 +126,25 @@ public struct ResourcePolicy: Sendable {
         var prefix = Substring(apiArnPrefix)
         while prefix.hasSuffix("/") { prefix = prefix.dropLast() }
         let marker = "execute-api:"
+        let variables = version == "2012-10-17"
         var copy = self
         for i in copy.statements.indices {
             copy.statements[i].resources = copy.statements[i].resources.map { pattern in
-                guard pattern.text.hasPrefix(marker + "/") else { return pattern }
-                return WildcardPattern(String(prefix) + String(pattern.text.dropFirst(marker.count)))
+                let source = pattern.text.source
+                guard source.hasPrefix(marker + "/"),
+                      let text = try? PolicyText(String(prefix) + String(source.dropFirst(marker.count)),
+                                                 wildcards: true, variables: variables) else { return pattern }
+                return ResourcePattern(text)
             }
         }
         return copy
     }
+}
 
-    /// IAM condition key names are case-insensitive; fold the request's keys once per
-    /// evaluation, merging values should two spellings of one key both appear.
-    static func lowercasedKeys(_ context: [String: [String]]) -> [String: [String]] {
-        // Usually the caller already folded them: then there is nothing to copy.
-        if !context.keys.contains(where: { $0.utf8.contains { $0 >= 0x41 && $0 <= 0x5A } }) { return context }
-        var out: [String: [String]] = [:]
-        out.reserveCapacity(context.count)
-        for (key, values) in context {
-            out[key.lowercased(), default: []].append(contentsOf: values)
-        }
-        return out
+extension PolicyRequest {
+    /// IAM action names are case-insensitive; the common spelling needs no new string.
+    static func lowercasedAction(_ action: String) -> String {
+        if action == "execute-api:Invoke" { return "execute-api:invoke" }
+        return action.lowercased()
     }
 }

@@ -221,7 +221,8 @@ struct Serve: ParsableCommand {
                                   serverTLS: serverTLS, clientTLS: clientTLS,
                                   limiter: UsageLimiter(accountThrottle: config.usage.accountThrottle))
         let pool = WorkerPool(shared: shared,
-                              snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials, usage: loaded.usage),
+                              snapshot: Snapshot(model: loaded.model, credentials: loaded.credentials, usage: loaded.usage,
+                                                 trustedProxies: loaded.config.trustedProxies),
                               sockets: sockets, tlsSockets: tlsSockets)
         do {
             try pool.start()
@@ -264,7 +265,8 @@ struct Serve: ParsableCommand {
             do {
                 let next = try LoadedGateway.load(options)
                 engine.register(next.model.stateMachines)
-                pool.reload(Snapshot(model: next.model, credentials: next.credentials, usage: next.usage))
+                pool.reload(Snapshot(model: next.model, credentials: next.credentials, usage: next.usage,
+                                             trustedProxies: next.config.trustedProxies))
                 print("reloaded routes=\(next.routeLines(pluginName: pluginName).count)")
             } catch {
                 print("reload refused: \(error)")

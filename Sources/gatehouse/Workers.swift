@@ -2,6 +2,7 @@ import GatehouseCore
 import GatehouseHTTP
 import GatehouseLoop
 import GatehouseModel
+import GatehousePolicy
 import GatehouseObserve
 import GatehouseTLS
 import HTTPIntegration
@@ -18,6 +19,7 @@ struct Snapshot: Sendable {
     var model: GatewayModel
     var credentials: CredentialStore
     var usage: UsageConfig
+    var trustedProxies = AddressSet()
 }
 
 /// The embedded workflow engine, shared by every worker behind one lock (its calls are short
@@ -157,7 +159,7 @@ final class Worker: @unchecked Sendable {
         let observers = shared.observers
         func gateway(_ s: Snapshot) -> Gateway {
             Gateway(model: s.model, credentials: s.credentials, plugins: plugins, loop: loop, observers: observers,
-                    usage: s.usage, limiter: shared.limiter)
+                    usage: s.usage, limiter: shared.limiter, trustedProxies: s.trustedProxies)
         }
         var limits = HTTPLimits()
         limits.headerTimeoutMillis = config.headerTimeoutMillis

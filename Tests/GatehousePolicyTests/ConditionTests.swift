@@ -19,7 +19,7 @@ func conditionPolicy(_ condition: String) throws -> ResourcePolicy {
 }
 
 func request(context: [String: [String]]) -> PolicyRequest {
-    PolicyRequest(principal: .anonymous, action: "execute-api:Invoke", resource: apiArn + "/dev/GET/x", context: context)
+    PolicyRequest(principal: .anonymous, action: "execute-api:Invoke", resource: apiArn + "/dev/GET/x", context: PolicyContext(context))
 }
 
 private let sm = "arn:aws:states:us-east-1:111111111111:stateMachine:Src"

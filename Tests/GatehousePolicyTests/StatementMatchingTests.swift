@@ -140,7 +140,10 @@ struct PatternCase: Sendable, CustomTestStringConvertible {
         PatternCase(pattern: "arn:aws:states:us-east-1:111111111111:stateMachine:src",
                     value: "arn:aws:states:us-east-1:111111111111:stateMachine:Src", matches: false),
         PatternCase(pattern: "arn:aws:states:*:*:*", value: "not-an-arn", matches: false),
-        PatternCase(pattern: "*", value: "arn:aws:states:us-east-1:111111111111:stateMachine:Src", matches: false),
+        // The lone "*" is IAM's "anything", for the Arn operators too.
+        PatternCase(pattern: "*", value: "arn:aws:states:us-east-1:111111111111:stateMachine:Src", matches: true),
+        // Arn operators compare six fields: a short pattern is no match (Resource differs).
+        PatternCase(pattern: "arn:aws:states:*", value: "arn:aws:states:us-east-1:111111111111:stateMachine:Src", matches: false),
         PatternCase(pattern: "arn:*:*:*:*:*", value: "arn:aws:s3:::bucket/key", matches: true),
     ]
 
