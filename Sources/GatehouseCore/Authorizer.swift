@@ -18,12 +18,8 @@ public struct AuthenticatedCaller: Sendable {
     public var displayName: String { APIGatewayAuthorization.callerName(principal) }
 
     /// An unsigned caller: `aws:PrincipalType` Anonymous, `aws:userid` anonymous, as IAM has them.
-    public static let anonymous: AuthenticatedCaller = {
-        var c = PolicyContext()
-        c[.principalType] = ["Anonymous"]
-        c[.userid] = ["anonymous"]
-        return AuthenticatedCaller(principal: .anonymous, credential: nil, context: c)
-    }()
+    public static let anonymous = AuthenticatedCaller(principal: .anonymous, credential: nil,
+                                                      context: Authorizer.principalContext(.anonymous))
 }
 
 /// Phases 4 and 5: SigV4 authentication against the credentials store, and the resource
@@ -62,15 +58,30 @@ public struct Authorizer: Sendable {
     /// only), `aws:userid` and `aws:PrincipalTag/…`; for a service `aws:PrincipalServiceName`
     /// and `aws:PrincipalIsAWSService`.
     static func identity(of c: CallerCredential) -> (principal: PolicyPrincipal, context: PolicyContext) {
-        var context = PolicyContext()
         let principal: PolicyPrincipal
         switch c.principal {
+        case .service(let s): principal = .service(s)
+        case .arn(let a): principal = .aws(arn: a)
+        }
+        var context = principalContext(principal)
+        if let uid = c.userId { context[.userid] = [uid] }
+        for (k, v) in c.tags { context["aws:PrincipalTag/\(k)"] = [v] }
+        return (principal, context)
+    }
+
+    /// The condition keys IAM derives from the principal alone.
+    public static func principalContext(_ principal: PolicyPrincipal) -> PolicyContext {
+        var context = PolicyContext()
+        switch principal {
+        case .anonymous:
+            context[.principalType] = ["Anonymous"]
+            context[.userid] = ["anonymous"]
         case .service(let s):
-            principal = .service(s)
             context[.principalServiceName] = [s]
             context[.principalIsAWSService] = ["true"]
-        case .arn(let a):
-            principal = .aws(arn: a)
+        case .federated:
+            context[.principalType] = ["WebIdentityUser"]
+        case .aws(let a):
             context[.principalArn] = [a]
             context[.principalIsAWSService] = ["false"]
             let account = principal.accountID
@@ -93,9 +104,7 @@ public struct Authorizer: Sendable {
             }
             context[.principalType] = [type]
         }
-        if let uid = c.userId { context[.userid] = [uid] }
-        for (k, v) in c.tags { context["aws:PrincipalTag/\(k)"] = [v] }
-        return (principal, context)
+        return context
     }
 
     /// Verifies the request's signature for a method that requires AWS_IAM.

@@ -62,8 +62,12 @@ struct OpenAPILoader {
 
         if let policyDoc = root["x-amazon-apigateway-policy"] {
             do {
-                api.policy = try ResourcePolicy(document: policyDoc)
+                let policy = try ResourcePolicy(document: policyDoc)
                     .expandingExecuteApiShorthand(apiArnPrefix: api.executeApiArnPrefix)
+                api.policy = policy
+                for w in policy.warnings(apiArnPrefix: api.executeApiArnPrefix) {
+                    warnings.append("\(file): x-amazon-apigateway-policy: \(w)")
+                }
             } catch {
                 throw fail("x-amazon-apigateway-policy", error.description)
             }

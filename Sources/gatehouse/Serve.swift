@@ -298,6 +298,11 @@ struct Validate: ParsableCommand {
         do {
             let loaded = try LoadedGateway.load(options)
             for w in loaded.model.warnings { stderrLine("warning: \(w)") }
+            for (id, c) in loaded.credentials.callers.sorted(by: { $0.key < $1.key }) {
+                for (k, p) in c.policies.enumerated() {
+                    for w in p.warnings() { stderrLine("warning: credentials \(id) policies[\(k)]: \(w)") }
+                }
+            }
             for line in loaded.routeLines(pluginName: pluginName) { print(line) }
             for sm in loaded.model.stateMachines { print("stateMachine arn=\(sm.arn)") }
         } catch {
