@@ -87,8 +87,9 @@ struct ConditionClause: Sendable {
     var qualifier: SetQualifier
     var key: KeyRef
     var values: ConditionValues
-    /// The operator as written, for messages.
+    /// The operator and the key as written, for messages.
     var operatorName: String
+    var keyName: String = ""
     /// For text values without policy variables: the patterns, and for Arn operators their
     /// fields, worked out once at load.
     var constants: [[Int16]]? = nil
@@ -243,8 +244,10 @@ struct ConditionClause: Sendable {
                 if key.isEmpty { throw PolicyError(path: keyPath, reason: "condition key must not be empty") }
                 let texts = try conditionValues(raw, path: keyPath)
                 let values = try parseValues(op, texts, path: keyPath, variables: variables)
-                clauses.append(ConditionClause(op: op, negated: negated, ifExists: ifExists, qualifier: qualifier,
-                                               key: KeyRef(key), values: values, operatorName: opName))
+                var clause = ConditionClause(op: op, negated: negated, ifExists: ifExists, qualifier: qualifier,
+                                             key: KeyRef(key), values: values, operatorName: opName)
+                clause.keyName = key
+                clauses.append(clause)
             }
         }
         return clauses

@@ -28,7 +28,7 @@ extension ResourcePolicy {
             let at = statements.count == 1 ? "Statement" : "Statement[\(i)]"
             // Keys.
             for clause in st.conditions {
-                let name = clause.key.name
+                let name = clause.keyName
                 switch clause.key {
                 case .global(let g):
                     if !ResourcePolicy.keysGatehouseSets.contains(g) {

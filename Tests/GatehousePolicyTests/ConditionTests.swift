@@ -18,6 +18,14 @@ func conditionPolicy(_ condition: String) throws -> ResourcePolicy {
     """)
 }
 
+/// A blanket Allow and a Deny under one condition on `test:Key`.
+func denyPolicy(_ condition: String) throws -> ResourcePolicy {
+    try ResourcePolicy(json: """
+    {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+                   {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*", "Condition": \(condition)}]}
+    """)
+}
+
 func request(context: [String: [String]]) -> PolicyRequest {
     PolicyRequest(principal: .anonymous, action: "execute-api:Invoke", resource: apiArn + "/dev/GET/x", context: PolicyContext(context))
 }
@@ -124,6 +132,17 @@ private let sm = "arn:aws:states:us-east-1:111111111111:stateMachine:Src"
         var context: [String: [String]] = ["other:Key": ["a"]]
         if let values = c.request { context["test:Key"] = values }
         #expect(policy.evaluate(request(context: context)) == (c.matches ? .allow : .implicitDeny))
+    }
+
+    /// The same cases in a Deny statement beside a blanket Allow: a matching condition makes
+    /// the Deny apply (explicit deny), a non-matching one leaves the Allow (so every case is
+    /// seen both allowing and denying).
+    @Test(arguments: cases)
+    func singleOperatorInDeny(_ c: ConditionCase) throws {
+        let policy = try denyPolicy(#"{"\#(c.op)": {"test:Key": \#(c.value)}}"#)
+        var context: [String: [String]] = ["other:Key": ["a"]]
+        if let values = c.request { context["test:Key"] = values }
+        #expect(policy.evaluate(request(context: context)) == (c.matches ? .explicitDeny : .allow))
     }
 
     struct Combination: Sendable, CustomTestStringConvertible {

@@ -59,6 +59,20 @@ struct PatternCase: Sendable, CustomTestStringConvertible {
         PrincipalCase(element: #"{"Service": "states.amazonaws.com"}"#, caller: .aws(arn: "states.amazonaws.com"), allowed: false),
         PrincipalCase(element: #"{"AWS": "222222222222", "Service": "states.amazonaws.com"}"#, caller: statesService, allowed: true),
         PrincipalCase(element: #"{"AWS": "222222222222", "Service": "states.amazonaws.com"}"#, caller: alice, allowed: true),
+        // A role ARN covers the role's sessions (whatever path the role has); a session ARN
+        // covers that session only.
+        PrincipalCase(element: #"{"AWS": "arn:aws:iam::222222222222:role/deploy"}"#, caller: deploySession, allowed: true),
+        PrincipalCase(element: #"{"AWS": "arn:aws:iam::222222222222:role/team/deploy"}"#, caller: deploySession, allowed: true),
+        PrincipalCase(element: #"{"AWS": "arn:aws:iam::222222222222:role/build"}"#, caller: deploySession, allowed: false),
+        PrincipalCase(element: #"{"AWS": "arn:aws:iam::999999999999:role/deploy"}"#, caller: deploySession, allowed: false),
+        PrincipalCase(element: #"{"AWS": "arn:aws:sts::222222222222:assumed-role/deploy/ci"}"#, caller: deploySession, allowed: true),
+        PrincipalCase(element: #"{"AWS": "arn:aws:sts::222222222222:assumed-role/deploy/other"}"#, caller: deploySession, allowed: false),
+        PrincipalCase(element: #"{"AWS": "arn:aws:iam::222222222222:role/deploy"}"#, caller: alice, allowed: false),
+        // Federated principals: the provider, exactly.
+        PrincipalCase(element: #"{"Federated": "cognito-identity.amazonaws.com"}"#, caller: .federated("cognito-identity.amazonaws.com"), allowed: true),
+        PrincipalCase(element: #"{"Federated": "accounts.google.com"}"#, caller: .federated("cognito-identity.amazonaws.com"), allowed: false),
+        PrincipalCase(element: #"{"Federated": "cognito-identity.amazonaws.com"}"#, caller: alice, allowed: false),
+        PrincipalCase(element: #""*""#, caller: .federated("accounts.google.com"), allowed: true),
     ]
 
     @Test(arguments: principalCases)
