@@ -143,7 +143,7 @@ public struct Authorizer: Sendable {
             guard signed.contains("x-amz-source-arn") else {
                 return .failure(.sourceNotPermitted("X-Amz-Source-Arn must be one of the SignedHeaders"))
             }
-            guard cred.mayAssertSourceArn.contains(where: { ResourcePolicy.arnMatches(pattern: $0, arn: sourceArn) }) else {
+            guard cred.mayAssertSourceArn.contains(where: { ResourcePolicy.resourceMatches(pattern: $0, arn: sourceArn) }) else {
                 return .failure(.sourceNotPermitted("The key \(cred.accessKeyId) may not assert source ARN \(sourceArn)"))
             }
             context[.sourceArn] = [sourceArn]

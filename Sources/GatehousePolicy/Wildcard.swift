@@ -200,4 +200,10 @@ extension ResourcePolicy {
             p.units.withUnsafeBufferPointer { ARNPattern.match($0, ARNPattern.split(p.units), b, allowShort: false) }
         }
     }
+
+    /// ARN matching as IAM's `Resource` element does it: like `arnMatches`, but a pattern of
+    /// fewer than six fields ending in `*` covers the rest (`arn:aws:states:*`).
+    public static func resourceMatches(pattern: String, arn: String) -> Bool {
+        ARNPattern(WildcardPattern(pattern)).matches(arn)
+    }
 }
