@@ -49,6 +49,7 @@ let package = Package(
 
         // `swift run -c release sigv4-bench`: SigV4 verification time (see bench/README.md).
         .executableTarget(name: "sigv4-bench", dependencies: ["GatehouseSigV4"], path: "bench/sigv4", swiftSettings: settings),
+        .executableTarget(name: "policy-bench", dependencies: ["GatehousePolicy"], path: "bench/policy", swiftSettings: settings),
 
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
         .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve"]),

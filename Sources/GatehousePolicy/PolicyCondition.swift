@@ -76,27 +76,28 @@ enum SetQualifier: Sendable {
     case forAllValues
 }
 
-/// One `operator: { key: values }` pair from a Condition block.
-struct ConditionClause: Sendable {
-    var op: ConditionOperator
+/// One `operator: { key: values }` pair from a Condition block (a class for the reason
+/// `PolicyStatement` is one).
+final class ConditionClause: Sendable {
+    let op: ConditionOperator
     /// The "not" operators. IAM evaluates them as the negation of their positive twin: a key
     /// absent from the request makes them match, and several policy values combine as NOR
     /// ("the request value is none of these") rather than OR.
-    var negated: Bool
-    var ifExists: Bool
-    var qualifier: SetQualifier
-    var key: KeyRef
-    var values: ConditionValues
+    let negated: Bool
+    let ifExists: Bool
+    let qualifier: SetQualifier
+    let key: KeyRef
+    let values: ConditionValues
     /// The operator and the key as written, for messages.
-    var operatorName: String
-    var keyName: String = ""
+    let operatorName: String
+    let keyName: String
     /// For text values without policy variables: the patterns, and for Arn operators their
     /// fields, worked out once at load.
-    var constants: [[Int16]]? = nil
-    var constantFields: [[Range<Int>]?] = []
+    let constants: [[Int16]]?
+    let constantFields: [[Range<Int>]?]
 
     init(op: ConditionOperator, negated: Bool, ifExists: Bool, qualifier: SetQualifier, key: KeyRef,
-         values: ConditionValues, operatorName: String) {
+         values: ConditionValues, operatorName: String, keyName: String) {
         self.op = op
         self.negated = negated
         self.ifExists = ifExists
@@ -104,6 +105,9 @@ struct ConditionClause: Sendable {
         self.key = key
         self.values = values
         self.operatorName = operatorName
+        self.keyName = keyName
+        var constants: [[Int16]]?
+        var constantFields: [[Range<Int>]?] = []
         if case .texts(let ts) = values {
             let cs = ts.compactMap(\.constant)
             if cs.count == ts.count {
@@ -111,6 +115,8 @@ struct ConditionClause: Sendable {
                 constantFields = cs.map { ARNPattern.split($0) }
             }
         }
+        self.constants = constants
+        self.constantFields = constantFields
     }
 
     /// Evaluates this clause against the request context. nil when a policy variable in one
@@ -244,10 +250,8 @@ struct ConditionClause: Sendable {
                 if key.isEmpty { throw PolicyError(path: keyPath, reason: "condition key must not be empty") }
                 let texts = try conditionValues(raw, path: keyPath)
                 let values = try parseValues(op, texts, path: keyPath, variables: variables)
-                var clause = ConditionClause(op: op, negated: negated, ifExists: ifExists, qualifier: qualifier,
-                                             key: KeyRef(key), values: values, operatorName: opName)
-                clause.keyName = key
-                clauses.append(clause)
+                clauses.append(ConditionClause(op: op, negated: negated, ifExists: ifExists, qualifier: qualifier,
+                                               key: KeyRef(key), values: values, operatorName: opName, keyName: key))
             }
         }
         return clauses

@@ -1,4 +1,7 @@
 import GatehouseJSON
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One entry of a `Principal` / `NotPrincipal` element.
 enum PrincipalPattern: Sendable, Equatable {
@@ -17,60 +20,144 @@ enum PrincipalPattern: Sendable, Equatable {
     /// `{"Federated": "cognito-identity.amazonaws.com"}` or a SAML/OIDC provider ARN.
     case federated(String)
 
-    func matches(_ principal: PolicyPrincipal) -> Bool {
-        switch (self, principal) {
-        case (.anyone, _): return true
-        case (.account(let id), .aws): return principal.accountID == id
-        case (.arn(let want), .aws(let arn)): return want == arn
-        case (.role(let roleArn, let account, let name), .aws(let arn)):
+    /// `callerAccount`: the account of an `aws` principal, worked out once per evaluation.
+    /// Switches on `self` alone and reads the principal's payload by reference, so a match
+    /// copies no strings.
+    func matches(_ principal: PolicyPrincipal, callerAccount: Substring?) -> Bool {
+        switch self {
+        case .anyone:
+            return true
+        case .account(let id):
+            guard case .aws = principal, let a = callerAccount else { return false }
+            return a == id
+        case .arn(let want):
+            if case .aws(let arn) = principal { return want == arn }
+            return false
+        case .role(let roleArn, let account, let name):
+            guard case .aws(let arn) = principal else { return false }
             if arn == roleArn { return true }
             guard let parts = ARNParts(arn), parts.service == "sts", parts.account == account,
                   parts.resource.hasPrefix("assumed-role/") else { return false }
             let rest = parts.resource.dropFirst("assumed-role/".count)
             return rest.split(separator: "/", maxSplits: 1).first.map { $0 == name } ?? false
-        case (.service(let want), .service(let name)): return want == name
-        case (.federated(let want), .federated(let provider)): return want == provider
-        default: return false
+        case .service(let want):
+            if case .service(let name) = principal { return want == name }
+            return false
+        case .federated(let want):
+            if case .federated(let provider) = principal { return want == provider }
+            return false
         }
+    }
+
+    func matches(_ principal: PolicyPrincipal) -> Bool {
+        matches(principal, callerAccount: principal.accountID.map { Substring($0) })
+    }
+}
+
+/// What one evaluation reads, worked out once per request rather than once per statement:
+/// the caller's account, whether the action is `execute-api:Invoke`, and the resource ARN's
+/// bytes and field boundaries.
+struct EvaluationInput {
+    let request: PolicyRequest
+    let callerAccount: Substring?
+    let action: String
+    let isInvoke: Bool
+    let resource: UnsafeBufferPointer<UInt8>
+    let cuts: ARNCuts
+
+    init(_ request: PolicyRequest, resource: UnsafeBufferPointer<UInt8>) {
+        self.request = request
+        if case .aws(let arn) = request.principal {
+            let f = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+            callerAccount = f.count == 6 && f[0] == "arn" && !f[4].isEmpty ? f[4] : nil
+        } else {
+            callerAccount = nil
+        }
+        action = PolicyRequest.lowercasedAction(request.action)
+        isInvoke = action == "execute-api:invoke"
+        self.resource = resource
+        cuts = ARNCuts(resource)
     }
 }
 
 /// A parsed statement. The `not...` flags record which of each element pair was written,
 /// because `NotX` inverts only that element's match, not the statement's effect.
-struct PolicyStatement: Sendable {
+///
+/// A final class of constants: evaluation reaches statements, resources and conditions by
+/// reference, where a struct element read through a buffer would be copied (retaining every
+/// string and array inside it) per statement per request.
+final class PolicyStatement: Sendable {
     enum Effect: String, Sendable { case allow = "Allow", deny = "Deny" }
 
-    var sid: String?
-    var effect: Effect
+    let sid: String?
+    let effect: Effect
     /// nil in an identity policy, which applies to the principal it is attached to.
-    var principals: [PrincipalPattern]?
-    var notPrincipal: Bool
+    let principals: [PrincipalPattern]?
+    let notPrincipal: Bool
     /// Lowercased patterns: IAM action names are case-insensitive.
-    var actions: [WildcardPattern]
-    var notAction: Bool
-    var resources: [ResourcePattern]
-    var notResource: Bool
-    var conditions: [ConditionClause]
+    let actions: [WildcardPattern]
+    let notAction: Bool
+    /// Whether `actions` covers `execute-api:Invoke`, the action of every API call.
+    let coversInvoke: Bool
+    let resources: [ResourcePattern]
+    let notResource: Bool
+    let conditions: [ConditionClause]
+
+    init(sid: String?, effect: Effect, principals: [PrincipalPattern]?, notPrincipal: Bool, actions: [WildcardPattern],
+         notAction: Bool, resources: [ResourcePattern], notResource: Bool, conditions: [ConditionClause]) {
+        self.sid = sid
+        self.effect = effect
+        self.principals = principals
+        self.notPrincipal = notPrincipal
+        self.actions = actions
+        self.notAction = notAction
+        self.coversInvoke = actions.contains { $0.matches("execute-api:invoke") }
+        self.resources = resources
+        self.notResource = notResource
+        self.conditions = conditions
+    }
+
+    /// The same statement with other resources.
+    func with(resources: [ResourcePattern]) -> PolicyStatement {
+        PolicyStatement(sid: sid, effect: effect, principals: principals, notPrincipal: notPrincipal, actions: actions,
+                        notAction: notAction, resources: resources, notResource: notResource, conditions: conditions)
+    }
 
     /// True when every element of the statement applies to the request. A policy variable that
     /// cannot be resolved makes the statement not apply, whatever its effect.
-    func applies(to request: PolicyRequest, lowercasedAction: String) -> Bool {
+    @inline(__always)
+    func applies(_ input: EvaluationInput) -> Bool {
+        // Elements are reached through buffer pointers: iterating or subscripting the arrays
+        // would copy each element (retaining its strings and arrays) per statement per request.
         if let principals {
-            let principalHit = principals.contains { $0.matches(request.principal) }
-            guard principalHit != notPrincipal else { return false }
+            let hit = principals.withUnsafeBufferPointer { ps in
+                ps.contains { $0.matches(input.request.principal, callerAccount: input.callerAccount) }
+            }
+            guard hit != notPrincipal else { return false }
         }
-        let actionHit = actions.contains { $0.matches(lowercasedAction) }
+        let actionHit: Bool
+        if input.isInvoke {
+            actionHit = coversInvoke
+        } else {
+            actionHit = actions.withUnsafeBufferPointer { a in a.contains { $0.matches(input.action) } }
+        }
         guard actionHit != notAction else { return false }
-        var resourceHit = false
-        for r in resources {
-            guard let hit = r.matches(request.resource, context: request.context) else { return false }
-            if hit { resourceHit = true; break }
+        let resourceHit: Bool? = resources.withUnsafeBufferPointer { rs in
+            for i in 0..<rs.count {
+                let hit = Unmanaged.passUnretained(rs[i])._withUnsafeGuaranteedRef { $0.matches(input) }
+                guard let hit else { return nil }
+                if hit { return true }
+            }
+            return false
         }
-        guard resourceHit != notResource else { return false }
-        for c in conditions {
-            guard let hit = c.matches(request.context), hit else { return false }
+        guard let resourceHit, resourceHit != notResource else { return false }
+        return conditions.withUnsafeBufferPointer { cs in
+            for i in 0..<cs.count {
+                let hit = Unmanaged.passUnretained(cs[i])._withUnsafeGuaranteedRef { $0.matches(input.request.context) }
+                guard let hit, hit else { return false }
+            }
+            return true
         }
-        return true
     }
 
     /// The global keys the statement reads (conditions and policy variables).
@@ -276,22 +363,52 @@ public enum PolicyKind: String, Sendable {
     case identity
 }
 
-/// One `Resource` / `NotResource` entry.
-struct ResourcePattern: Sendable {
+/// One `Resource` / `NotResource` entry (a class for the reason `PolicyStatement` is one).
+final class ResourcePattern: Sendable {
     let text: PolicyText
     /// The pattern when it has no policy variable.
     let constant: ARNPattern?
+    /// The constant pattern's literal start (before its first wildcard): a candidate that does
+    /// not begin with it cannot match, which settles most non-matching statements in one memcmp.
+    let literalPrefix: [UInt8]
+    /// How many of the pattern's leading ARN fields lie wholly inside `literalPrefix` (each
+    /// followed by its colon there): once the prefix matched, those fields need no more work.
+    let literalFields: Int
 
     init(_ text: PolicyText) {
         self.text = text
         constant = text.constant.map { ARNPattern(WildcardPattern(units: $0, text: text.source)) }
+        literalPrefix = (text.constant ?? []).prefix { $0 >= 0 }.map { UInt8($0) }
+        var n = 0
+        if let fields = constant?.fields {
+            for f in fields.dropLast() where f.upperBound < literalPrefix.count { n += 1 }
+        }
+        literalFields = literalPrefix.isEmpty ? 0 : n
+    }
+
+    /// nil when a policy variable has no value.
+    @inline(__always)
+    func matches(_ input: EvaluationInput) -> Bool? {
+        let t = input.resource
+        if let c = constant {
+            if !literalPrefix.isEmpty {
+                guard t.count >= literalPrefix.count,
+                      literalPrefix.withUnsafeBufferPointer({ memcmp($0.baseAddress!, t.baseAddress!, $0.count) == 0 })
+                else { return false }
+            }
+            return c.whole.units.withUnsafeBufferPointer {
+                ARNPattern.match($0, c.fields, t, cuts: input.cuts, knownFields: literalFields)
+            }
+        }
+        guard let u = text.resolve(input.request.context) else { return nil }
+        return u.withUnsafeBufferPointer { ARNPattern.match($0, ARNPattern.split(u), t, cuts: input.cuts) }
     }
 
     /// nil when a policy variable has no value.
     func matches(_ resource: String, context: PolicyContext) -> Bool? {
-        if let c = constant { return c.matches(resource) }
-        guard let u = text.resolve(context) else { return nil }
         var r = resource
-        return r.withUTF8 { b in u.withUnsafeBufferPointer { ARNPattern.match($0, ARNPattern.split(u), b) } }
+        return r.withUTF8 { b in
+            matches(EvaluationInput(PolicyRequest(principal: .anonymous, action: "", resource: resource, context: context), resource: b))
+        }
     }
 }

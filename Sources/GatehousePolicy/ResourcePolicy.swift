@@ -86,13 +86,22 @@ public struct ResourcePolicy: Sendable {
     /// (deny always wins, whatever the statement order); otherwise any applicable `Allow`
     /// gives `allow`; otherwise `implicitDeny`.
     public func evaluate(_ request: PolicyRequest) -> PolicyDecision {
-        let action = PolicyRequest.lowercasedAction(request.action)
-        var allowed = false
-        for statement in statements where statement.applies(to: request, lowercasedAction: action) {
-            if statement.effect == .deny { return .explicitDeny }
-            allowed = true
+        var resource = request.resource
+        return resource.withUTF8 { bytes in
+            let input = EvaluationInput(request, resource: bytes)
+            return statements.withUnsafeBufferPointer { sts in
+                var allowed = false
+                for i in 0..<sts.count {
+                    // Borrowed, not retained: the policy keeps its statements alive.
+                    let applies = Unmanaged.passUnretained(sts[i])._withUnsafeGuaranteedRef { $0.applies(input) }
+                    if applies {
+                        if sts[i].effect == .deny { return .explicitDeny }
+                        allowed = true
+                    }
+                }
+                return allowed ? .allow : .implicitDeny
+            }
         }
-        return allowed ? .allow : .implicitDeny
     }
 
     /// One statement that took part in a decision.
@@ -105,11 +114,14 @@ public struct ResourcePolicy: Sendable {
     /// The decision and the statements that made it: every applicable Deny for an explicit
     /// deny, every applicable Allow for an allow, none for an implicit deny.
     public func explain(_ request: PolicyRequest) -> (decision: PolicyDecision, statements: [StatementHit]) {
-        let action = PolicyRequest.lowercasedAction(request.action)
         var allows: [StatementHit] = [], denies: [StatementHit] = []
-        for (i, st) in statements.enumerated() where st.applies(to: request, lowercasedAction: action) {
-            let hit = StatementHit(index: i, sid: st.sid, effect: st.effect.rawValue)
-            if st.effect == .deny { denies.append(hit) } else { allows.append(hit) }
+        var resource = request.resource
+        resource.withUTF8 { bytes in
+            let input = EvaluationInput(request, resource: bytes)
+            for (i, st) in statements.enumerated() where st.applies(input) {
+                let hit = StatementHit(index: i, sid: st.sid, effect: st.effect.rawValue)
+                if st.effect == .deny { denies.append(hit) } else { allows.append(hit) }
+            }
         }
         if !denies.isEmpty { return (.explicitDeny, denies) }
         if !allows.isEmpty { return (.allow, allows) }
@@ -128,14 +140,14 @@ public struct ResourcePolicy: Sendable {
         let marker = "execute-api:"
         let variables = version == "2012-10-17"
         var copy = self
-        for i in copy.statements.indices {
-            copy.statements[i].resources = copy.statements[i].resources.map { pattern in
+        copy.statements = statements.map { st in
+            st.with(resources: st.resources.map { pattern in
                 let source = pattern.text.source
                 guard source.hasPrefix(marker + "/"),
                       let text = try? PolicyText(String(prefix) + String(source.dropFirst(marker.count)),
                                                  wildcards: true, variables: variables) else { return pattern }
                 return ResourcePattern(text)
-            }
+            })
         }
         return copy
     }

@@ -143,49 +143,63 @@ struct ARNPattern: Sendable, Equatable {
     /// rule); the `Arn…` operators compare all six fields and so require six.
     static func match(_ p: UnsafeBufferPointer<Int16>, _ fields: [Range<Int>]?, _ t: UnsafeBufferPointer<UInt8>,
                       allowShort: Bool = true) -> Bool {
+        match(p, fields, t, cuts: ARNCuts(t), allowShort: allowShort)
+    }
+
+    /// The same with the candidate's field boundaries already found.
+    static func match(_ p: UnsafeBufferPointer<Int16>, _ fields: [Range<Int>]?, _ t: UnsafeBufferPointer<UInt8>,
+                      cuts: ARNCuts, allowShort: Bool = true, knownFields: Int = 0) -> Bool {
         if p.count == 1 && p[0] == PatternUnit.star { return true }
         guard let fields else { return matchUnits(p, t) }
-        // The candidate's field starts: after each of its first five colons.
-        var cuts: (Int, Int, Int, Int, Int) = (-1, -1, -1, -1, -1)
+        guard cuts.valid, allowShort || fields.count == 6 else { return false }
+        // `knownFields`: leading fields the caller already compared (a literal prefix).
+        for k in knownFields..<fields.count {
+            let pr = fields[k]
+            var tr = cuts.field(k, count: t.count)
+            if k == fields.count - 1 && fields.count < 6 {
+                // A short pattern: its last field must end in `*`, which then runs to the end.
+                guard pr.count > 0, p[pr.upperBound - 1] == PatternUnit.star else { return false }
+                tr = tr.lowerBound..<t.count
+            }
+            if !matchUnits(UnsafeBufferPointer(rebasing: p[pr]), UnsafeBufferPointer(rebasing: t[tr])) { return false }
+        }
+        return true
+    }
+}
+
+/// Where a candidate ARN's first five colons are; `valid` when there are five.
+struct ARNCuts {
+    var c0 = -1, c1 = -1, c2 = -1, c3 = -1, c4 = -1
+    var valid: Bool { c4 >= 0 }
+
+    init(_ t: UnsafeBufferPointer<UInt8>) {
         var found = 0
         var i = 0
         while i < t.count && found < 5 {
             if t[i] == 0x3A {
                 switch found {
-                case 0: cuts.0 = i
-                case 1: cuts.1 = i
-                case 2: cuts.2 = i
-                case 3: cuts.3 = i
-                default: cuts.4 = i
+                case 0: c0 = i
+                case 1: c1 = i
+                case 2: c2 = i
+                case 3: c3 = i
+                default: c4 = i
                 }
                 found += 1
             }
             i += 1
         }
-        guard found == 5, allowShort || fields.count == 6 else { return false }
-        func fieldRange(_ k: Int) -> Range<Int> {
-            switch k {
-            case 0: return 0..<cuts.0
-            case 1: return (cuts.0 + 1)..<cuts.1
-            case 2: return (cuts.1 + 1)..<cuts.2
-            case 3: return (cuts.2 + 1)..<cuts.3
-            case 4: return (cuts.3 + 1)..<cuts.4
-            default: return (cuts.4 + 1)..<t.count
-            }
+    }
+
+    @inline(__always)
+    func field(_ k: Int, count: Int) -> Range<Int> {
+        switch k {
+        case 0: return 0..<c0
+        case 1: return (c0 + 1)..<c1
+        case 2: return (c1 + 1)..<c2
+        case 3: return (c2 + 1)..<c3
+        case 4: return (c3 + 1)..<c4
+        default: return (c4 + 1)..<count
         }
-        for (k, pr) in fields.enumerated() {
-            let last = k == fields.count - 1
-            var tr = fieldRange(k)
-            if last && fields.count < 6 {
-                // A short pattern: its last field must end in `*`, which then runs to the end.
-                guard pr.count > 0, p[pr.upperBound - 1] == PatternUnit.star else { return false }
-                tr = tr.lowerBound..<t.count
-            }
-            let pf = UnsafeBufferPointer(rebasing: p[pr])
-            let tf = UnsafeBufferPointer(rebasing: t[tr])
-            if !matchUnits(pf, tf) { return false }
-        }
-        return true
     }
 }
 
