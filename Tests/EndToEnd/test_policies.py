@@ -93,6 +93,10 @@ SIGNED_CASES = [
     # ${aws:username}: bob may read his own user, not alice's.
     ("AKIDBOB", "GET", "/test/users/bob", 200, None),
     ("AKIDBOB", "GET", "/test/users/alice", 403, False),
+    # aws:PrincipalType, aws:PrincipalAccount, aws:userid, aws:username, aws:PrincipalArn.
+    ("AKIDBOB", "GET", "/test/whoami", 200, None),
+    ("AKIDDEPLOY", "GET", "/test/whoami", 403, False),   # an AssumedRole, no username or userid
+    ("AKIDOSCAR", "GET", "/test/whoami", 403, False),    # another account
 ]
 
 
@@ -138,6 +142,16 @@ def test_source_arn_asserted_by_a_service(gw):
     bare = call(gw.port, "POST", "/test/execution", key="AKIDSTATES", body=body,
                 headers={"Content-Type": "application/json"})
     assert bare[0] == 403
+
+
+@pytest.mark.parametrize("headers,status", [
+    ({"User-Agent": "policy-test/1", "Referer": "https://example.com/page"}, 200),
+    ({"User-Agent": "policy-test/2", "Referer": "https://example.com/page"}, 403),
+    ({"User-Agent": "policy-test/1", "Referer": "https://evil.example/page"}, 403),
+    ({"User-Agent": "policy-test/1"}, 403),
+])
+def test_user_agent_referer_and_epoch_time(gw, headers, status):
+    assert call(gw.port, "GET", "/test/headers", headers=headers)[0] == status
 
 
 def test_current_time_is_set(gw):
@@ -197,6 +211,30 @@ def test_trusted_proxy_names_the_client(proxied_gw):
     assert call(proxied_gw.port, "GET", "/test/open", source="127.0.0.5")[0] == 403
 
 
+def test_malformed_policy_is_refused_at_load(tmp_path):
+    bad = tmp_path / "api.yaml"
+    bad.write_text(API.read_text().replace("Effect: Deny", "Effect: Forbid", 1))
+    r = subprocess.run([binary(), "validate", "--template", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "x-amazon-apigateway-policy" in r.stderr and "Effect" in r.stderr and "Forbid" in r.stderr
+
+
+def test_validate_warns_before_serving(tmp_path):
+    odd = tmp_path / "api.yaml"
+    odd.write_text(API.read_text().replace("aws:UserAgent:", "aws:UserAgnet:")
+                   .replace("Resource: execute-api:/test/GET/role", "Resource: arn:aws:execute-api:us-east-1:222222222222:otherapi/*"))
+    r = subprocess.run([binary(), "validate", "--template", str(odd), "--account-id", "222222222222"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    warnings = [l for l in r.stderr.splitlines() if l.startswith("warning:")]
+    assert any("aws:UserAgnet" in w and "unknown condition key" in w for w in warnings), warnings
+    assert any("Statement[5]" in w and "no Resource matches" in w for w in warnings), warnings
+    # The fixture itself is clean.
+    clean = subprocess.run([binary(), "validate", "--template", str(API), "--account-id", "222222222222"],
+                           capture_output=True, text=True)
+    assert not [l for l in clean.stderr.splitlines() if l.startswith("warning:")], clean.stderr
+
+
 def test_bad_trusted_proxy_is_refused_at_load(tmp_path):
     conf = tmp_path / "gatehouse.yaml"
     conf.write_text(f"template: {API}\ntrustedProxies: ['10.0.0.0/40']\n")
@@ -236,6 +274,8 @@ def test_policy_evaluate_agrees_with_the_gateway(gw, tmp_path, key, method, path
     entry = KEYS[key]
     resource = f"arn:aws:execute-api:us-east-1:222222222222:{api_id(gw)}/test/{method}{path[len('/test'):]}"
     context = {f"aws:PrincipalTag/{k}": v for k, v in (entry.get("tags") or {}).items()}
+    if "userId" in entry:
+        context["aws:userid"] = entry["userId"]
     out = evaluate(tmp_path, {"principal": {"arn": entry["principal"]["arn"]}, "resource": resource,
                               "authorizationType": "AWS_IAM", "context": context},
                    identity=entry.get("policies") or [])
