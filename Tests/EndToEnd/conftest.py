@@ -200,3 +200,14 @@ def proxy_gateway(upstream):
                   "--parameter-overrides", f"UpstreamUrl={upstream.url}"])
     yield gw
     assert gw.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1/localhost, made with the openssl CLI."""
+    d = tmp_path_factory.mktemp("certs")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return d

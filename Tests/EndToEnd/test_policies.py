@@ -167,16 +167,6 @@ def test_secure_transport_false_over_plain_http(gw):
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("policy-certs")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    return d
-
-
-@pytest.fixture(scope="module")
 def proxied_gw(certs, tmp_path_factory):
     """The same API behind TLS, trusting 127.0.0.5 as a proxy."""
     conf = tmp_path_factory.mktemp("policy-conf") / "gatehouse.yaml"

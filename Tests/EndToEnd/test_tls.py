@@ -17,17 +17,6 @@ from conftest import Gateway, Upstream
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1/localhost, made with the openssl CLI."""
-    d = tmp_path_factory.mktemp("certs")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    return d
-
-
 def write_conf(tmp_path, upstream_url, extra):
     conf = tmp_path / "gatehouse.yaml"
     conf.write_text(f"template: {FIXTURES / 'proxy-api.yaml'}\n"
