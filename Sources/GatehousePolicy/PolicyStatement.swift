@@ -68,8 +68,7 @@ struct EvaluationInput {
     init(_ request: PolicyRequest, resource: UnsafeBufferPointer<UInt8>) {
         self.request = request
         if case .aws(let arn) = request.principal {
-            let f = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-            callerAccount = f.count == 6 && f[0] == "arn" && !f[4].isEmpty ? f[4] : nil
+            callerAccount = EvaluationInput.accountField(arn)
         } else {
             callerAccount = nil
         }
@@ -77,6 +76,19 @@ struct EvaluationInput {
         isInvoke = action == "execute-api:invoke"
         self.resource = resource
         cuts = ARNCuts(resource)
+    }
+
+    /// The fifth field of an ARN (`arn:aws:iam::ACCOUNT:…`), found without splitting.
+    static func accountField(_ arn: String) -> Substring? {
+        guard arn.utf8.starts(with: "arn:".utf8) else { return nil }
+        var colons = 0
+        var start = arn.utf8.startIndex
+        for i in arn.utf8.indices where arn.utf8[i] == 0x3A {
+            colons += 1
+            if colons == 4 { start = arn.utf8.index(after: i) }
+            if colons == 5 { return i > start ? arn[start..<i] : nil }
+        }
+        return nil
     }
 }
 
