@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "GatehouseCalendar", swiftSettings: settings),
         .target(name: "GatehouseObserve", dependencies: ["GatehouseCalendar"], swiftSettings: settings),
         .target(name: "GatehouseSigV4", dependencies: ["COpenSSL", "GatehouseCalendar"], swiftSettings: settings),
+        .target(name: "GatehouseMapping", dependencies: ["GatehouseJSON"], swiftSettings: settings),
         .target(name: "GatehousePolicy", dependencies: ["GatehouseJSON", "GatehouseCalendar"], swiftSettings: settings),
         .target(name: "GatehouseLoop", dependencies: ["CLibUV"], swiftSettings: settings),
         .target(name: "GatehouseTLS", dependencies: ["COpenSSL"], swiftSettings: settings),
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "GatehouseModel", dependencies: ["GatehouseJSON", "GatehousePolicy", "GatehouseCalendar", "Yams"], swiftSettings: settings),
         .target(name: "GatehouseCore", dependencies: [
             "GatehouseJSON", "GatehouseLoop", "GatehouseHTTP", "GatehouseSigV4", "GatehousePolicy", "GatehouseModel",
-            "GatehouseObserve", "GatehouseCalendar",
+            "GatehouseObserve", "GatehouseCalendar", "GatehouseMapping",
         ], swiftSettings: settings),
 
         // Integration backends. `plugins/` is Gatehouse's folder of integration plugins, not
@@ -43,7 +44,7 @@ let package = Package(
         .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON", "GatehouseCalendar"], path: "plugins/LocalWorkflows", swiftSettings: settings),
 
         .executableTarget(name: "gatehouse", dependencies: [
-            "GatehouseCore", "StepFunctions", "LocalWorkflows", "HTTPIntegration", "Mock",
+            "GatehouseCore", "GatehouseMapping", "StepFunctions", "LocalWorkflows", "HTTPIntegration", "Mock",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
 

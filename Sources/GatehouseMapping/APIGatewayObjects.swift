@@ -1,0 +1,295 @@
+import GatehouseJSON
+
+/// What a mapping template is rendered against: the request (or integration response) body,
+/// the method request's parameters, `$context` and `$stageVariables`.
+public struct MappingInput {
+    /// The raw body; nil or empty reads as `{}` (API Gateway).
+    public var body: String?
+    /// `path`, `querystring`, `header` parameters, in order.
+    public var path: [(String, String)] = []
+    public var querystring: [(String, String)] = []
+    public var header: [(String, String)] = []
+    /// `$context`, as JSON (nested objects for `identity`, `authorizer`, …).
+    public var context: JSONObject = JSONObject()
+    public var stageVariables: [(String, String)] = []
+
+    public init(body: String?) {
+        self.body = body
+    }
+
+    /// Headers a template never sees in `$input.params()` (API Gateway drops them).
+    public static let hiddenHeaders: Set<String> = [
+        "connection", "content-length", "content-md5", "expect", "max-forwards", "proxy-authenticate",
+        "server", "te", "transfer-encoding", "trailer", "upgrade", "www-authenticate",
+    ]
+}
+
+/// Renders `template` against `input` the way API Gateway does. Returns the output and the
+/// `$context.requestOverride` / `responseOverride` maps the template set.
+public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
+                          limits: VTLLimits = VTLLimits()) throws(VTLRenderError) -> (output: String, overrides: VTLMap) {
+    let r = VTLRenderer(limits: limits)
+    let params = VTLMap()
+    for (section, pairs) in [("path", input.path), ("querystring", input.querystring), ("header", input.header)] {
+        let m = VTLMap()
+        for (k, v) in pairs { m.put(k, .string(v)) }
+        params.put(section, .map(m))
+    }
+    r.variables["input"] = .object(InputObject(body: input.body, params: params))
+    r.variables["util"] = .object(UtilObject())
+    let ctx: VTLMap
+    if case .map(let m) = VTLValue(json: .object(input.context)) { ctx = m } else { ctx = VTLMap() }
+    let requestOverride = VTLMap.ensureMap(ctx, "requestOverride")
+    for s in ["header", "path", "querystring"] { _ = VTLMap.ensureMap(requestOverride, s) }
+    let responseOverride = VTLMap.ensureMap(ctx, "responseOverride")
+    _ = VTLMap.ensureMap(responseOverride, "header")
+    r.variables["context"] = .map(ctx)
+    let stage = VTLMap()
+    for (k, v) in input.stageVariables { stage.put(k, .string(v)) }
+    r.variables["stageVariables"] = .map(stage)
+    let output = try r.render(template)
+    let overrides = VTLMap()
+    overrides.put("requestOverride", .map(requestOverride))
+    overrides.put("responseOverride", .map(responseOverride))
+    return (output, overrides)
+}
+
+extension VTLMap {
+    static func ensureMap(_ parent: VTLMap, _ key: String) -> VTLMap {
+        if case .map(let m)? = parent.get(key) { return m }
+        let m = VTLMap()
+        parent.put(key, .map(m))
+        return m
+    }
+}
+
+/// `$input`.
+final class InputObject: VTLObject {
+    let rawBody: String?
+    let params: VTLMap
+    private var document: Result<VTLValue, VTLRenderError>?
+
+    init(body: String?, params: VTLMap) {
+        self.rawBody = body
+        self.params = params
+    }
+
+    /// An empty or absent body reads as `{}` (recorded on API Gateway).
+    var body: String {
+        guard let b = rawBody, !b.isEmpty else { return "{}" }
+        return b
+    }
+
+    func parsed() throws(VTLRenderError) -> VTLValue {
+        if let document { return try document.get() }
+        let r = UtilObject.parseLenient(body)
+        document = r
+        return try r.get()
+    }
+
+    func read(_ path: String) throws(VTLRenderError) -> VTLValue? {
+        let doc = try parsed()
+        let p: JSONPath
+        do { p = try JSONPath.compile(path) } catch {
+            throw VTLRenderError("InvalidPathException: \(error.message)")
+        }
+        return p.read(doc)
+    }
+
+    func property(_ name: String, _ r: VTLRenderer) -> VTLValue? {
+        switch name {
+        case "body": return .string(body)
+        default: return nil
+        }
+    }
+
+    func call(_ name: String, _ args: [VTLValue], _ r: VTLRenderer) throws -> VTLValue? {
+        switch (name, args.count) {
+        case ("getBody", 0): return .string(body)
+        case ("path", 1):
+            guard case .string(let p) = args[0] else { return .null }
+            return try read(p) ?? .null
+        case ("json", 1):
+            guard case .string(let p) = args[0] else { return .null }
+            guard let v = try read(p) else { return .string("\"\"") }
+            return .string(jsonText(v))
+        case ("params", 0):
+            return .map(params)
+        case ("params", 1):
+            let key = args[0].javaString
+            for section in ["path", "querystring", "header"] {
+                if case .map(let m)? = params.get(section), let v = m.get(key) { return v }
+            }
+            return .string("")
+        default:
+            return nil
+        }
+    }
+
+    func javaString(_ r: VTLRenderer?) -> String { "$input" }
+    var javaClass: String { "Input" }
+}
+
+/// `$util`.
+final class UtilObject: VTLObject {
+    func property(_ name: String, _ r: VTLRenderer) -> VTLValue? { nil }
+
+    func call(_ name: String, _ args: [VTLValue], _ r: VTLRenderer) throws -> VTLValue? {
+        guard args.count == 1 else { return nil }
+        if case .null = args[0] { return .null }
+        let s = args[0].javaString
+        switch name {
+        case "escapeJavaScript": return .string(UtilObject.escapeJavaScript(s))
+        case "parseJson": return try UtilObject.parseLenient(s).get()
+        case "urlEncode": return .string(UtilObject.urlEncode(s))
+        case "urlDecode": return .string(try UtilObject.urlDecode(s))
+        case "base64Encode": return .string(base64(Array(s.utf8)))
+        case "base64Decode":
+            guard let bytes = decodeBase64Strict(s) else {
+                throw VTLRenderError("IllegalArgumentException: Illegal base64 character")
+            }
+            return .string(String(decoding: bytes, as: UTF8.self))
+        default: return nil
+        }
+    }
+
+    func javaString(_ r: VTLRenderer?) -> String { "$util" }
+    var javaClass: String { "Util" }
+
+    /// JSON as json-smart's permissive parser reads a body: a document, or — when the text
+    /// is not JSON and does not look like an object or array — the text itself as a string.
+    static func parseLenient(_ text: String) -> Result<VTLValue, VTLRenderError> {
+        if let v = VTLJSONParser.parse(text) { return .success(v) }
+        let t = text.trimmingSpaces
+        if t.hasPrefix("{") || t.hasPrefix("[") {
+            return .failure(VTLRenderError("InvalidJsonException: the body is not valid JSON"))
+        }
+        return .success(.string(t))
+    }
+
+    /// commons-lang 2.6 `StringEscapeUtils.escapeJavaScript`: `'` `"` `\` `/` escaped, control
+    /// characters as `\b \n \t \f \r` or `\u00XX`, every non-ASCII UTF-16 unit as `\uXXXX`.
+    static func escapeJavaScript(_ s: String) -> String {
+        var out = ""
+        for u in s.utf16 {
+            if u > 0x7F {
+                out += "\\u" + hex4(UInt32(u))
+            } else if u < 0x20 {
+                switch u {
+                case 0x08: out += "\\b"
+                case 0x0A: out += "\\n"
+                case 0x09: out += "\\t"
+                case 0x0C: out += "\\f"
+                case 0x0D: out += "\\r"
+                default: out += "\\u" + hex4(UInt32(u))
+                }
+            } else {
+                switch u {
+                case 0x27: out += "\\'"
+                case 0x22: out += "\\\""
+                case 0x5C: out += "\\\\"
+                case 0x2F: out += "\\/"
+                default: out.unicodeScalars.append(Unicode.Scalar(UInt8(u)))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Java's `URLEncoder.encode(s, "UTF-8")`: form encoding, space as `+`.
+    static func urlEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2E, 0x2D, 0x2A, 0x5F:
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            case 0x20: out += "+"
+            default: out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
+            }
+        }
+        return out
+    }
+
+    /// Java's `URLDecoder.decode(s, "UTF-8")`.
+    static func urlDecode(_ s: String) throws(VTLRenderError) -> String {
+        var bytes: [UInt8] = []
+        let u = Array(s.utf8)
+        var k = 0
+        while k < u.count {
+            switch u[k] {
+            case 0x2B: bytes.append(0x20); k += 1
+            case 0x25:
+                guard k + 2 < u.count, let h = hexValue(u[k + 1]), let l = hexValue(u[k + 2]) else {
+                    throw VTLRenderError("IllegalArgumentException: URLDecoder: Incomplete trailing escape (%) pattern")
+                }
+                bytes.append(h << 4 | l)
+                k += 3
+            default: bytes.append(u[k]); k += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: return c - 0x30
+    case 0x41...0x46: return c - 0x41 + 10
+    case 0x61...0x66: return c - 0x61 + 10
+    default: return nil
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+}
+
+private let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+func base64(_ bytes: [UInt8]) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity((bytes.count + 2) / 3 * 4)
+    var k = 0
+    while k + 2 < bytes.count {
+        let n = UInt32(bytes[k]) << 16 | UInt32(bytes[k + 1]) << 8 | UInt32(bytes[k + 2])
+        for shift in [18, 12, 6, 0] { out.append(base64Alphabet[Int(n >> UInt32(shift) & 63)]) }
+        k += 3
+    }
+    let rest = bytes.count - k
+    if rest == 1 {
+        let n = UInt32(bytes[k]) << 16
+        out += [base64Alphabet[Int(n >> 18 & 63)], base64Alphabet[Int(n >> 12 & 63)], 0x3D, 0x3D]
+    } else if rest == 2 {
+        let n = UInt32(bytes[k]) << 16 | UInt32(bytes[k + 1]) << 8
+        out += [base64Alphabet[Int(n >> 18 & 63)], base64Alphabet[Int(n >> 12 & 63)], base64Alphabet[Int(n >> 6 & 63)], 0x3D]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Java's `Base64.getDecoder()`: the standard alphabet, padding optional at the end only.
+func decodeBase64Strict(_ s: String) -> [UInt8]? {
+    var out: [UInt8] = []
+    var acc: UInt32 = 0, bits = 0
+    var padding = 0
+    for c in s.utf8 {
+        if c == 0x3D { padding += 1; continue }
+        if padding > 0 { return nil }
+        let v: UInt32
+        switch c {
+        case 0x41...0x5A: v = UInt32(c - 0x41)
+        case 0x61...0x7A: v = UInt32(c - 0x61 + 26)
+        case 0x30...0x39: v = UInt32(c - 0x30 + 52)
+        case 0x2B: v = 62
+        case 0x2F: v = 63
+        default: return nil
+        }
+        acc = acc << 6 | v
+        bits += 6
+        if bits >= 8 {
+            bits -= 8
+            out.append(UInt8((acc >> UInt32(bits)) & 0xFF))
+        }
+    }
+    if padding > 2 || bits >= 6 { return nil }
+    return out
+}

@@ -1,0 +1,671 @@
+/// The parsed form of a template: Velocity 1.7's language as API Gateway runs it.
+indirect enum VTLNode {
+    case text(String)
+    case reference(VTLReference)
+    /// `\$ref` with `count` backslashes before it.
+    case escapedReference(Int, VTLReference)
+    case set(VTLReference, VTLExpr)
+    case ifChain([(VTLExpr, [VTLNode])], [VTLNode]?)
+    case foreach(String, VTLExpr, [VTLNode])
+    case breakLoop
+    case stop
+    case macroCall(String, [VTLExpr], String)
+    case define(String, [VTLNode])
+    case evaluate(VTLExpr)
+}
+
+struct VTLReference {
+    enum Part {
+        case property(String)
+        case method(String, [VTLExpr])
+        case index(VTLExpr)
+    }
+    var silent: Bool
+    var root: String
+    var parts: [Part]
+    /// The reference as written, e.g. `$!{a.b}`: what an unrendered reference prints.
+    var source: String
+}
+
+indirect enum VTLExpr {
+    case reference(VTLReference)
+    case string(String)
+    case interpolated([VTLNode])
+    case int(Int)
+    case bigInt(String)
+    case double(Double)
+    case bool(Bool)
+    case list([VTLExpr])
+    case map([(VTLExpr, VTLExpr)])
+    case range(VTLExpr, VTLExpr)
+    case not(VTLExpr)
+    case binary(String, VTLExpr, VTLExpr)
+}
+
+struct VTLMacro {
+    var name: String
+    var params: [String]
+    var body: [VTLNode]
+}
+
+/// A template that could not be parsed, with Velocity-style position.
+public struct VTLParseError: Error, CustomStringConvertible {
+    public var message: String
+    public var line: Int
+    public var column: Int
+    public var description: String { "\(message) at line \(line), column \(column)" }
+}
+
+/// A recursive-descent parser over the template's UTF-8 bytes.
+struct VTLParser {
+    let b: [UInt8]
+    var i = 0
+    var macros: [String: VTLMacro] = [:]
+
+    static let directiveNames: Set<String> = [
+        "set", "if", "elseif", "else", "end", "foreach", "break", "stop", "macro", "define", "evaluate",
+        "include", "parse",
+    ]
+
+    init(_ text: String) {
+        b = Array(text.utf8)
+    }
+
+    func error(_ message: String, at pos: Int? = nil) -> VTLParseError {
+        let p = min(pos ?? i, b.count)
+        var line = 1, col = 1
+        for k in 0..<p {
+            if b[k] == 0x0A { line += 1; col = 1 } else { col += 1 }
+        }
+        return VTLParseError(message: message, line: line, column: col)
+    }
+
+    // MARK: - template level
+
+    mutating func parseTemplate() throws(VTLParseError) -> [VTLNode] {
+        let (nodes, term) = try parseBlock(until: [])
+        if let term { throw error("unexpected #\(term)") }
+        return nodes
+    }
+
+    /// Parses nodes until one of the block keywords in `until` (`end`, `else`, `elseif`);
+    /// returns the keyword met (its directive already consumed, its condition not).
+    mutating func parseBlock(until: Set<String>) throws(VTLParseError) -> ([VTLNode], String?) {
+        var nodes: [VTLNode] = []
+        var text: [UInt8] = []
+        // Where the current text run began after the last non-text token (reference,
+        // directive, comment): spaces and tabs there start a new token, and before #set they
+        // belong to the directive (Velocity 1.7's lexer).
+        var runStart = 0
+        func flush() {
+            if !text.isEmpty {
+                nodes.append(.text(String(decoding: text, as: UTF8.self)))
+                text = []
+            }
+            runStart = 0
+        }
+        while i < b.count {
+            let c = b[i]
+            if c == 0x24 {  // $
+                if let ref = try parseReference() {
+                    flush()
+                    nodes.append(.reference(ref))
+                    continue
+                }
+                text.append(c)
+                i += 1
+                continue
+            }
+            if c == 0x5C {  // backslashes
+                var n = 0
+                while i + n < b.count && b[i + n] == 0x5C { n += 1 }
+                let save = i
+                i += n
+                if i < b.count && b[i] == 0x24, let ref = try parseReference() {
+                    flush()
+                    nodes.append(.escapedReference(n, ref))
+                    continue
+                }
+                if i < b.count && b[i] == 0x23, let word = directiveWord(at: i), VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil {
+                    // \#directive: half the backslashes, then the directive as text (odd) or live (even).
+                    text.append(contentsOf: repeatElement(0x5C, count: n / 2))
+                    if n % 2 == 1 {
+                        text.append(contentsOf: b[i..<word.end])
+                        i = word.end
+                        continue
+                    }
+                    // Even: fall through to the directive below with the backslashes written.
+                    continue
+                }
+                i = save + n
+                text.append(contentsOf: repeatElement(0x5C, count: n))
+                continue
+            }
+            if c == 0x23 {  // #
+                let next: UInt8 = i + 1 < b.count ? b[i + 1] : 0
+                if next == 0x23 {  // ## comment, through the end of the line
+                    i += 2
+                    while i < b.count && b[i] != 0x0A && b[i] != 0x0D { i += 1 }
+                    if i < b.count && b[i] == 0x0D { i += 1 }
+                    if i < b.count && b[i] == 0x0A { i += 1 }
+                    runStart = text.count
+                    continue
+                }
+                if next == 0x2A {  // #* block comment *#
+                    guard let end = find([0x2A, 0x23], from: i + 2) else { throw error("unterminated comment") }
+                    i = end + 2
+                    runStart = text.count
+                    continue
+                }
+                if next == 0x5B && i + 2 < b.count && b[i + 2] == 0x5B {  // #[[ literal ]]#
+                    guard let end = find([0x5D, 0x5D, 0x23], from: i + 3) else { throw error("unterminated #[[") }
+                    text.append(contentsOf: b[(i + 3)..<end])
+                    i = end + 3
+                    continue
+                }
+                if let word = directiveWord(at: i) {
+                    let name = word.name
+                    if name == "set" && runStart <= text.count
+                        && text[runStart...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                        text.removeSubrange(runStart...)
+                    }
+                    if until.contains(name) || (name == "end" || name == "else" || name == "elseif") {
+                        guard until.contains(name) else { throw error("#\(name) without a matching block", at: i) }
+                        flush()
+                        i = word.end
+                        if name != "elseif" { eatNewline() }
+                        return (nodes, name)
+                    }
+                    if let node = try parseDirective(name, word: word) {
+                        flush()
+                        if case .text(let t) = node { text.append(contentsOf: t.utf8) } else { nodes.append(node) }
+                        runStart = text.count
+                        continue
+                    }
+                }
+                text.append(c)
+                i += 1
+                continue
+            }
+            text.append(c)
+            i += 1
+        }
+        flush()
+        return (nodes, nil)
+    }
+
+    /// `#name` or `#{name}` at `p`: the name and where it ends.
+    func directiveWord(at p: Int) -> (name: String, end: Int, braced: Bool)? {
+        var k = p + 1
+        var braced = false
+        if k < b.count && b[k] == 0x7B { braced = true; k += 1 }
+        let start = k
+        guard k < b.count, isAlpha(b[k]) else { return nil }
+        while k < b.count && (isAlpha(b[k]) || isDigit(b[k]) || b[k] == 0x5F) { k += 1 }
+        let name = String(decoding: b[start..<k], as: UTF8.self)
+        if braced {
+            guard k < b.count && b[k] == 0x7D else { return nil }
+            k += 1
+        }
+        return (name, k, braced)
+    }
+
+    /// Spaces or tabs, then one line break: eaten after a directive, as Velocity 1.7 does.
+    mutating func eatNewline() {
+        var k = i
+        while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
+        if k < b.count && b[k] == 0x0A { i = k + 1; return }
+        if k < b.count && b[k] == 0x0D {
+            i = k + 1
+            if i < b.count && b[i] == 0x0A { i += 1 }
+        }
+    }
+
+    func find(_ needle: [UInt8], from: Int) -> Int? {
+        guard needle.count > 0, b.count >= needle.count else { return nil }
+        var k = from
+        while k + needle.count <= b.count {
+            if b[k] == needle[0] && Array(b[k..<(k + needle.count)]) == needle { return k }
+            k += 1
+        }
+        return nil
+    }
+
+    // MARK: - directives
+
+    /// The directive at `word`, or nil when `#name` is just text here.
+    mutating func parseDirective(_ name: String, word: (name: String, end: Int, braced: Bool)) throws(VTLParseError) -> VTLNode? {
+        let start = i
+        switch name {
+        case "set":
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            skipSpace()
+            guard i < b.count, b[i] == 0x24, let lhs = try parseReference() else { throw error("#set needs a reference before =") }
+            skipSpace()
+            guard i < b.count, b[i] == 0x3D else { throw error("#set needs =") }
+            i += 1
+            let rhs = try parseExpression()
+            try closeParen("#set")
+            eatNewline()
+            return .set(lhs, rhs)
+        case "if":
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            let cond = try parseExpression()
+            try closeParen("#if")
+            eatNewline()
+            var branches: [(VTLExpr, [VTLNode])] = []
+            var elseBody: [VTLNode]?
+            var current = cond
+            while true {
+                let (body, term) = try parseBlock(until: ["elseif", "else", "end"])
+                branches.append((current, body))
+                guard let term else { throw error("#if without #end", at: start) }
+                if term == "end" { break }
+                if term == "else" {
+                    let (eb, t2) = try parseBlock(until: ["end"])
+                    guard t2 == "end" else { throw error("#else without #end", at: start) }
+                    elseBody = eb
+                    break
+                }
+                // elseif
+                guard openParen() else { throw error("#elseif needs a condition") }
+                current = try parseExpression()
+                try closeParen("#elseif")
+                eatNewline()
+            }
+            return .ifChain(branches, elseBody)
+        case "foreach":
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            skipSpace()
+            guard i < b.count, b[i] == 0x24, let v = try parseReference(), v.parts.isEmpty else {
+                throw error("#foreach needs a loop variable")
+            }
+            skipSpace()
+            guard matchWord("in") else { throw error("#foreach needs 'in'") }
+            let iterable = try parseExpression()
+            try closeParen("#foreach")
+            eatNewline()
+            let (body, term) = try parseBlock(until: ["end"])
+            guard term == "end" else { throw error("#foreach without #end", at: start) }
+            return .foreach(v.root, iterable, body)
+        case "break":
+            i = word.end
+            return .breakLoop
+        case "stop":
+            i = word.end
+            return .stop
+        case "macro":
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            skipSpace()
+            guard let macroName = identifier() else { throw error("#macro needs a name") }
+            var params: [String] = []
+            while true {
+                skipSpace()
+                if i < b.count && b[i] == 0x2C { i += 1; continue }
+                if i < b.count && b[i] == 0x24, let p = try parseReference(), p.parts.isEmpty {
+                    params.append(p.root)
+                    continue
+                }
+                break
+            }
+            try closeParen("#macro")
+            eatNewline()
+            let (body, term) = try parseBlock(until: ["end"])
+            guard term == "end" else { throw error("#macro without #end", at: start) }
+            // Velocity 1.7: the first definition of a name wins.
+            if macros[macroName] == nil { macros[macroName] = VTLMacro(name: macroName, params: params, body: body) }
+            return .text("")
+        case "define":
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            skipSpace()
+            guard i < b.count, b[i] == 0x24, let v = try parseReference(), v.parts.isEmpty else {
+                throw error("#define needs a reference")
+            }
+            try closeParen("#define")
+            eatNewline()
+            let (body, term) = try parseBlock(until: ["end"])
+            guard term == "end" else { throw error("#define without #end", at: start) }
+            return .define(v.root, body)
+        case "evaluate":
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            let e = try parseExpression()
+            try closeParen("#evaluate")
+            eatNewline()
+            return .evaluate(e)
+        case "include", "parse":
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            throw error("#\(name) is not available: templates cannot read files")
+        default:
+            // A macro call: #name( args ).
+            i = word.end
+            guard openParen() else { i = start; return nil }
+            var args: [VTLExpr] = []
+            while true {
+                skipSpace()
+                if i < b.count && b[i] == 0x29 { break }
+                if i < b.count && b[i] == 0x2C { i += 1; continue }
+                args.append(try parsePrimary())
+            }
+            try closeParen("#\(name)")
+            let source = String(decoding: b[start..<i], as: UTF8.self)
+            eatNewline()
+            return .macroCall(name, args, source)
+        }
+    }
+
+    /// Optional spaces/tabs then `(`.
+    mutating func openParen() -> Bool {
+        var k = i
+        while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
+        guard k < b.count && b[k] == 0x28 else { return false }
+        i = k + 1
+        return true
+    }
+
+    mutating func closeParen(_ what: String) throws(VTLParseError) {
+        skipSpace()
+        guard i < b.count, b[i] == 0x29 else { throw error("\(what): expected )") }
+        i += 1
+    }
+
+    mutating func skipSpace() {
+        while i < b.count && (b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D) { i += 1 }
+    }
+
+    mutating func matchWord(_ w: String) -> Bool {
+        let u = Array(w.utf8)
+        guard i + u.count <= b.count, Array(b[i..<(i + u.count)]) == u else { return false }
+        if i + u.count < b.count && (isAlpha(b[i + u.count]) || isDigit(b[i + u.count]) || b[i + u.count] == 0x5F) { return false }
+        i += u.count
+        return true
+    }
+
+    mutating func identifier() -> String? {
+        guard i < b.count, isAlpha(b[i]) || b[i] == 0x5F else { return nil }
+        let start = i
+        i += 1
+        while i < b.count && (isAlpha(b[i]) || isDigit(b[i]) || b[i] == 0x5F || b[i] == 0x2D) { i += 1 }
+        return String(decoding: b[start..<i], as: UTF8.self)
+    }
+
+    // MARK: - references
+
+    /// `$name…`, `$!name…`, `${…}`, `$!{…}` at `i`; nil (and `i` unchanged) when `$` does
+    /// not start a reference here.
+    mutating func parseReference() throws(VTLParseError) -> VTLReference? {
+        let start = i
+        guard i < b.count, b[i] == 0x24 else { return nil }
+        var k = i + 1
+        var silent = false
+        if k < b.count && b[k] == 0x21 { silent = true; k += 1 }
+        var formal = false
+        if k < b.count && b[k] == 0x7B { formal = true; k += 1 }
+        i = k
+        guard let root = identifier() else { i = start; return nil }
+        var parts: [VTLReference.Part] = []
+        while i < b.count {
+            if b[i] == 0x2E, i + 1 < b.count, isAlpha(b[i + 1]) || b[i + 1] == 0x5F {
+                let save = i
+                i += 1
+                let name = identifier()!
+                if i < b.count && b[i] == 0x28 {
+                    i += 1
+                    var args: [VTLExpr] = []
+                    while true {
+                        skipSpace()
+                        guard i < b.count else { throw error("unterminated method call", at: save) }
+                        if b[i] == 0x29 { i += 1; break }
+                        if !args.isEmpty {
+                            guard b[i] == 0x2C else { throw error("expected , or ) in the arguments of \(name)") }
+                            i += 1
+                            skipSpace()
+                        }
+                        args.append(try parsePrimary())
+                    }
+                    parts.append(.method(name, args))
+                } else {
+                    parts.append(.property(name))
+                }
+                continue
+            }
+            if b[i] == 0x5B {
+                let save = i
+                i += 1
+                skipSpace()
+                guard let index = try? parsePrimary() else { i = save; break }
+                skipSpace()
+                guard i < b.count, b[i] == 0x5D else { i = save; break }
+                i += 1
+                parts.append(.index(index))
+                continue
+            }
+            break
+        }
+        if formal {
+            guard i < b.count, b[i] == 0x7D else { i = start; return nil }
+            i += 1
+        }
+        let source = String(decoding: b[start..<i], as: UTF8.self)
+        return VTLReference(silent: silent, root: root, parts: parts, source: source)
+    }
+
+    // MARK: - expressions
+
+    mutating func parseExpression() throws(VTLParseError) -> VTLExpr {
+        try parseOr()
+    }
+
+    mutating func parseOr() throws(VTLParseError) -> VTLExpr {
+        var left = try parseAnd()
+        while true {
+            skipSpace()
+            if match("||") || matchWord("or") { left = .binary("||", left, try parseAnd()) } else { return left }
+        }
+    }
+
+    mutating func parseAnd() throws(VTLParseError) -> VTLExpr {
+        var left = try parseEquality()
+        while true {
+            skipSpace()
+            if match("&&") || matchWord("and") { left = .binary("&&", left, try parseEquality()) } else { return left }
+        }
+    }
+
+    mutating func parseEquality() throws(VTLParseError) -> VTLExpr {
+        var left = try parseRelational()
+        while true {
+            skipSpace()
+            if match("==") || matchWord("eq") { left = .binary("==", left, try parseRelational()) }
+            else if match("!=") || matchWord("ne") { left = .binary("!=", left, try parseRelational()) }
+            else { return left }
+        }
+    }
+
+    mutating func parseRelational() throws(VTLParseError) -> VTLExpr {
+        var left = try parseAdditive()
+        while true {
+            skipSpace()
+            if match("<=") || matchWord("le") { left = .binary("<=", left, try parseAdditive()) }
+            else if match(">=") || matchWord("ge") { left = .binary(">=", left, try parseAdditive()) }
+            else if match("<") || matchWord("lt") { left = .binary("<", left, try parseAdditive()) }
+            else if match(">") || matchWord("gt") { left = .binary(">", left, try parseAdditive()) }
+            else { return left }
+        }
+    }
+
+    mutating func parseAdditive() throws(VTLParseError) -> VTLExpr {
+        var left = try parseMultiplicative()
+        while true {
+            skipSpace()
+            if match("+") { left = .binary("+", left, try parseMultiplicative()) }
+            else if i < b.count && b[i] == 0x2D && !(i + 1 < b.count && b[i + 1] == 0x2D) {
+                i += 1
+                left = .binary("-", left, try parseMultiplicative())
+            } else { return left }
+        }
+    }
+
+    mutating func parseMultiplicative() throws(VTLParseError) -> VTLExpr {
+        var left = try parseUnary()
+        while true {
+            skipSpace()
+            if match("*") { left = .binary("*", left, try parseUnary()) }
+            else if match("/") { left = .binary("/", left, try parseUnary()) }
+            else if match("%") { left = .binary("%", left, try parseUnary()) }
+            else { return left }
+        }
+    }
+
+    mutating func parseUnary() throws(VTLParseError) -> VTLExpr {
+        skipSpace()
+        if i < b.count && b[i] == 0x21 && !(i + 1 < b.count && b[i + 1] == 0x3D) {
+            i += 1
+            return .not(try parseUnary())
+        }
+        if matchWord("not") { return .not(try parseUnary()) }
+        return try parsePrimary()
+    }
+
+    mutating func match(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard i + u.count <= b.count, Array(b[i..<(i + u.count)]) == u else { return false }
+        i += u.count
+        return true
+    }
+
+    mutating func parsePrimary() throws(VTLParseError) -> VTLExpr {
+        skipSpace()
+        guard i < b.count else { throw error("unexpected end of template in an expression") }
+        let c = b[i]
+        switch c {
+        case 0x28:  // ( expr )
+            i += 1
+            let e = try parseExpression()
+            skipSpace()
+            guard i < b.count, b[i] == 0x29 else { throw error("expected )") }
+            i += 1
+            return e
+        case 0x22, 0x27:
+            return try parseString()
+        case 0x24:
+            guard let r = try parseReference() else { throw error("expected a reference") }
+            return .reference(r)
+        case 0x5B:
+            return try parseListOrRange()
+        case 0x7B:
+            return try parseMap()
+        default:
+            if isDigit(c) || (c == 0x2D && i + 1 < b.count && isDigit(b[i + 1])) { return try parseNumber() }
+            if matchWord("true") { return .bool(true) }
+            if matchWord("false") { return .bool(false) }
+            throw error("unexpected character '\(String(decoding: [c], as: UTF8.self))' in an expression")
+        }
+    }
+
+    mutating func parseNumber() throws(VTLParseError) -> VTLExpr {
+        let start = i
+        if b[i] == 0x2D { i += 1 }
+        while i < b.count && isDigit(b[i]) { i += 1 }
+        var isFloat = false
+        if i + 1 < b.count && b[i] == 0x2E && isDigit(b[i + 1]) {
+            isFloat = true
+            i += 1
+            while i < b.count && isDigit(b[i]) { i += 1 }
+        }
+        if i < b.count && (b[i] == 0x65 || b[i] == 0x45) {
+            var k = i + 1
+            if k < b.count && (b[k] == 0x2B || b[k] == 0x2D) { k += 1 }
+            if k < b.count && isDigit(b[k]) {
+                isFloat = true
+                i = k
+                while i < b.count && isDigit(b[i]) { i += 1 }
+            }
+        }
+        let text = String(decoding: b[start..<i], as: UTF8.self)
+        if isFloat { return .double(Double(text) ?? 0) }
+        if let n = Int(text) { return .int(n) }
+        return .bigInt(text)
+    }
+
+    /// `"…"` (interpolated when it holds `$` or `#`; `""` is a quote) or `'…'` (literal;
+    /// `''` is a quote).
+    mutating func parseString() throws(VTLParseError) -> VTLExpr {
+        let q = b[i]
+        let start = i
+        i += 1
+        var content: [UInt8] = []
+        while true {
+            guard i < b.count else { throw error("unterminated string", at: start) }
+            if b[i] == q {
+                if i + 1 < b.count && b[i + 1] == q { content.append(q); i += 2; continue }
+                i += 1
+                break
+            }
+            content.append(b[i])
+            i += 1
+        }
+        let s = String(decoding: content, as: UTF8.self)
+        if q == 0x22 && (content.contains(0x24) || content.contains(0x23)) {
+            var sub = VTLParser(s)
+            sub.macros = macros
+            let nodes = try sub.parseTemplate()
+            for (k, m) in sub.macros where macros[k] == nil { macros[k] = m }
+            return .interpolated(nodes)
+        }
+        return .string(s)
+    }
+
+    mutating func parseListOrRange() throws(VTLParseError) -> VTLExpr {
+        i += 1  // [
+        skipSpace()
+        if i < b.count && b[i] == 0x5D { i += 1; return .list([]) }
+        let first = try parsePrimary()
+        skipSpace()
+        if match("..") {
+            let last = try parsePrimary()
+            skipSpace()
+            guard i < b.count, b[i] == 0x5D else { throw error("expected ] after a range") }
+            i += 1
+            return .range(first, last)
+        }
+        var items = [first]
+        while true {
+            skipSpace()
+            guard i < b.count else { throw error("unterminated list") }
+            if b[i] == 0x5D { i += 1; return .list(items) }
+            guard b[i] == 0x2C else { throw error("expected , or ] in a list") }
+            i += 1
+            items.append(try parsePrimary())
+        }
+    }
+
+    mutating func parseMap() throws(VTLParseError) -> VTLExpr {
+        i += 1  // {
+        var pairs: [(VTLExpr, VTLExpr)] = []
+        while true {
+            skipSpace()
+            guard i < b.count else { throw error("unterminated map") }
+            if b[i] == 0x7D { i += 1; return .map(pairs) }
+            if !pairs.isEmpty {
+                guard b[i] == 0x2C else { throw error("expected , or } in a map") }
+                i += 1
+            }
+            let k = try parsePrimary()
+            skipSpace()
+            guard i < b.count, b[i] == 0x3A else { throw error("expected : in a map") }
+            i += 1
+            let v = try parsePrimary()
+            pairs.append((k, v))
+        }
+    }
+}
+
+@inline(__always) func isAlpha(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
+@inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }

@@ -1,0 +1,500 @@
+/// Why rendering stopped with an error (AWS answers 500 for these).
+public struct VTLRenderError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Limits as API Gateway has them.
+public struct VTLLimits: Sendable {
+    /// `#foreach` stops after this many iterations (API Gateway's quota: 1000).
+    public var foreachIterations = 1000
+    /// The rendered output may not grow past this (API Gateway's payload limit: 10 MB).
+    public var outputBytes = 10 * 1024 * 1024
+    /// Nesting of macros, #evaluate and #define renders.
+    public var depth = 64
+
+    public init() {}
+}
+
+/// A parsed template, cached and reused: parsing happens once per template text.
+public final class VTLTemplate: @unchecked Sendable {
+    let nodes: [VTLNode]
+    let macros: [String: VTLMacro]
+    public let source: String
+
+    /// API Gateway's mapping template size limit.
+    public static let maxTemplateBytes = 300 * 1024
+
+    public init(_ source: String) throws(VTLParseError) {
+        if source.utf8.count > VTLTemplate.maxTemplateBytes {
+            throw VTLParseError(message: "the mapping template is larger than \(VTLTemplate.maxTemplateBytes) bytes", line: 1, column: 1)
+        }
+        var p = VTLParser(source)
+        nodes = try p.parseTemplate()
+        macros = p.macros
+        self.source = source
+    }
+}
+
+/// Control flow out of nested rendering.
+enum VTLFlow: Error {
+    case breakLoop
+    case stop
+    case fail(VTLRenderError)
+}
+
+/// Renders templates against a context. One renderer per render (it holds the variables).
+public final class VTLRenderer {
+    /// Top-level variables (`$input`, `$util`, `$context`, `$stageVariables`, #set names).
+    public var variables: [String: VTLValue] = [:]
+    var macros: [String: VTLMacro] = [:]
+    var out: [UInt8] = []
+    let limits: VTLLimits
+    var depth = 0
+    var foreachStack: [ForeachScope] = []
+
+    public init(limits: VTLLimits = VTLLimits()) {
+        self.limits = limits
+    }
+
+    /// Renders `template`; `#stop` ends it early without an error.
+    public func render(_ template: VTLTemplate) throws(VTLRenderError) -> String {
+        for (k, m) in template.macros where macros[k] == nil { macros[k] = m }
+        out.removeAll(keepingCapacity: true)
+        do throws(VTLFlow) {
+            try renderNodes(template.nodes)
+        } catch {
+            switch error {
+            case .stop: break
+            case .breakLoop: break   // #break outside a loop ends the template, as Velocity 1.7 does
+            case .fail(let e): throw e
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    // MARK: - nodes
+
+    func write(_ s: String) throws(VTLFlow) {
+        out.append(contentsOf: s.utf8)
+        if out.count > limits.outputBytes {
+            throw VTLFlow.fail(VTLRenderError("the rendered template is larger than \(limits.outputBytes) bytes"))
+        }
+    }
+
+    func renderNodes(_ nodes: [VTLNode]) throws(VTLFlow) {
+        for node in nodes { try renderNode(node) }
+    }
+
+    func renderNode(_ node: VTLNode) throws(VTLFlow) {
+        switch node {
+        case .text(let t):
+            try write(t)
+        case .reference(let r):
+            let v = try evaluate(r)
+            // API Gateway renders a null reference as empty text (not its source, as stock
+            // Velocity does).
+            if case .null = v { return }
+            try write(try display(v))
+        case .escapedReference(let n, let r):
+            let v = try evaluate(r)
+            if case .null = v {
+                try write(String(repeating: "\\", count: n) + r.source)
+                return
+            }
+            try write(String(repeating: "\\", count: n / 2))
+            if n % 2 == 1 { try write(r.source) } else { try write(try display(v)) }
+        case .set(let lhs, let rhs):
+            let v = try evaluate(rhs)
+            if case .null = v { return }   // directive.set.null.allowed = false
+            try assign(lhs, v)
+        case .ifChain(let branches, let elseBody):
+            for (cond, body) in branches where try evaluate(cond).truthy {
+                try renderNodes(body)
+                return
+            }
+            if let elseBody { try renderNodes(elseBody) }
+        case .foreach(let name, let iterable, let body):
+            try renderForeach(name, iterable, body)
+        case .breakLoop:
+            throw VTLFlow.breakLoop
+        case .stop:
+            throw VTLFlow.stop
+        case .macroCall(let name, let args, let source):
+            guard let m = macros[name] else {
+                try write(source)
+                return
+            }
+            try callMacro(m, args)
+        case .define(let name, let body):
+            variables[name] = .object(DefineBlock(body: body))
+        case .evaluate(let e):
+            let v = try evaluate(e)
+            if case .null = v { return }
+            let text = v.javaString
+            let t: VTLTemplate
+            do { t = try VTLTemplate(text) } catch {
+                throw VTLFlow.fail(VTLRenderError("#evaluate: \(error)"))
+            }
+            for (k, m) in t.macros where macros[k] == nil { macros[k] = m }
+            try nested { () throws(VTLFlow) in try renderNodes(t.nodes) }
+        }
+    }
+
+    /// How a value is written: Java's toString, with `#define` blocks rendered in place.
+    func display(_ v: VTLValue) throws(VTLFlow) -> String {
+        if case .object(let o) = v, let block = o as? DefineBlock {
+            return try renderToString(block.body)
+        }
+        return v.javaString
+    }
+
+    func nested(_ body: () throws(VTLFlow) -> Void) throws(VTLFlow) {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > limits.depth { throw VTLFlow.fail(VTLRenderError("templates nest deeper than \(limits.depth)")) }
+        try body()
+    }
+
+    func renderToString(_ nodes: [VTLNode]) throws(VTLFlow) -> String {
+        let saved = out
+        out = []
+        defer { out = saved }
+        try nested { () throws(VTLFlow) in try renderNodes(nodes) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func renderForeach(_ name: String, _ iterable: VTLExpr, _ body: [VTLNode]) throws(VTLFlow) {
+        let collection = try evaluate(iterable)
+        let items: [VTLValue]
+        switch collection {
+        case .list(let l): items = l.items
+        case .map(let m): items = m.entries.map(\.1)   // a Map iterates its values
+        case .object(let o as IterableObject): items = o.iterationItems
+        default: items = []
+        }
+        let saved = variables[name]
+        let savedCount = variables["velocityCount"]
+        let savedHasNext = variables["velocityHasNext"]
+        let scope = ForeachScope(parent: foreachStack.last)
+        foreachStack.append(scope)
+        defer {
+            foreachStack.removeLast()
+            variables[name] = saved
+            variables["velocityCount"] = savedCount
+            variables["velocityHasNext"] = savedHasNext
+        }
+        var index = 0
+        for item in items {
+            if index >= limits.foreachIterations { break }
+            scope.index = index
+            scope.hasNext = index + 1 < items.count && index + 1 < limits.foreachIterations
+            variables[name] = item
+            variables["velocityCount"] = .int(index + 1)
+            variables["velocityHasNext"] = .bool(scope.hasNext)
+            do throws(VTLFlow) {
+                try renderNodes(body)
+            } catch {
+                if case .breakLoop = error { break }
+                throw error
+            }
+            index += 1
+        }
+    }
+
+    func callMacro(_ m: VTLMacro, _ args: [VTLExpr]) throws(VTLFlow) {
+        var values: [VTLValue] = []
+        for a in args { values.append(try evaluate(a)) }
+        var saved: [(String, VTLValue?)] = []
+        for (k, p) in m.params.enumerated() {
+            saved.append((p, variables[p]))
+            variables[p] = k < values.count ? values[k] : nil
+        }
+        defer { for (p, v) in saved { variables[p] = v } }
+        try nested { () throws(VTLFlow) in
+            do throws(VTLFlow) {
+                try renderNodes(m.body)
+            } catch {
+                if case .breakLoop = error { return }
+                throw error
+            }
+        }
+    }
+
+    // MARK: - references
+
+    /// An undefined top-level name reads as "" (API Gateway: a missing value equals "").
+    func lookup(_ name: String) -> VTLValue {
+        if name == "foreach" {
+            if let s = foreachStack.last { return .object(s) }
+        }
+        return variables[name] ?? .string("")
+    }
+
+    func evaluate(_ r: VTLReference) throws(VTLFlow) -> VTLValue {
+        var v = lookup(r.root)
+        for part in r.parts {
+            switch part {
+            case .property(let name):
+                v = property(of: v, name)
+            case .method(let name, let argExprs):
+                var args: [VTLValue] = []
+                for a in argExprs { args.append(try evaluate(a)) }
+                v = try invoke(v, name, args)
+            case .index(let e):
+                let key = try evaluate(e)
+                v = try index(v, key)
+            }
+        }
+        return v
+    }
+
+    /// `$a.b`: a map's entry, else a getter. API Gateway's engine answers "" where Velocity
+    /// would find nothing, so a property never reads as null.
+    func property(of v: VTLValue, _ name: String) -> VTLValue {
+        var result: VTLValue?
+        switch v {
+        case .map(let m):
+            result = m.get(name) ?? .null
+            if name == "class" { result = .string("class java.util.LinkedHashMap") }
+        case .object(let o):
+            result = o.property(name, self)
+        case .string(let s):
+            switch name {
+            case "empty": result = .bool(s.isEmpty)
+            case "bytes": result = .string("[B@0")
+            case "class": result = .string("class java.lang.String")
+            default: break
+            }
+        case .list(let l):
+            switch name {
+            case "empty": result = .bool(l.items.isEmpty)
+            case "class": result = .string(l.jsonArray ? "class net.minidev.json.JSONArray" : "class java.util.ArrayList")
+            default: break
+            }
+        default:
+            break
+        }
+        if let r = result, !r.isNull { return r }
+        return .string("")
+    }
+
+    func index(_ v: VTLValue, _ key: VTLValue) throws(VTLFlow) -> VTLValue {
+        switch v {
+        case .list(let l):
+            guard case .int(let n) = key else { return .null }
+            guard n >= 0 && n < l.items.count else {
+                throw VTLFlow.fail(VTLRenderError("index \(n) is out of bounds for a list of \(l.items.count)"))
+            }
+            return l.items[n]
+        case .map(let m):
+            return m.get(key.javaString) ?? .null
+        default:
+            return .null
+        }
+    }
+
+    /// `#set($a.b.c = v)`: the last part is set on what the rest evaluates to.
+    func assign(_ lhs: VTLReference, _ value: VTLValue) throws(VTLFlow) {
+        if lhs.parts.isEmpty {
+            variables[lhs.root] = value
+            return
+        }
+        var target = lookup(lhs.root)
+        for part in lhs.parts.dropLast() {
+            switch part {
+            case .property(let name): target = property(of: target, name)
+            case .method(let name, let argExprs):
+                var args: [VTLValue] = []
+                for a in argExprs { args.append(try evaluate(a)) }
+                target = try invoke(target, name, args)
+            case .index(let e): target = try index(target, try evaluate(e))
+            }
+        }
+        switch (lhs.parts.last!, target) {
+        case (.property(let name), .map(let m)):
+            m.put(name, value)
+        case (.index(let e), .map(let m)):
+            m.put(try evaluate(e).javaString, value)
+        case (.index(let e), .list(let l)):
+            if case .int(let n) = try evaluate(e), n >= 0, n < l.items.count { l.items[n] = value }
+        default:
+            break   // Velocity logs and moves on
+        }
+    }
+
+    // MARK: - expressions
+
+    func evaluate(_ e: VTLExpr) throws(VTLFlow) -> VTLValue {
+        switch e {
+        case .reference(let r): return try evaluate(r)
+        case .string(let s): return .string(s)
+        case .interpolated(let nodes): return .string(try renderToString(nodes))
+        case .int(let n): return .int(n)
+        case .bigInt(let s): return .bigInt(s)
+        case .double(let d): return .double(d)
+        case .bool(let b): return .bool(b)
+        case .list(let items):
+            var out: [VTLValue] = []
+            for x in items { out.append(try evaluate(x)) }
+            return .list(VTLList(out))
+        case .map(let pairs):
+            let m = VTLMap()
+            for (k, v) in pairs { m.put(try evaluate(k).javaString, try evaluate(v)) }
+            return .map(m)
+        case .range(let a, let z):
+            guard case .int(let from) = try evaluate(a), case .int(let to) = try evaluate(z) else { return .null }
+            let count = abs(to - from) + 1
+            if count > 1_000_000 { throw VTLFlow.fail(VTLRenderError("a range of \(count) elements is too large")) }
+            let step = from <= to ? 1 : -1
+            return .list(VTLList(stride(from: from, through: to, by: step).map { .int($0) }))
+        case .not(let x):
+            return .bool(!(try evaluate(x).truthy))
+        case .binary(let op, let l, let r):
+            switch op {
+            case "&&":
+                guard try evaluate(l).truthy else { return .bool(false) }
+                return .bool(try evaluate(r).truthy)
+            case "||":
+                if try evaluate(l).truthy { return .bool(true) }
+                return .bool(try evaluate(r).truthy)
+            default:
+                return try binary(op, try evaluate(l), try evaluate(r))
+            }
+        }
+    }
+
+    func binary(_ op: String, _ a: VTLValue, _ b: VTLValue) throws(VTLFlow) -> VTLValue {
+        switch op {
+        case "==": return .bool(VTLRenderer.equals(a, b))
+        case "!=": return .bool(!VTLRenderer.equals(a, b))
+        case "<", "<=", ">", ">=":
+            guard let x = a.numberAsDouble, let y = b.numberAsDouble else { return .bool(false) }
+            switch op {
+            case "<": return .bool(x < y)
+            case "<=": return .bool(x <= y)
+            case ">": return .bool(x > y)
+            default: return .bool(x >= y)
+            }
+        case "+":
+            if !a.isNumber || !b.isNumber {
+                // Velocity 1.7 concatenates when either side is not a number.
+                if a.isNull || b.isNull { return .null }
+                return .string(a.javaString + b.javaString)
+            }
+            return arithmetic(op, a, b)
+        default:
+            guard a.isNumber && b.isNumber else { return .null }
+            return arithmetic(op, a, b)
+        }
+    }
+
+    func arithmetic(_ op: String, _ a: VTLValue, _ b: VTLValue) -> VTLValue {
+        if case .int(let x) = a, case .int(let y) = b {
+            switch op {
+            case "+": let (r, o) = x.addingReportingOverflow(y); return o ? .double(Double(x) + Double(y)) : .int(r)
+            case "-": let (r, o) = x.subtractingReportingOverflow(y); return o ? .double(Double(x) - Double(y)) : .int(r)
+            case "*": let (r, o) = x.multipliedReportingOverflow(by: y); return o ? .double(Double(x) * Double(y)) : .int(r)
+            case "/": return y == 0 ? .null : .int(x / y)
+            case "%": return y == 0 ? .null : .int(x % y)
+            default: return .null
+            }
+        }
+        guard let x = a.numberAsDouble, let y = b.numberAsDouble else { return .null }
+        switch op {
+        case "+": return .double(x + y)
+        case "-": return .double(x - y)
+        case "*": return .double(x * y)
+        case "/": return y == 0 ? .null : .double(x / y)
+        case "%": return y == 0 ? .null : .double(x.truncatingRemainder(dividingBy: y))
+        default: return .null
+        }
+    }
+
+    /// Velocity 1.7's `==`: numbers by value, same-class values by `equals`, anything else by
+    /// comparing their strings (so `'1' == 1`).
+    static func equals(_ a: VTLValue, _ b: VTLValue) -> Bool {
+        if let x = a.numberAsDouble, let y = b.numberAsDouble, a.isNumber, b.isNumber { return x == y }
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.null, _), (_, .null): return false
+        case (.string(let x), .string(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.list(let x), .list(let y)):
+            return x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { javaEquals($0, $1) }
+        case (.map(let x), .map(let y)):
+            return x.count == y.count && x.entries.allSatisfy { k, v in y.get(k).map { javaEquals(v, $0) } ?? false }
+        default:
+            return a.javaString == b.javaString
+        }
+    }
+
+    /// Java's `equals` (inside collections): numbers only equal when of the same kind.
+    static func javaEquals(_ a: VTLValue, _ b: VTLValue) -> Bool {
+        switch (a, b) {
+        case (.int(let x), .int(let y)): return x == y
+        case (.double(let x), .double(let y)): return x == y
+        case (.int, .double), (.double, .int): return false
+        default: return equals(a, b)
+        }
+    }
+}
+
+/// `$foreach`: the loop's index, count, hasNext, first, last, parent.
+final class ForeachScope: VTLObject {
+    let parent: ForeachScope?
+    var index = 0
+    var hasNext = false
+
+    init(parent: ForeachScope?) { self.parent = parent }
+
+    func property(_ name: String, _ r: VTLRenderer) -> VTLValue? {
+        switch name {
+        case "index": return .int(index)
+        case "count": return .int(index + 1)
+        case "hasNext": return .bool(hasNext)
+        case "first": return .bool(index == 0)
+        case "last": return .bool(!hasNext)
+        case "parent": return parent.map { .object($0) } ?? .null
+        case "topmost":
+            var s = self
+            while let p = s.parent { s = p }
+            return .object(s)
+        default: return nil
+        }
+    }
+
+    func call(_ name: String, _ args: [VTLValue], _ r: VTLRenderer) throws -> VTLValue? {
+        switch name {
+        case "getIndex": return .int(index)
+        case "getCount": return .int(index + 1)
+        case "hasNext": return .bool(hasNext)
+        case "isFirst": return .bool(index == 0)
+        case "isLast": return .bool(!hasNext)
+        case "getParent": return parent.map { .object($0) } ?? .null
+        default: return nil
+        }
+    }
+
+    func javaString(_ r: VTLRenderer?) -> String { "org.apache.velocity.runtime.directive.ForeachScope" }
+    var javaClass: String { "ForeachScope" }
+}
+
+/// `#define($name)…#end`: rendered each time it is used.
+final class DefineBlock: VTLObject {
+    let body: [VTLNode]
+    init(body: [VTLNode]) { self.body = body }
+    func property(_ name: String, _ r: VTLRenderer) -> VTLValue? { nil }
+    func call(_ name: String, _ args: [VTLValue], _ r: VTLRenderer) throws -> VTLValue? {
+        if name == "toString" { return .string((try? r.renderToString(body)) ?? "") }
+        return nil
+    }
+    func javaString(_ r: VTLRenderer?) -> String { (try? r?.renderToString(body)) ?? "" }
+    var javaClass: String { "Block" }
+}
+
+/// Host objects a `#foreach` can iterate (a map's keySet, entrySet, values).
+protocol IterableObject: VTLObject {
+    var iterationItems: [VTLValue] { get }
+}

@@ -1,0 +1,295 @@
+import GatehouseJSON
+
+/// A value as a Velocity template sees it, modelled on the Java objects API Gateway's engine
+/// works with: `String`, `Integer`/`Long`, `Double`, `Boolean`, `ArrayList` and json-smart's
+/// `JSONArray` (which prints as JSON), `LinkedHashMap` (which prints Java-style `{k=v}`), and
+/// a few host objects (`$input`, `$util`, `$foreach`, …).
+public enum VTLValue {
+    case null
+    case string(String)
+    case int(Int)
+    /// An integer too large for 64 bits, kept as its digits (json-smart's BigInteger).
+    case bigInt(String)
+    case double(Double)
+    case bool(Bool)
+    case list(VTLList)
+    case map(VTLMap)
+    case object(VTLObject)
+
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    /// Java's `String.valueOf(x)`: what rendering the value writes.
+    public var javaString: String {
+        switch self {
+        case .null: return "null"
+        case .string(let s): return s
+        case .int(let n): return String(n)
+        case .bigInt(let d): return d
+        case .double(let d): return javaDouble(d)
+        case .bool(let b): return b ? "true" : "false"
+        case .list(let l): return l.javaString
+        case .map(let m): return m.javaString
+        case .object(let o): return o.javaString
+        }
+    }
+
+    /// Velocity's truth: null and false are false, anything else true.
+    var truthy: Bool {
+        switch self {
+        case .null: return false
+        case .bool(let b): return b
+        default: return true
+        }
+    }
+
+    var isNumber: Bool {
+        switch self {
+        case .int, .double, .bigInt: return true
+        default: return false
+        }
+    }
+
+    var numberAsDouble: Double? {
+        switch self {
+        case .int(let n): return Double(n)
+        case .double(let d): return d
+        case .bigInt(let s): return Double(s)
+        default: return nil
+        }
+    }
+
+    /// A Java class name, for the cases where Velocity compares classes.
+    var javaClass: String {
+        switch self {
+        case .null: return "null"
+        case .string: return "String"
+        case .int: return "Integer"
+        case .bigInt: return "BigInteger"
+        case .double: return "Double"
+        case .bool: return "Boolean"
+        case .list(let l): return l.jsonArray ? "JSONArray" : "ArrayList"
+        case .map: return "LinkedHashMap"
+        case .object(let o): return o.javaClass
+        }
+    }
+
+    /// Converts parsed JSON the way json-smart builds it for Jayway: objects become ordered
+    /// maps, arrays JSON arrays, whole numbers Integer/Long (BigInteger beyond), others Double.
+    public init(json: JSONValue) {
+        switch json {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .int(let n): self = .int(Int(n))
+        case .double(let d): self = .double(d)
+        case .string(let s): self = .string(s)
+        case .array(let a): self = .list(VTLList(a.map(VTLValue.init(json:)), jsonArray: true))
+        case .object(let o):
+            let m = VTLMap()
+            for (k, v) in o.members { m.put(k, VTLValue(json: v)) }
+            self = .map(m)
+        }
+    }
+}
+
+/// A host object: `$input`, `$util`, `$foreach`, a map entry, a `#define` block.
+public protocol VTLObject: AnyObject {
+    /// nil when the object has no such property.
+    func property(_ name: String, _ r: VTLRenderer) -> VTLValue?
+    /// nil when the object has no such method.
+    func call(_ name: String, _ args: [VTLValue], _ r: VTLRenderer) throws -> VTLValue?
+    func javaString(_ r: VTLRenderer?) -> String
+    var javaClass: String { get }
+}
+
+extension VTLObject {
+    var javaString: String { javaString(nil) }
+}
+
+/// `ArrayList` (prints `[a, b]`) or json-smart `JSONArray` (prints compact JSON).
+public final class VTLList {
+    public var items: [VTLValue]
+    public let jsonArray: Bool
+
+    public init(_ items: [VTLValue], jsonArray: Bool = false) {
+        self.items = items
+        self.jsonArray = jsonArray
+    }
+
+    var javaString: String {
+        if jsonArray { return jsonText(.list(self)) }
+        return "[" + items.map(\.javaString).joined(separator: ", ") + "]"
+    }
+}
+
+/// `LinkedHashMap`: insertion-ordered, prints `{k=v, …}`.
+public final class VTLMap {
+    public private(set) var keys: [String] = []
+    private var values: [String: VTLValue] = [:]
+
+    public init() {}
+
+    public var count: Int { keys.count }
+
+    public func get(_ key: String) -> VTLValue? { values[key] }
+
+    /// Returns the previous value (Java's `put`).
+    @discardableResult
+    public func put(_ key: String, _ value: VTLValue) -> VTLValue {
+        if let old = values[key] {
+            values[key] = value
+            return old
+        }
+        keys.append(key)
+        values[key] = value
+        return .null
+    }
+
+    @discardableResult
+    public func remove(_ key: String) -> VTLValue {
+        guard let old = values.removeValue(forKey: key) else { return .null }
+        keys.removeAll { $0 == key }
+        return old
+    }
+
+    public func clear() {
+        keys = []
+        values = [:]
+    }
+
+    var entries: [(String, VTLValue)] { keys.map { ($0, values[$0]!) } }
+
+    var javaString: String {
+        "{" + keys.map { "\($0)=\(values[$0]!.javaString)" }.joined(separator: ", ") + "}"
+    }
+}
+
+// MARK: - Java number printing
+
+/// Java's `Double.toString`: plain decimal for 1e-3 ≤ |d| < 1e7 (always with a fraction
+/// digit), otherwise `d.dddE±n`; the shortest digits that read back as the same double.
+func javaDouble(_ d: Double) -> String {
+    if d.isNaN { return "NaN" }
+    if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
+    if d == 0 { return d.sign == .minus ? "-0.0" : "0.0" }
+    let (digits, exponent) = shortestDigits(abs(d))   // value = 0.d1d2d3… × 10^exponent
+    let sign = d < 0 ? "-" : ""
+    let magnitude = abs(d)
+    if magnitude >= 1e-3 && magnitude < 1e7 {
+        var intPart: String, fracPart: String
+        if exponent <= 0 {
+            intPart = "0"
+            fracPart = String(repeating: "0", count: -exponent) + digits
+        } else if exponent >= digits.count {
+            intPart = digits + String(repeating: "0", count: exponent - digits.count)
+            fracPart = "0"
+        } else {
+            let cut = digits.index(digits.startIndex, offsetBy: exponent)
+            intPart = String(digits[..<cut])
+            fracPart = String(digits[cut...])
+        }
+        if fracPart.isEmpty { fracPart = "0" }
+        return sign + intPart + "." + fracPart
+    }
+    let first = digits.prefix(1)
+    var rest = String(digits.dropFirst())
+    if rest.isEmpty { rest = "0" }
+    return sign + first + "." + rest + "E" + String(exponent - 1)
+}
+
+/// The shortest round-tripping decimal digits of a positive finite double and the exponent
+/// `e` with value = 0.digits × 10^e, taken from Swift's (shortest) description.
+func shortestDigits(_ d: Double) -> (String, Int) {
+    let text = d.description   // e.g. "1.5", "1e-05", "1.2345e+20", "123.0"
+    var mantissa = Substring(text)
+    var exp10 = 0
+    if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+        mantissa = text[..<e]
+        exp10 = Int(text[text.index(after: e)...]) ?? 0
+    }
+    var intDigits = mantissa
+    var fracDigits: Substring = ""
+    if let dot = mantissa.firstIndex(of: ".") {
+        intDigits = mantissa[..<dot]
+        fracDigits = mantissa[mantissa.index(after: dot)...]
+    }
+    var all = String(intDigits) + String(fracDigits)
+    var pointPos = intDigits.count + exp10
+    // Strip leading zeros (moving the point) and trailing zeros.
+    while all.hasPrefix("0") && all.count > 1 {
+        all.removeFirst()
+        pointPos -= 1
+    }
+    while all.hasSuffix("0") && all.count > 1 { all.removeLast() }
+    return (all, pointPos)
+}
+
+// MARK: - JSON text as json-smart writes it (LT_COMPRESS)
+
+/// Compact JSON as json-smart's `JSONValue.toJSONString(x, LT_COMPRESS)` writes it: strings
+/// always quoted, `/` left alone, control characters and U+007F–U+009F, U+2000–U+20FF as
+/// `\uXXXX`; numbers as Java prints them.
+public func jsonText(_ v: VTLValue) -> String {
+    var out = ""
+    writeJSON(v, into: &out)
+    return out
+}
+
+func writeJSON(_ v: VTLValue, into out: inout String) {
+    switch v {
+    case .null: out += "null"
+    case .bool(let b): out += b ? "true" : "false"
+    case .int(let n): out += String(n)
+    case .bigInt(let s): out += s
+    case .double(let d): out += d.isFinite ? javaDouble(d) : "null"
+    case .string(let s): writeJSONString(s, into: &out)
+    case .list(let l):
+        out += "["
+        for (i, item) in l.items.enumerated() {
+            if i > 0 { out += "," }
+            writeJSON(item, into: &out)
+        }
+        out += "]"
+    case .map(let m):
+        out += "{"
+        for (i, (k, item)) in m.entries.enumerated() {
+            if i > 0 { out += "," }
+            writeJSONString(k, into: &out)
+            out += ":"
+            writeJSON(item, into: &out)
+        }
+        out += "}"
+    case .object(let o):
+        writeJSONString(o.javaString, into: &out)
+    }
+}
+
+func writeJSONString(_ s: String, into out: inout String) {
+    out += "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\u{08}": out += "\\b"
+        case "\u{0C}": out += "\\f"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            let v = u.value
+            if v < 0x20 || (v >= 0x7F && v <= 0x9F) || (v >= 0x2000 && v <= 0x20FF) {
+                out += "\\u" + hex4(v)
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+    }
+    out += "\""
+}
+
+func hex4(_ v: UInt32) -> String {
+    let h = String(v, radix: 16, uppercase: true)
+    return String(repeating: "0", count: max(0, 4 - h.count)) + h
+}
