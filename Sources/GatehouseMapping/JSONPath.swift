@@ -46,7 +46,7 @@ struct JSONPath {
         let segs = try p.segments()
         let definite = segs.allSatisfy {
             switch $0 {
-            case .keys(let k): return k.count == 1
+            case .keys: return true
             case .indexes(let n): return n.count == 1
             default: return false
             }
@@ -80,9 +80,9 @@ struct JSONPath {
             }
         case .indexes(let ns):
             guard case .list(let l) = v else { return }
-            for n in ns {
-                let k = n < 0 ? l.items.count + n : n
-                if k >= 0 && k < l.items.count { out.append(l.items[k]) }
+            for n in ns where n >= 0 && n < l.items.count {
+                // Jayway 2.0 finds nothing at a negative index.
+                out.append(l.items[n])
             }
         case .slice(let a, let z):
             guard case .list(let l) = v else { return }
@@ -133,7 +133,9 @@ struct JSONPath {
 
     func holds(_ f: FilterExpr, _ item: VTLValue) -> Bool {
         switch f {
-        case .exists(let p): return p.read(item) != nil && !(p.read(item).map { p.definite ? false : isEmptyList($0) } ?? true)
+        case .exists(let p):
+            guard let v = p.read(item) else { return false }
+            return p.definite || !isEmptyList(v)
         case .and(let a, let b): return holds(a, item) && holds(b, item)
         case .or(let a, let b): return holds(a, item) || holds(b, item)
         case .not(let a): return !holds(a, item)
@@ -263,7 +265,11 @@ private struct PathParser {
             try expect("]")
             return .filter(f)
         }
-        if chars[i] == "'" || chars[i] == "\"" {
+        if chars[i] == "\"" {
+            // Jayway 2.0 reads only single-quoted names in brackets.
+            throw JSONPath.Failure(message: "Could not analyze path component")
+        }
+        if chars[i] == "'" {
             var keys: [String] = []
             while true {
                 skip()
@@ -393,7 +399,12 @@ private struct PathParser {
             text.unicodeScalars.append(contentsOf: chars[start..<min(i, chars.count)])
             return .path(try JSONPath.compile(text))
         }
-        if c == "'" || c == "\"" { return .literal(.string(try quoted())) }
+        if c == "'" { return .literal(.string(try quoted())) }
+        if c == "\"" {
+            // Jayway 2.0 keeps the double quotes as part of the value, so it never equals.
+            let inner = try quoted()
+            return .literal(.string("\"" + inner + "\""))
+        }
         if c == "/" {
             i += 1
             var pattern = ""

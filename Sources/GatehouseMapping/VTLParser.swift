@@ -83,6 +83,10 @@ struct VTLParser {
     // MARK: - template level
 
     mutating func parseTemplate() throws(VTLParseError) -> [VTLNode] {
+        // Velocity's lexer cannot end on a lone # or $ (escaped or not).
+        if let last = b.last, last == 0x23 || last == 0x24 {
+            throw error("Lexical error: encountered <EOF>", at: b.count)
+        }
         let (nodes, term) = try parseBlock(until: [])
         if let term { throw error("unexpected #\(term)") }
         return nodes
@@ -284,8 +288,11 @@ struct VTLParser {
                 throw error("#foreach needs a loop variable")
             }
             skipSpace()
-            guard matchWord("in") else { throw error("#foreach needs 'in'") }
-            let iterable = try parseExpression()
+            // Velocity 1.7 takes any word here ("in" by convention); with none, the loop
+            // never runs.
+            let hasWord = identifier() != nil
+            let parsedIterable = try parseExpression()
+            let iterable: VTLExpr = hasWord ? parsedIterable : .list([])
             try closeParen("#foreach")
             eatNewline()
             let (body, term) = try parseBlock(until: ["end"])
@@ -437,11 +444,21 @@ struct VTLParser {
             }
             if b[i] == 0x5B {
                 let save = i
+                let afterCall: Bool
+                if case .method? = parts.last { afterCall = true } else { afterCall = false }
                 i += 1
                 skipSpace()
-                guard let index = try? parsePrimary() else { i = save; break }
+                guard let index = try? parsePrimary() else {
+                    if afterCall { throw error("Lexical error: bad index after a method call", at: save) }
+                    i = save
+                    break
+                }
                 skipSpace()
-                guard i < b.count, b[i] == 0x5D else { i = save; break }
+                guard i < b.count, b[i] == 0x5D else {
+                    if afterCall { throw error("Lexical error: bad index after a method call", at: save) }
+                    i = save
+                    break
+                }
                 i += 1
                 parts.append(.index(index))
                 continue
@@ -449,7 +466,7 @@ struct VTLParser {
             break
         }
         if formal {
-            guard i < b.count, b[i] == 0x7D else { i = start; return nil }
+            guard i < b.count, b[i] == 0x7D else { throw error("expected } to close ${", at: i) }
             i += 1
         }
         let source = String(decoding: b[start..<i], as: UTF8.self)
