@@ -90,10 +90,12 @@ final class InputObject: VTLObject {
     func read(_ path: String) throws(VTLRenderError) -> VTLValue? {
         let doc = try parsed()
         let p: JSONPath
-        do { p = try JSONPath.compile(path) } catch {
+        do {
+            p = try JSONPath.compile(path)
+            return try p.read(doc)
+        } catch {
             throw VTLRenderError("InvalidPathException: \(error.message)")
         }
-        return p.read(doc)
     }
 
     func property(_ name: String, _ r: VTLRenderer) -> VTLValue? {

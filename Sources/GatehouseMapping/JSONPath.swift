@@ -54,20 +54,49 @@ struct JSONPath {
         return JSONPath(segments: segs, definite: definite)
     }
 
-    /// The value at the path: nil when a definite path finds nothing.
-    func read(_ root: VTLValue) -> VTLValue? {
+    /// The value at the path: nil when a definite path finds nothing. Throws as Jayway does
+    /// for an index or slice on something that is not an array, or a filter on a primitive.
+    func read(_ root: VTLValue) throws(Failure) -> VTLValue? {
         var current: [VTLValue] = [root]
+        var spread = false   // past a wildcard, slice, filter or deep scan
         for seg in segments {
             var next: [VTLValue] = []
-            for v in current { apply(seg, to: v, into: &next) }
+            for v in current {
+                if case .keys = seg {
+                    // A property of something that is not an object: Jayway gives up on the
+                    // whole path unless a multi-match step before it absorbs the miss.
+                    guard case .map = v else {
+                        if spread { continue }
+                        return nil
+                    }
+                }
+                try apply(seg, to: v, into: &next)
+            }
             current = next
             if definite && current.isEmpty { return nil }
+            switch seg {
+            case .keys, .indexes: break
+            default: spread = true
+            }
         }
         if definite { return current.first }
         return .list(VTLList(current, jsonArray: true))
     }
 
-    func apply(_ seg: Segment, to v: VTLValue, into out: inout [VTLValue]) {
+    func apply(_ seg: Segment, to v: VTLValue, into out: inout [VTLValue]) throws(Failure) {
+        switch seg {
+        case .indexes, .slice:
+            if case .list = v { break }
+            if case .null = v { return }   // nothing to index, and not an error
+            throw Failure(message: "Filter: [\(describe(seg))] can only be applied to arrays. Current context is: \(v.javaString)")
+        case .filter:
+            switch v {
+            case .list, .map: break
+            case .null: return
+            default: throw Failure(message: "Filter: [?] can not be applied to primitives. Current context is: \(v.javaString)")
+            }
+        default: break
+        }
         switch seg {
         case .keys(let keys):
             guard case .map(let m) = v else { return }
@@ -100,7 +129,7 @@ struct JSONPath {
             default: break
             }
         case .deep(let inner):
-            deepScan(v, inner, into: &out)
+            try deepScan(v, inner, into: &out)
         case .filter(let f):
             switch v {
             case .list(let l): out.append(contentsOf: l.items.filter { holds(f, $0) })
@@ -110,22 +139,33 @@ struct JSONPath {
         }
     }
 
-    func deepScan(_ v: VTLValue, _ inner: Segment?, into out: inout [VTLValue]) {
+    func describe(_ seg: Segment) -> String {
+        switch seg {
+        case .indexes(let ns): return ns.map(String.init).joined(separator: ",")
+        case .slice(let a, let z): return (a.map(String.init) ?? "") + ":" + (z.map(String.init) ?? "")
+        default: return "?"
+        }
+    }
+
+    func deepScan(_ v: VTLValue, _ inner: Segment?, into out: inout [VTLValue]) throws(Failure) {
         if let inner {
-            apply(inner, to: v, into: &out)
-        } else if case .map = v {
-            // `..*`: every value below.
+            switch (inner, v) {
+            case (.indexes, .list), (.slice, .list), (.filter, .list), (.filter, .map), (.keys, _), (.wildcard, _):
+                try apply(inner, to: v, into: &out)
+            default:
+                break   // a deep scan only applies array steps where there are arrays
+            }
         }
         switch v {
         case .map(let m):
             for (_, x) in m.entries {
                 if inner == nil { out.append(x) }
-                deepScan(x, inner, into: &out)
+                try deepScan(x, inner, into: &out)
             }
         case .list(let l):
             for x in l.items {
                 if inner == nil { out.append(x) }
-                deepScan(x, inner, into: &out)
+                try deepScan(x, inner, into: &out)
             }
         default: break
         }
@@ -134,7 +174,9 @@ struct JSONPath {
     func holds(_ f: FilterExpr, _ item: VTLValue) -> Bool {
         switch f {
         case .exists(let p):
-            guard let v = p.read(item) else { return false }
+            let found: VTLValue?
+            do { found = try p.read(item) } catch { return false }
+            guard let v = found else { return false }
             return p.definite || !isEmptyList(v)
         case .and(let a, let b): return holds(a, item) && holds(b, item)
         case .or(let a, let b): return holds(a, item) || holds(b, item)
@@ -180,7 +222,8 @@ struct JSONPath {
     func value(_ o: Operand, _ item: VTLValue) -> VTLValue? {
         switch o {
         case .literal(let v): return v
-        case .path(let p): return p.read(item)
+        case .path(let p):
+            do { return try p.read(item) } catch { return nil }
         case .regex: return nil
         }
     }

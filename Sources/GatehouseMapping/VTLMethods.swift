@@ -39,6 +39,22 @@ extension VTLRenderer {
     // MARK: String
 
     func stringMethod(_ s: String, _ name: String, _ args: [VTLValue]) throws -> VTLValue? {
+        // A null where Java expects a String argument is a NullPointerException.
+        let stringArgMethods: Set<String> = ["indexOf", "lastIndexOf", "contains", "startsWith", "endsWith", "concat",
+                                             "compareTo", "replace", "replaceAll", "replaceFirst", "matches", "split",
+                                             "equalsIgnoreCase"]
+        if stringArgMethods.contains(name), args.contains(where: \.isNull) {
+            // Only when Java would pick a method: every other argument of a fitting type.
+            let fits = args.allSatisfy { a in
+                switch a {
+                case .null, .string: return true
+                case .int: return name == "indexOf" || name == "lastIndexOf" || name == "split"
+                default: return false
+                }
+            }
+            if fits { throw VTLRenderError("NullPointerException in String.\(name)") }
+            return nil
+        }
         let u = Array(s.utf16)
         func str(_ k: Int) -> String? {
             guard k < args.count else { return nil }
@@ -79,12 +95,21 @@ extension VTLRenderer {
             guard k >= 0 && k < u.count else { throw VTLRenderError("String index out of range: \(k)") }
             return .string(String(decoding: [u[k]], as: UTF16.self))
         case ("indexOf", 1), ("indexOf", 2):
-            guard let needle = str(0) else { return nil }
+            // indexOf(String) or indexOf(int ch), as Java overloads it.
+            let needle: [UInt16]
+            if let t = str(0) { needle = Array(t.utf16) } else if let ch = int(0) {
+                guard ch >= 0 && ch <= 0xFFFF else { return .int(-1) }
+                needle = [UInt16(ch)]
+            } else { return nil }
             let from = args.count == 2 ? (int(1) ?? 0) : 0
-            return .int(indexOf(u, Array(needle.utf16), from: from))
+            return .int(indexOf(u, needle, from: from))
         case ("lastIndexOf", 1):
-            guard let needle = str(0) else { return nil }
-            return .int(lastIndexOf(u, Array(needle.utf16)))
+            let needle: [UInt16]
+            if let t = str(0) { needle = Array(t.utf16) } else if let ch = int(0) {
+                guard ch >= 0 && ch <= 0xFFFF else { return .int(-1) }
+                needle = [UInt16(ch)]
+            } else { return nil }
+            return .int(lastIndexOf(u, needle))
         case ("contains", 1):
             guard let needle = str(0) else { return nil }
             return .bool(indexOf(u, Array(needle.utf16), from: 0) >= 0)
@@ -127,7 +152,9 @@ extension VTLRenderer {
             guard let pattern = str(0) else { return nil }
             let limit = args.count == 2 ? (int(1) ?? 0) : 0
             let parts = try JavaRegex(pattern).split(s, limit: limit)
-            return .list(VTLList(parts.map { .string($0) }, jsonArray: false))
+            let array = VTLList(parts.map { .string($0) }, jsonArray: false)
+            array.javaArray = true
+            return .list(array)
         case ("hashCode", 0): return .int(Int(javaHash(s)))
         default: return generic(.string(s), name, args)
         }

@@ -83,10 +83,6 @@ struct VTLParser {
     // MARK: - template level
 
     mutating func parseTemplate() throws(VTLParseError) -> [VTLNode] {
-        // Velocity's lexer cannot end on a lone # or $ (escaped or not).
-        if let last = b.last, last == 0x23 || last == 0x24 {
-            throw error("Lexical error: encountered <EOF>", at: b.count)
-        }
         let (nodes, term) = try parseBlock(until: [])
         if let term { throw error("unexpected #\(term)") }
         return nodes
@@ -114,8 +110,16 @@ struct VTLParser {
                 if let ref = try parseReference() {
                     flush()
                     nodes.append(.reference(ref))
+                    if case .property? = ref.parts.last, !ref.source.hasSuffix("}"),
+                       i + 1 < b.count, b[i] == 0x23, b[i + 1] == 0x23 {
+                        // Velocity 1.7 reads "##" straight after `$a.b` as text.
+                        text.append(contentsOf: [0x23, 0x23])
+                        i += 2
+                    }
                     continue
                 }
+                // Velocity's lexer cannot end on a lone $.
+                if i == b.count - 1 { throw error("Lexical error: encountered <EOF>", at: b.count) }
                 text.append(c)
                 i += 1
                 continue
@@ -136,12 +140,16 @@ struct VTLParser {
                     if n % 2 == 1 {
                         text.append(contentsOf: b[i..<word.end])
                         i = word.end
+                        runStart = text.count
                         continue
                     }
                     // Even: fall through to the directive below with the backslashes written.
                     continue
                 }
                 i = save + n
+                if i == b.count - 1 && (b[i] == 0x23 || b[i] == 0x24) {
+                    throw error("Lexical error: encountered <EOF>", at: b.count)
+                }
                 text.append(contentsOf: repeatElement(0x5C, count: n))
                 continue
             }
@@ -165,6 +173,7 @@ struct VTLParser {
                     guard let end = find([0x5D, 0x5D, 0x23], from: i + 3) else { throw error("unterminated #[[") }
                     text.append(contentsOf: b[(i + 3)..<end])
                     i = end + 3
+                    runStart = text.count
                     continue
                 }
                 if let word = directiveWord(at: i) {
@@ -187,6 +196,8 @@ struct VTLParser {
                         continue
                     }
                 }
+                // Nor on a lone #.
+                if i == b.count - 1 { throw error("Lexical error: encountered <EOF>", at: b.count) }
                 text.append(c)
                 i += 1
                 continue
@@ -361,9 +372,12 @@ struct VTLParser {
                 args.append(try parsePrimary())
             }
             try closeParen("#\(name)")
-            let source = String(decoding: b[start..<i], as: UTF8.self)
+            let sourceEnd = i
             eatNewline()
-            return .macroCall(name, args, source)
+            // An undefined macro prints as written, line break included.
+            let source = String(decoding: b[start..<sourceEnd], as: UTF8.self)
+            let eaten = String(decoding: b[sourceEnd..<i], as: UTF8.self)
+            return .macroCall(name, args, source + eaten)
         }
     }
 
@@ -423,12 +437,18 @@ struct VTLParser {
                 i += 1
                 let name = identifier()!
                 if i < b.count && b[i] == 0x28 {
+                    let paren = i
                     i += 1
                     var args: [VTLExpr] = []
                     while true {
                         skipSpace()
-                        guard i < b.count else { throw error("unterminated method call", at: save) }
-                        if b[i] == 0x29 { i += 1; break }
+                        guard i < b.count else {
+                            // An unclosed call at the end reads as a property and text.
+                            i = paren
+                            parts.append(.property(name))
+                            break
+                        }
+                        if b[i] == 0x29 { i += 1; parts.append(.method(name, args)); break }
                         if !args.isEmpty {
                             guard b[i] == 0x2C else { throw error("expected , or ) in the arguments of \(name)") }
                             i += 1
@@ -436,7 +456,7 @@ struct VTLParser {
                         }
                         args.append(try parsePrimary())
                     }
-                    parts.append(.method(name, args))
+                    if i == paren { break }
                 } else {
                     parts.append(.property(name))
                 }

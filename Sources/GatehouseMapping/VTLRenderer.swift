@@ -110,7 +110,7 @@ public final class VTLRenderer {
             if case .null = v { return }   // directive.set.null.allowed = false
             try assign(lhs, v)
         case .ifChain(let branches, let elseBody):
-            for (cond, body) in branches where try evaluate(cond).truthy {
+            for (cond, body) in branches where try truth(cond) {
                 try renderNodes(body)
                 return
             }
@@ -350,18 +350,43 @@ public final class VTLRenderer {
             let step = from <= to ? 1 : -1
             return .list(VTLList(stride(from: from, through: to, by: step).map { .int($0) }))
         case .not(let x):
-            return .bool(!(try evaluate(x).truthy))
+            return .bool(!(try truth(x)))
         case .binary(let op, let l, let r):
             switch op {
             case "&&":
-                guard try evaluate(l).truthy else { return .bool(false) }
-                return .bool(try evaluate(r).truthy)
+                guard try truth(l) else { return .bool(false) }
+                return .bool(try truth(r))
             case "||":
-                if try evaluate(l).truthy { return .bool(true) }
-                return .bool(try evaluate(r).truthy)
+                if try truth(l) { return .bool(true) }
+                return .bool(try truth(r))
             default:
                 return try binary(op, try evaluate(l), try evaluate(r))
             }
+        }
+    }
+
+    /// An expression as a condition, the way Velocity 1.7's nodes evaluate: a reference by
+    /// its value (null and false are false), `true`/`false`, comparisons and logic by their
+    /// result — and every other literal or arithmetic node is false, so `#if('a')` and
+    /// `#if(1 + 1)` are false while `#if(!'a')` is true.
+    func truth(_ e: VTLExpr) throws(VTLFlow) -> Bool {
+        switch e {
+        case .reference(let r): return try evaluate(r).truthy
+        case .bool(let b): return b
+        case .not(let x): return !(try truth(x))
+        case .binary(let op, let l, let r):
+            switch op {
+            case "&&":
+                guard try truth(l) else { return false }
+                return try truth(r)
+            case "||":
+                if try truth(l) { return true }
+                return try truth(r)
+            case "==", "!=", "<", "<=", ">", ">=": return try evaluate(e).truthy
+            default: return false
+            }
+        default:
+            return false
         }
     }
 

@@ -112,6 +112,9 @@ extension VTLObject {
 public final class VTLList {
     public var items: [VTLValue]
     public let jsonArray: Bool
+    /// A Java array (`String.split`'s result): Velocity lists it, but printing it gives Java's
+    /// `[Ljava.lang.String;@<identity hash>`.
+    var javaArray = false
 
     public init(_ items: [VTLValue], jsonArray: Bool = false) {
         self.items = items
@@ -120,6 +123,11 @@ public final class VTLList {
 
     var javaString: String {
         if jsonArray { return jsonText(.list(self)) }
+        if javaArray {
+            // The hash is Java's identity hash, different each run; any value stands for it.
+            let h = UInt32(truncatingIfNeeded: ObjectIdentifier(self).hashValue) & 0x7FFF_FFFF
+            return "[Ljava.lang.String;@" + String(h, radix: 16)
+        }
         return "[" + items.map(\.javaString).joined(separator: ", ") + "]"
     }
 }
