@@ -25,6 +25,8 @@ public final class Gateway: HTTPRequestHandler {
 
     let usagePlans: UsagePlans
     let limiter: UsageLimiter
+    /// Parsed mapping templates (this gateway lives on one loop).
+    let templates = TemplateCache()
 
     public init(model: GatewayModel, credentials: CredentialStore, plugins: [IntegrationPlugin],
                 loop: EventLoop, observers: GatewayObservers = GatewayObservers(),
@@ -123,10 +125,20 @@ public final class Gateway: HTTPRequestHandler {
         guard let integration = match.method.integration else {
             return fail(.internalServerError, "method has no integration")
         }
+        let scope = { [caller] in
+            TemplateScope(request: request, match: match, requestId: requestId,
+                          requestTimeEpochMillis: x.record.requestTimeEpochMillis ?? 0,
+                          callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
+                          callerAccount: caller.principal.accountID, accessKey: caller.credential?.accessKeyId,
+                          apiKey: x.record.apiKey)
+        }
         let body: [UInt8]
-        switch RequestMapping.integrationBody(request, integration: integration) {
+        switch RequestMapping.integrationBody(request, integration: integration, scope: scope, cache: templates) {
         case .failure(let e): return fail(e, "request mapping")
         case .success(let b): body = b
+        }
+        if integration.responses.contains(where: { r in r.responseTemplates.values.contains { !LiteralTemplate.isLiteral($0) } }) {
+            x.templateScope = scope()
         }
         guard let plugin = plugin(for: integration) else {
             return fail(.internalServerError, "no plugin for integration type \(integration.type.rawValue) \(integration.uri)")
@@ -166,6 +178,8 @@ final class Exchange {
     var record = AccessLogRecord()
     var integration: Integration?
     var integrationStarted: UInt64 = 0
+    /// What a response template sees, when the integration has one that needs the engine.
+    var templateScope: TemplateScope?
 
     init(gateway: Gateway, responder: HTTPResponder, requestId: String, started: UInt64) {
         self.gateway = gateway
@@ -204,7 +218,8 @@ final class Exchange {
         case .success(let outcome):
             record.integrationStatus = outcome.status
             guard let integration else { return fail(.internalServerError) }
-            switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId) {
+            switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId,
+                                                  scope: templateScope, cache: gateway.templates) {
             case .success(let r): finish(r)
             case .failure(let e): fail(e, "response mapping: no integration response for status \(outcome.status)")
             }

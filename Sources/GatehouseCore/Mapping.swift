@@ -1,10 +1,16 @@
 import GatehouseHTTP
+import GatehouseMapping
 import GatehouseModel
 
 /// A template with no reference, directive or escape renders as its own text in Velocity, so
 /// it needs no engine (MOCK's `{"statusCode": 200}`). Any other template needs the mapping
 /// engine (not yet here) and yields nil.
 enum LiteralTemplate {
+    /// Whether the template is plain text (checked without copying it).
+    static func isLiteral(_ template: String) -> Bool {
+        !template.utf8.contains { $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "\\") }
+    }
+
     static func render(_ template: String) -> [UInt8]? {
         for b in template.utf8 where b == UInt8(ascii: "$") || b == UInt8(ascii: "#") || b == UInt8(ascii: "\\") {
             return nil
@@ -13,18 +19,17 @@ enum LiteralTemplate {
     }
 }
 
-/// Phase 8 for what is supported so far: template selection by Content-Type and
-/// `passthroughBehavior`. Rendering VTL templates is the mapping engine's job (not yet here),
-/// so a request that selects a non-literal template is refused with a 500 rather than sent
-/// unmapped.
+/// Phase 8: template selection by Content-Type, `passthroughBehavior`, and the request
+/// template rendered by the mapping engine.
 enum RequestMapping {
-    static func integrationBody(_ request: HTTPRequest, integration: Integration) -> Result<[UInt8], GatewayError> {
+    static func integrationBody(_ request: HTTPRequest, integration: Integration,
+                                scope: () -> TemplateScope, cache: TemplateCache) -> Result<[UInt8], GatewayError> {
         // Proxy integrations pass the request through untouched.
         if integration.type == .httpProxy || integration.type == .awsProxy { return .success(request.body) }
         let contentType = mediaType(request.headers["Content-Type"]) ?? "application/json"
         let templates = integration.requestTemplates
         if let template = templates[contentType] {
-            return LiteralTemplate.render(template).map { .success($0) } ?? .failure(.internalServerError)
+            return TemplateRenderer.render(template, body: request.body, scope: scope(), cache: cache).map(\.body)
         }
         switch integration.passthroughBehavior {
         case .whenNoMatch:
@@ -53,8 +58,8 @@ enum RequestMapping {
 /// else `default`. With neither, AWS answers 500 ("No match for output mapping and no default
 /// output mapping specified").
 enum ResponseMapping {
-    static func methodResponse(_ outcome: IntegrationOutcome, integration: Integration,
-                               requestId: String) -> Result<HTTPResponse, GatewayError> {
+    static func methodResponse(_ outcome: IntegrationOutcome, integration: Integration, requestId: String,
+                               scope: TemplateScope? = nil, cache: TemplateCache? = nil) -> Result<HTTPResponse, GatewayError> {
         var headers = HTTPHeaders(capacity: outcome.headers.count + 2)
         headers.add("x-amzn-RequestId", requestId)
         if integration.type == .httpProxy || integration.type == .awsProxy {
@@ -84,9 +89,26 @@ enum ResponseMapping {
         guard let response = chosen else { return .failure(.internalServerError) }
         headers.add("Content-Type", "application/json")
         if let template = response.responseTemplates["application/json"] {
-            // A non-literal template needs the mapping engine; refuse rather than send unmapped.
-            guard let body = LiteralTemplate.render(template) else { return .failure(.internalServerError) }
-            return .success(HTTPResponse(status: response.statusCode, headers: headers, body: body))
+            var status = response.statusCode
+            let body: [UInt8]
+            if let literal = LiteralTemplate.render(template) {
+                body = literal
+            } else {
+                guard let scope, let cache else { return .failure(.internalServerError) }
+                switch TemplateRenderer.render(template, body: outcome.body, scope: scope, cache: cache) {
+                case .failure(let e): return .failure(e)
+                case .success(let r):
+                    body = r.body
+                    // $context.responseOverride: the status and headers a template sets.
+                    if case .map(let ro)? = r.overrides?.get("responseOverride") {
+                        if let s = ro.get("status"), let n = Int(s.javaString), (100...599).contains(n) { status = n }
+                        if case .map(let h)? = ro.get("header") {
+                            for (k, v) in h.entries { headers.set(k, v.javaString) }
+                        }
+                    }
+                }
+            }
+            return .success(HTTPResponse(status: status, headers: headers, body: body))
         }
         return .success(HTTPResponse(status: response.statusCode, headers: headers, body: outcome.body))
     }

@@ -167,7 +167,7 @@ public final class VTLMap {
         values = [:]
     }
 
-    var entries: [(String, VTLValue)] { keys.map { ($0, values[$0]!) } }
+    public var entries: [(String, VTLValue)] { keys.map { ($0, values[$0]!) } }
 
     var javaString: String {
         "{" + keys.map { "\($0)=\(values[$0]!.javaString)" }.joined(separator: ", ") + "}"

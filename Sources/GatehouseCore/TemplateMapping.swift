@@ -1,0 +1,113 @@
+import GatehouseHTTP
+import GatehouseJSON
+import GatehouseMapping
+import GatehouseModel
+import GatehouseObserve
+
+/// Parsed mapping templates, by text. One per gateway (per worker loop), so no lock: a
+/// template is parsed once and its syntax tree reused for every request.
+final class TemplateCache {
+    private var parsed: [String: Result<VTLTemplate, VTLParseError>] = [:]
+
+    func template(_ text: String) -> Result<VTLTemplate, VTLParseError> {
+        if let hit = parsed[text] { return hit }
+        let r: Result<VTLTemplate, VTLParseError>
+        do { r = .success(try VTLTemplate(text)) } catch { r = .failure(error) }
+        parsed[text] = r
+        return r
+    }
+}
+
+/// What a template sees of the method request: `$input.params()`, `$context`,
+/// `$stageVariables`. Built only when a non-literal template runs.
+struct TemplateScope {
+    var request: HTTPRequest
+    var match: RouteMatch
+    var requestId: String
+    var requestTimeEpochMillis: Int64
+    var callerArn: String?
+    var callerAccount: String?
+    var accessKey: String?
+    var apiKey: String?
+
+    func input(body: [UInt8]) -> MappingInput {
+        var m = MappingInput(body: String(decoding: body, as: UTF8.self))
+        m.path = match.pathParameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        var seen = Set<String>()
+        if !request.query.isEmpty {
+            for pair in request.query.split(separator: "&", omittingEmptySubsequences: true) {
+                let eq = pair.firstIndex(of: "=")
+                let k = QueryString.percentDecoded(eq.map { pair[..<$0] } ?? pair[...])
+                guard !k.isEmpty, seen.insert(k).inserted else { continue }
+                m.querystring.append((k, eq.map { QueryString.percentDecoded(pair[pair.index(after: $0)...]) } ?? ""))
+            }
+        }
+        var seenHeaders = Set<String>()
+        for (n, v) in request.headers.fields {
+            let lower = n.lowercased()
+            guard !MappingInput.hiddenHeaders.contains(lower), seenHeaders.insert(lower).inserted else { continue }
+            m.header.append((n, v))
+        }
+        m.stageVariables = match.stage.variables.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        m.context = context()
+        return m
+    }
+
+    /// `$context`, with the variables API Gateway documents for mapping templates.
+    func context() -> JSONObject {
+        var identity = JSONObject()
+        identity["sourceIp"] = .string(request.remoteAddress)
+        identity["userAgent"] = request.headers["User-Agent"].map { .string($0) } ?? .null
+        identity["caller"] = callerArn.map { .string($0) } ?? .null
+        identity["user"] = accessKey.map { .string($0) } ?? .null
+        identity["userArn"] = callerArn.map { .string($0) } ?? .null
+        identity["accountId"] = callerAccount.map { .string($0) } ?? .null
+        identity["accessKey"] = accessKey.map { .string($0) } ?? .null
+        identity["apiKey"] = apiKey.map { .string($0) } ?? .null
+        identity["apiKeyId"] = .null
+        identity["cognitoIdentityId"] = .null
+        identity["cognitoIdentityPoolId"] = .null
+        identity["cognitoAuthenticationType"] = .null
+        identity["cognitoAuthenticationProvider"] = .null
+        identity["principalOrgId"] = .null
+        var c = JSONObject()
+        c["accountId"] = .string(match.api.accountId)
+        c["apiId"] = .string(match.api.id)
+        c["authorizer"] = .object(JSONObject())
+        let host = request.headers["Host"] ?? ""
+        c["domainName"] = .string(host)
+        c["domainPrefix"] = .string(String(host.split(separator: ".").first ?? ""))
+        c["extendedRequestId"] = .string(requestId)
+        c["httpMethod"] = .string(request.method)
+        c["identity"] = .object(identity)
+        c["path"] = .string("/" + match.stage.name + (match.path.hasPrefix("/") ? "" : "/") + match.path)
+        c["protocol"] = .string("HTTP/1.1")
+        c["requestId"] = .string(requestId)
+        c["requestTime"] = .string(AccessLogFormat.clfTime(epochMillis: requestTimeEpochMillis))
+        c["requestTimeEpoch"] = .int(requestTimeEpochMillis)
+        c["resourceId"] = .string(match.resource.path)
+        c["resourcePath"] = .string(match.resource.path)
+        c["stage"] = .string(match.stage.name)
+        return c
+    }
+}
+
+/// Renders a template for the pipeline: the literal fast path, else the engine. A template
+/// that does not parse or fails while rendering answers 500, as API Gateway does.
+enum TemplateRenderer {
+    static func render(_ text: String, body: [UInt8], scope: @autoclosure () -> TemplateScope, cache: TemplateCache)
+        -> Result<(body: [UInt8], overrides: VTLMap?), GatewayError> {
+        if let literal = LiteralTemplate.render(text) { return .success((literal, nil)) }
+        switch cache.template(text) {
+        case .failure:
+            return .failure(.internalServerError)
+        case .success(let t):
+            do {
+                let (out, overrides) = try renderMapping(t, scope().input(body: body))
+                return .success((Array(out.utf8), overrides))
+            } catch {
+                return .failure(.internalServerError)
+            }
+        }
+    }
+}

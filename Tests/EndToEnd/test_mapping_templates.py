@@ -1,0 +1,82 @@
+"""Mapping templates through a running gateway: a request template builds the StartExecution
+body for a real Step Functions-compatible server (moto) and the execution's input equals the
+client's JSON; response templates, selectionPattern, responseOverride, passthroughBehavior."""
+import json
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from conftest import Gateway, binary
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def target(moto_server):
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name="us-east-1",
+                       aws_access_key_id="AKIDTEMPLATES", aws_secret_access_key="templates-secret")
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    arn = sfn.create_state_machine(name="TemplateTarget", definition=definition,
+                                   roleArn="arn:aws:iam::123456789012:role/R")["stateMachineArn"]
+    return sfn, arn
+
+
+@pytest.fixture(scope="module")
+def gw(moto_server, target):
+    _, arn = target
+    g = Gateway(["--template", str(FIXTURES / "templates-api.yaml"), "--parameter-overrides", f"TargetArn={arn}",
+                 "--credentials", str(FIXTURES / "templates-credentials.yaml"), "--states-endpoint", moto_server,
+                 "--access-log", "off"])
+    yield g
+    assert g.stop() == 0
+
+
+def test_request_template_builds_start_execution_and_input_equals_the_body(gw, target):
+    sfn, arn = target
+    payload = {"someKey": "someValue", "nested": {"list": [1, 2.5, True, None], "url": "http://a/b"},
+               "text": "line\nbreak \"quoted\" café ☃"}
+    r = requests.post(gw.base + "/dev/start", data=json.dumps(payload),
+                      headers={"Content-Type": "application/json", "X-Trace": "t-42"}, timeout=10)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    # The response template mapped StartExecution's answer.
+    assert out["stage"] == "dev" and out["trace"] == "t-42" and out["env"] == "test"
+    assert out["arn"].startswith(arn.replace(":stateMachine:", ":execution:"))
+    described = sfn.describe_execution(executionArn=out["arn"])
+    assert json.loads(described["input"]) == payload
+
+
+def test_passthrough_never_refuses_other_content_types(gw):
+    r = requests.post(gw.base + "/dev/start", data="x", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert r.status_code == 415
+    assert r.json() == {"message": "Unsupported Media Type"}
+
+
+def test_mock_status_from_the_request_template_and_body_from_integration_responses(gw):
+    ok = requests.post(gw.base + "/dev/mock/abc?q=a%20b", json={"ok": True}, timeout=10)
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {"id": "abc", "q": "a b", "items": [1, 2, 3]}
+    assert ok.headers["X-Items"] == "abc"
+    bad = requests.post(gw.base + "/dev/mock/xyz", json={"ok": False}, timeout=10)
+    assert bad.status_code == 400
+    body = bad.json()
+    assert body["error"] == "bad request for xyz"
+    assert body["requestId"] == bad.headers["x-amzn-RequestId"]
+
+
+def test_a_template_that_does_not_parse_answers_500(gw):
+    r = requests.post(gw.base + "/dev/broken", json={}, timeout=10)
+    assert r.status_code == 500
+    assert r.json() == {"message": "Internal server error"}
+
+
+def test_render_command_prints_what_the_gateway_would(tmp_path):
+    case = {"template": "{\"input\": \"$util.escapeJavaScript($input.json('$'))\"}", "body": "{\"a\": \"x/y\"}"}
+    r = subprocess.run([binary(), "render"], input=json.dumps(case), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == '{"input": "{\\"a\\":\\"x\\/y\\"}"}'
+    bad = subprocess.run([binary(), "render"], input=json.dumps({"template": "#if($x"}), capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("ERROR ")
