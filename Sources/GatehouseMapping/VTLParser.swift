@@ -110,6 +110,14 @@ struct VTLParser {
                 if let ref = try parseReference() {
                     flush()
                     nodes.append(.reference(ref))
+                    if i < b.count && b[i] == 0x7D {
+                        // A } straight after a reference is a token of its own in Velocity's
+                        // lexer, so spaces after it start a new token (before #set, eaten).
+                        text.append(0x7D)
+                        i += 1
+                        runStart = text.count
+                        continue
+                    }
                     if case .property? = ref.parts.last, !ref.source.hasSuffix("}"),
                        i + 1 < b.count, b[i] == 0x23, b[i + 1] == 0x23 {
                         // Velocity 1.7 reads "##" straight after `$a.b` as text.
@@ -186,6 +194,10 @@ struct VTLParser {
                         guard until.contains(name) else { throw error("#\(name) without a matching block", at: i) }
                         flush()
                         i = word.end
+                        if name == "end" && i < b.count && b[i] == 0x40 {
+                            // Velocity 1.7 reads "#end@" as the start of something unfinished.
+                            throw error("Encountered <EOF> after #end@", at: i)
+                        }
                         if name != "elseif" { eatNewline() }
                         return (nodes, name)
                     }

@@ -287,9 +287,10 @@ public final class VTLRenderer {
             guard n >= 0 && n < l.items.count else {
                 throw VTLFlow.fail(VTLRenderError("index \(n) is out of bounds for a list of \(l.items.count)"))
             }
-            return l.items[n]
+            // `[i]` calls get(i); API Gateway's engine turns a null result into "".
+            return l.items[n].isNull ? .string("") : l.items[n]
         case .map(let m):
-            return m.get(key.javaString) ?? .null
+            return m.get(key.javaString).flatMap { $0.isNull ? nil : $0 } ?? .string("")
         default:
             return .null
         }
