@@ -35,18 +35,18 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
         for (k, v) in pairs { m.put(k, .string(v)) }
         params.put(section, .map(m))
     }
-    r.variables["input"] = .object(InputObject(body: input.body, params: params))
-    r.variables["util"] = .object(UtilObject())
+    r.setVariable("input", .object(InputObject(body: input.body, params: params)))
+    r.setVariable("util", .object(UtilObject()))
     let ctx: VTLMap
     if case .map(let m) = VTLValue(json: .object(input.context)) { ctx = m } else { ctx = VTLMap() }
     let requestOverride = VTLMap.ensureMap(ctx, "requestOverride")
     for s in ["header", "path", "querystring"] { _ = VTLMap.ensureMap(requestOverride, s) }
     let responseOverride = VTLMap.ensureMap(ctx, "responseOverride")
     _ = VTLMap.ensureMap(responseOverride, "header")
-    r.variables["context"] = .map(ctx)
+    r.setVariable("context", .map(ctx))
     let stage = VTLMap()
     for (k, v) in input.stageVariables { stage.put(k, .string(v)) }
-    r.variables["stageVariables"] = .map(stage)
+    r.setVariable("stageVariables", .map(stage))
     let output = try r.render(template)
     let overrides = VTLMap()
     overrides.put("requestOverride", .map(requestOverride))
@@ -91,7 +91,7 @@ final class InputObject: VTLObject {
         let doc = try parsed()
         let p: JSONPath
         do {
-            p = try JSONPath.compile(path)
+            p = try JSONPath.cached(path)
             return try p.read(doc)
         } catch {
             throw VTLRenderError("InvalidPathException: \(error.message)")

@@ -3,7 +3,9 @@
 /// filters `[?(@.x > 1 && @.y == 'z')]`. A path without `$` is read as `$.path`. A definite
 /// path (no wildcard, deep scan, slice, filter or index list) yields one value, or "not found";
 /// any other yields a JSON array of every match.
-struct JSONPath {
+import Synchronization
+
+struct JSONPath: @unchecked Sendable {
     indirect enum Segment {
         case keys([String])
         case indexes([Int])
@@ -31,6 +33,19 @@ struct JSONPath {
     let definite: Bool
 
     struct Failure: Error { var message: String }
+
+    private static let cache = Mutex<[String: JSONPath]>([:])
+
+    /// Compiled once per path text: templates name the same few paths on every request.
+    static func cached(_ text: String) throws(Failure) -> JSONPath {
+        if let hit = cache.withLock({ $0[text] }) { return hit }
+        let p = try compile(text)
+        cache.withLock { c in
+            if c.count > 4096 { c.removeAll() }
+            c[text] = p
+        }
+        return p
+    }
 
     static func compile(_ text: String) throws(Failure) -> JSONPath {
         var s = Substring(text.trimmingSpaces)

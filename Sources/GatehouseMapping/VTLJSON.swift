@@ -28,9 +28,10 @@ struct VTLJSONParser {
             defer { depth -= 1 }
             if depth > 512 { throw Failure() }
             i += 1
-            let m = VTLMap()
+            var keys: [String] = []
+            var vals: [VTLValue] = []
             space()
-            if i < b.count && b[i] == 0x7D { i += 1; return .map(m) }
+            if i < b.count && b[i] == 0x7D { i += 1; return .map(VTLMap()) }
             while true {
                 space()
                 guard i < b.count, b[i] == 0x22 else { throw Failure() }
@@ -38,11 +39,12 @@ struct VTLJSONParser {
                 space()
                 guard i < b.count, b[i] == 0x3A else { throw Failure() }
                 i += 1
-                m.put(k, try value())
+                keys.append(k)
+                vals.append(try value())
                 space()
                 guard i < b.count else { throw Failure() }
                 if b[i] == 0x2C { i += 1; continue }
-                if b[i] == 0x7D { i += 1; return .map(m) }
+                if b[i] == 0x7D { i += 1; return .map(VTLMap(keys: keys, values: vals)) }
                 throw Failure()
             }
         case 0x5B:
@@ -113,6 +115,14 @@ struct VTLJSONParser {
 
     mutating func string() throws(Failure) -> String {
         i += 1
+        // Fast path: no escape before the closing quote.
+        var k = i
+        while k < b.count && b[k] != 0x22 && b[k] != 0x5C && b[k] >= 0x20 { k += 1 }
+        if k < b.count && b[k] == 0x22 {
+            let s = b.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[i..<k]), as: UTF8.self) }
+            i = k + 1
+            return s
+        }
         var out: [UInt8] = []
         while true {
             guard i < b.count else { throw Failure() }

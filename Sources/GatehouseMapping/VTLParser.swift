@@ -6,11 +6,11 @@ indirect enum VTLNode {
     case escapedReference(Int, VTLReference)
     case set(VTLReference, VTLExpr)
     case ifChain([(VTLExpr, [VTLNode])], [VTLNode]?)
-    case foreach(String, VTLExpr, [VTLNode])
+    case foreach(Int, VTLExpr, [VTLNode])
     case breakLoop
     case stop
     case macroCall(String, [VTLExpr], String)
-    case define(String, [VTLNode])
+    case define(Int, [VTLNode])
     case evaluate(VTLExpr)
 }
 
@@ -22,6 +22,8 @@ struct VTLReference {
     }
     var silent: Bool
     var root: String
+    /// `root` interned (VTLSymbols).
+    var rootID: Int
     var parts: [Part]
     /// The reference as written, e.g. `$!{a.b}`: what an unrendered reference prints.
     var source: String
@@ -44,7 +46,8 @@ indirect enum VTLExpr {
 
 struct VTLMacro {
     var name: String
-    var params: [String]
+    /// Parameter names, interned.
+    var params: [Int]
     var body: [VTLNode]
 }
 
@@ -320,7 +323,7 @@ struct VTLParser {
             eatNewline()
             let (body, term) = try parseBlock(until: ["end"])
             guard term == "end" else { throw error("#foreach without #end", at: start) }
-            return .foreach(v.root, iterable, body)
+            return .foreach(v.rootID, iterable, body)
         case "break":
             i = word.end
             return .breakLoop
@@ -332,12 +335,12 @@ struct VTLParser {
             guard openParen() else { i = start; return nil }
             skipSpace()
             guard let macroName = identifier() else { throw error("#macro needs a name") }
-            var params: [String] = []
+            var params: [Int] = []
             while true {
                 skipSpace()
                 if i < b.count && b[i] == 0x2C { i += 1; continue }
                 if i < b.count && b[i] == 0x24, let p = try parseReference(), p.parts.isEmpty {
-                    params.append(p.root)
+                    params.append(p.rootID)
                     continue
                 }
                 break
@@ -360,7 +363,7 @@ struct VTLParser {
             eatNewline()
             let (body, term) = try parseBlock(until: ["end"])
             guard term == "end" else { throw error("#define without #end", at: start) }
-            return .define(v.root, body)
+            return .define(v.rootID, body)
         case "evaluate":
             i = word.end
             guard openParen() else { i = start; return nil }
@@ -502,7 +505,7 @@ struct VTLParser {
             i += 1
         }
         let source = String(decoding: b[start..<i], as: UTF8.self)
-        return VTLReference(silent: silent, root: root, parts: parts, source: source)
+        return VTLReference(silent: silent, root: root, rootID: VTLSymbols.id(root), parts: parts, source: source)
     }
 
     // MARK: - expressions

@@ -46,8 +46,9 @@ enum VTLFlow: Error {
 
 /// Renders templates against a context. One renderer per render (it holds the variables).
 public final class VTLRenderer {
-    /// Top-level variables (`$input`, `$util`, `$context`, `$stageVariables`, #set names).
-    public var variables: [String: VTLValue] = [:]
+    /// Top-level variables (`$input`, `$util`, `$context`, `$stageVariables`, #set names), by
+    /// interned name.
+    var slots: [VTLValue?] = []
     var macros: [String: VTLMacro] = [:]
     var out: [UInt8] = []
     let limits: VTLLimits
@@ -56,6 +57,25 @@ public final class VTLRenderer {
 
     public init(limits: VTLLimits = VTLLimits()) {
         self.limits = limits
+    }
+
+    /// Sets a top-level variable by name.
+    public func setVariable(_ name: String, _ value: VTLValue) {
+        set(VTLSymbols.id(name), value)
+    }
+
+    @inline(__always)
+    func get(_ id: Int) -> VTLValue? {
+        id < slots.count ? slots[id] : nil
+    }
+
+    @inline(__always)
+    func set(_ id: Int, _ value: VTLValue?) {
+        if id >= slots.count {
+            if value == nil { return }
+            slots.append(contentsOf: repeatElement(nil, count: id + 1 - slots.count))
+        }
+        slots[id] = value
     }
 
     /// Renders `template`; `#stop` ends it early without an error.
@@ -128,7 +148,7 @@ public final class VTLRenderer {
             }
             try callMacro(m, args)
         case .define(let name, let body):
-            variables[name] = .object(DefineBlock(body: body))
+            set(name, .object(DefineBlock(body: body)))
         case .evaluate(let e):
             let v = try evaluate(e)
             if case .null = v { return }
@@ -165,7 +185,7 @@ public final class VTLRenderer {
         return String(decoding: out, as: UTF8.self)
     }
 
-    func renderForeach(_ name: String, _ iterable: VTLExpr, _ body: [VTLNode]) throws(VTLFlow) {
+    func renderForeach(_ name: Int, _ iterable: VTLExpr, _ body: [VTLNode]) throws(VTLFlow) {
         let collection = try evaluate(iterable)
         let items: [VTLValue]
         switch collection {
@@ -174,25 +194,19 @@ public final class VTLRenderer {
         case .object(let o as IterableObject): items = o.iterationItems
         default: items = []
         }
-        let saved = variables[name]
-        let savedCount = variables["velocityCount"]
-        let savedHasNext = variables["velocityHasNext"]
+        let saved = get(name)
         let scope = ForeachScope(parent: foreachStack.last)
         foreachStack.append(scope)
         defer {
             foreachStack.removeLast()
-            variables[name] = saved
-            variables["velocityCount"] = savedCount
-            variables["velocityHasNext"] = savedHasNext
+            set(name, saved)
         }
         var index = 0
         for item in items {
             if index >= limits.foreachIterations { break }
             scope.index = index
             scope.hasNext = index + 1 < items.count && index + 1 < limits.foreachIterations
-            variables[name] = item
-            variables["velocityCount"] = .int(index + 1)
-            variables["velocityHasNext"] = .bool(scope.hasNext)
+            set(name, item)
             do throws(VTLFlow) {
                 try renderNodes(body)
             } catch {
@@ -206,12 +220,12 @@ public final class VTLRenderer {
     func callMacro(_ m: VTLMacro, _ args: [VTLExpr]) throws(VTLFlow) {
         var values: [VTLValue] = []
         for a in args { values.append(try evaluate(a)) }
-        var saved: [(String, VTLValue?)] = []
+        var saved: [(Int, VTLValue?)] = []
         for (k, p) in m.params.enumerated() {
-            saved.append((p, variables[p]))
-            variables[p] = k < values.count ? values[k] : nil
+            saved.append((p, get(p)))
+            set(p, k < values.count ? values[k] : nil)
         }
-        defer { for (p, v) in saved { variables[p] = v } }
+        defer { for (p, v) in saved { set(p, v) } }
         try nested { () throws(VTLFlow) in
             do throws(VTLFlow) {
                 try renderNodes(m.body)
@@ -225,15 +239,18 @@ public final class VTLRenderer {
     // MARK: - references
 
     /// An undefined top-level name reads as "" (API Gateway: a missing value equals "").
-    func lookup(_ name: String) -> VTLValue {
-        if name == "foreach" {
-            if let s = foreachStack.last { return .object(s) }
+    func lookup(_ id: Int) -> VTLValue {
+        if let s = foreachStack.last {
+            // The loop's own names, without a variable write per iteration.
+            if id == VTLSymbols.foreach { return .object(s) }
+            if id == VTLSymbols.velocityCount { return .int(s.index + 1) }
+            if id == VTLSymbols.velocityHasNext { return .bool(s.hasNext) }
         }
-        return variables[name] ?? .string("")
+        return get(id) ?? .string("")
     }
 
     func evaluate(_ r: VTLReference) throws(VTLFlow) -> VTLValue {
-        var v = lookup(r.root)
+        var v = lookup(r.rootID)
         for part in r.parts {
             switch part {
             case .property(let name):
@@ -299,10 +316,10 @@ public final class VTLRenderer {
     /// `#set($a.b.c = v)`: the last part is set on what the rest evaluates to.
     func assign(_ lhs: VTLReference, _ value: VTLValue) throws(VTLFlow) {
         if lhs.parts.isEmpty {
-            variables[lhs.root] = value
+            set(lhs.rootID, value)
             return
         }
-        var target = lookup(lhs.root)
+        var target = lookup(lhs.rootID)
         for part in lhs.parts.dropLast() {
             switch part {
             case .property(let name): target = property(of: target, name)

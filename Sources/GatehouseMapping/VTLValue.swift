@@ -132,45 +132,103 @@ public final class VTLList {
     }
 }
 
-/// `LinkedHashMap`: insertion-ordered, prints `{k=v, …}`.
+/// `LinkedHashMap`: insertion-ordered, prints `{k=v, …}`. Small maps (JSON objects usually
+/// are) are searched linearly, which beats hashing every key; a dictionary index is built
+/// once a map grows past a dozen keys.
 public final class VTLMap {
     public private(set) var keys: [String] = []
-    private var values: [String: VTLValue] = [:]
+    private var vals: [VTLValue] = []
+    private var index: [String: Int]?
 
     public init() {}
 
+    /// A map from parallel key and value arrays (a JSON object as parsed); a repeated key
+    /// keeps its first position and last value, as a LinkedHashMap does.
+    init(keys: [String], values: [VTLValue]) {
+        var unique = true
+        if keys.count <= 12 {
+            outer: for i in keys.indices {
+                for j in 0..<i where keys[j] == keys[i] { unique = false; break outer }
+            }
+        } else {
+            unique = Set(keys).count == keys.count
+        }
+        if unique {
+            self.keys = keys
+            self.vals = values
+            if keys.count > 12 {
+                var d: [String: Int] = [:]
+                for (i, k) in keys.enumerated() { d[k] = i }
+                index = d
+            }
+        } else {
+            for (k, v) in zip(keys, values) { put(k, v) }
+        }
+    }
+
     public var count: Int { keys.count }
 
-    public func get(_ key: String) -> VTLValue? { values[key] }
+    private func slot(_ key: String) -> Int? {
+        if let index { return index[key] }
+        for i in keys.indices where keys[i] == key { return i }
+        return nil
+    }
+
+    public func get(_ key: String) -> VTLValue? {
+        guard let i = slot(key) else { return nil }
+        return vals[i]
+    }
 
     /// Returns the previous value (Java's `put`).
     @discardableResult
     public func put(_ key: String, _ value: VTLValue) -> VTLValue {
-        if let old = values[key] {
-            values[key] = value
+        if let i = slot(key) {
+            let old = vals[i]
+            vals[i] = value
             return old
         }
         keys.append(key)
-        values[key] = value
+        vals.append(value)
+        if index != nil {
+            index![key] = keys.count - 1
+        } else if keys.count > 12 {
+            var d: [String: Int] = [:]
+            for (i, k) in keys.enumerated() { d[k] = i }
+            index = d
+        }
         return .null
     }
 
     @discardableResult
     public func remove(_ key: String) -> VTLValue {
-        guard let old = values.removeValue(forKey: key) else { return .null }
-        keys.removeAll { $0 == key }
+        guard let i = slot(key) else { return .null }
+        let old = vals.remove(at: i)
+        keys.remove(at: i)
+        if index != nil {
+            var d: [String: Int] = [:]
+            for (k, name) in keys.enumerated() { d[name] = k }
+            index = d
+        }
         return old
     }
 
     public func clear() {
         keys = []
-        values = [:]
+        vals = []
+        index = nil
     }
 
-    public var entries: [(String, VTLValue)] { keys.map { ($0, values[$0]!) } }
+    public var entries: [(String, VTLValue)] { Array(zip(keys, vals)) }
 
     var javaString: String {
-        "{" + keys.map { "\($0)=\(values[$0]!.javaString)" }.joined(separator: ", ") + "}"
+        var out = "{"
+        for i in keys.indices {
+            if i > 0 { out += ", " }
+            out += keys[i]
+            out += "="
+            out += vals[i].javaString
+        }
+        return out + "}"
     }
 }
 
@@ -182,6 +240,11 @@ func javaDouble(_ d: Double) -> String {
     if d.isNaN { return "NaN" }
     if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
     if d == 0 { return d.sign == .minus ? "-0.0" : "0.0" }
+    let magnitudeFast = abs(d)
+    if magnitudeFast >= 1e-3 && magnitudeFast < 1e7 {
+        // Here Swift's shortest form is Java's: plain digits with at least one decimal.
+        return d.description
+    }
     let (digits, exponent) = shortestDigits(abs(d))   // value = 0.d1d2d3… × 10^exponent
     let sign = d < 0 ? "-" : ""
     let magnitude = abs(d)

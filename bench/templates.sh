@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Template rendering speed: Gatehouse's engine (release) against the Apache Velocity oracle's
+# batch mode (JVM, warm) and airspeed (Python, from PyPI), on bench/vtl/case.json: a 19-line
+# template (loop, sum, escapes, JSONPath, $context) and a 2 KB JSON body. See bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CASE=bench/vtl/case.json
+ORACLE=${VTL_ORACLE:-../shared/oracle/vtl/vtl-oracle}
+
+swift build -c release --product vtl-bench >&2
+ours=$(.build/release/vtl-bench "$CASE" 20000)
+echo "$ours"
+ours_us=$(sed -E 's/.*: ([0-9.]+) µs per render.*/\1/' <<<"$ours")
+
+if [[ -x "$ORACLE" ]]; then
+  oracle_us=$(python3 - "$ORACLE" "$CASE" <<'PY'
+import json, statistics, subprocess, sys
+oracle, path = sys.argv[1], sys.argv[2]
+case = json.load(open(path))
+n = 6000
+data = "".join(json.dumps(dict(case, id=i)) + "\n" for i in range(n)).encode()
+out = subprocess.run([oracle, "--batch"], input=data, capture_output=True, check=True).stdout.decode().splitlines()
+ms = [json.loads(l)["ms"] for l in out]
+print("%.1f" % (statistics.median(ms[n // 2:]) * 1000))   # warm: the second half of the batch
+PY
+)
+  echo "oracle (Apache Velocity 1.7 in the JVM, batch mode, warm): $oracle_us µs per render"
+  python3 -c "print('ratio: Gatehouse is %.1fx faster than the oracle' % ($oracle_us / $ours_us))"
+else
+  echo "oracle: skipped ($ORACLE not found; ../shared is needed)"
+fi
+
+if ! python3 -c "import airspeed" 2>/dev/null; then
+  python3 -m pip install --quiet airspeed >&2 || pip3 install --quiet --break-system-packages airspeed >&2
+fi
+air=$(python3 bench/vtl/airspeed_bench.py "$CASE" 2000)
+echo "$air"
+air_us=$(sed -E 's/.*: ([0-9.]+) us per render.*/\1/' <<<"$air")
+python3 -c "print('ratio: Gatehouse is %.1fx faster than airspeed' % ($air_us / $ours_us))"
