@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve"]),
         .testTarget(name: "GatehouseTLSTests", dependencies: ["GatehouseTLS"]),
         .testTarget(name: "GatehouseSigV4Tests", dependencies: ["GatehouseSigV4"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GatehouseMappingTests", dependencies: ["GatehouseMapping"]),
         .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy", "GatehouseJSON"]),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"]),
         .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", "GatehouseLoop"]),

@@ -107,6 +107,15 @@ struct VTLJSONParser {
             while i < b.count && isDigit(b[i]) { i += 1 }
             guard i > e else { throw Failure() }
         }
+        if !isFloat && i - start <= 18 {
+            // Whole numbers that fit: read from the bytes, no String.
+            var n = 0
+            var k = start
+            let negative = b[k] == 0x2D
+            if negative { k += 1 }
+            while k < i { n = n * 10 + Int(b[k] - 0x30); k += 1 }
+            return .int(negative ? -n : n)
+        }
         let text = String(decoding: b[start..<i], as: UTF8.self)
         if isFloat { return .double(Double(text) ?? 0) }
         if let n = Int(text) { return .int(n) }

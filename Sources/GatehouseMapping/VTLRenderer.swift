@@ -115,8 +115,15 @@ public final class VTLRenderer {
             let v = try evaluate(r)
             // API Gateway renders a null reference as empty text (not its source, as stock
             // Velocity does).
-            if case .null = v { return }
-            try write(try display(v))
+            switch v {
+            case .null: return
+            case .string(let s): try write(s)
+            case .int(let n):
+                // Digits straight into the output, without a String.
+                appendDecimal(n)
+                if out.count > limits.outputBytes { try write("") }
+            default: try write(try display(v))
+            }
         case .escapedReference(let n, let r):
             let v = try evaluate(r)
             if case .null = v {
@@ -159,6 +166,24 @@ public final class VTLRenderer {
             }
             for (k, m) in t.macros where macros[k] == nil { macros[k] = m }
             try nested { () throws(VTLFlow) in try renderNodes(t.nodes) }
+        }
+    }
+
+    func appendDecimal(_ n: Int) {
+        if n == 0 { out.append(0x30); return }
+        var v = n.magnitude
+        if n < 0 { out.append(0x2D) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[count] = UInt8(v % 10) + 0x30
+                v /= 10
+                count += 1
+            }
+            for k in stride(from: count - 1, through: 0, by: -1) { out.append(d[k]) }
         }
     }
 
