@@ -133,11 +133,14 @@ public final class Gateway: HTTPRequestHandler {
                           apiKey: x.record.apiKey)
         }
         let body: [UInt8]
-        switch RequestMapping.integrationBody(request, integration: integration, scope: scope, cache: templates) {
+        switch RequestMapping.integrationBody(request, integration: integration, binaryMediaTypes: match.api.binaryMediaTypes,
+                                              scope: scope, cache: templates) {
         case .failure(let e): return fail(e, "request mapping")
         case .success(let b): body = b
         }
-        if integration.responses.contains(where: { r in r.responseTemplates.values.contains { !LiteralTemplate.isLiteral($0) } }) {
+        if integration.responses.contains(where: { r in
+            !r.headerMappings.isEmpty || r.responseTemplates.values.contains { !LiteralTemplate.isLiteral($0) }
+        }) {
             x.templateScope = scope()
         }
         guard let plugin = plugin(for: integration) else {

@@ -22,20 +22,28 @@ enum LiteralTemplate {
 /// Phase 8: template selection by Content-Type, `passthroughBehavior`, and the request
 /// template rendered by the mapping engine.
 enum RequestMapping {
-    static func integrationBody(_ request: HTTPRequest, integration: Integration,
+    static func integrationBody(_ request: HTTPRequest, integration: Integration, binaryMediaTypes: [String] = [],
                                 scope: () -> TemplateScope, cache: TemplateCache) -> Result<[UInt8], GatewayError> {
         // Proxy integrations pass the request through untouched.
         if integration.type == .httpProxy || integration.type == .awsProxy { return .success(request.body) }
+        var body = request.body
+        if integration.contentHandling != nil || !binaryMediaTypes.isEmpty {
+            let binary = BinaryPayload.isBinary(request.headers["Content-Type"], binaryMediaTypes)
+            guard let converted = BinaryPayload.convert(body, binary: binary, integration.contentHandling) else {
+                return .failure(.internalServerError)
+            }
+            body = converted
+        }
         let contentType = mediaType(request.headers["Content-Type"]) ?? "application/json"
         let templates = integration.requestTemplates
         if let template = templates[contentType] {
-            return TemplateRenderer.render(template, body: request.body, scope: scope(), cache: cache).map(\.body)
+            return TemplateRenderer.render(template, body: body, scope: scope(), cache: cache).map(\.body)
         }
         switch integration.passthroughBehavior {
         case .whenNoMatch:
-            return .success(request.body)
+            return .success(body)
         case .whenNoTemplates:
-            return templates.isEmpty ? .success(request.body) : .failure(.unsupportedMediaType)
+            return templates.isEmpty ? .success(body) : .failure(.unsupportedMediaType)
         case .never:
             return .failure(.unsupportedMediaType)
         }
@@ -88,6 +96,31 @@ enum ResponseMapping {
         if chosen == nil { chosen = integration.responses.first { $0.selectionPattern == "default" } }
         guard let response = chosen else { return .failure(.internalServerError) }
         headers.add("Content-Type", "application/json")
+        if !response.headerMappings.isEmpty {
+            ResponseParameters.apply(response.headerMappings, outcome: outcome, scope: scope,
+                                     stageVariables: scope?.match.stage.variables ?? [:], to: &headers)
+        }
+        if let handling = response.contentHandling {
+            // CONVERT_TO_TEXT base64-encodes the backend's payload for the template;
+            // CONVERT_TO_BINARY decodes it (templates do not apply to binary answers).
+            if handling == .convertToBinary {
+                let text = response.responseTemplates["application/json"].flatMap(LiteralTemplate.render)
+                    ?? outcome.body
+                guard let bytes = Base64.decode(String(decoding: text, as: UTF8.self)) else {
+                    return .failure(.internalServerError)
+                }
+                return .success(HTTPResponse(status: response.statusCode, headers: headers, body: bytes))
+            }
+            var converted = outcome
+            converted.body = Array(Base64.encode(outcome.body).utf8)
+            return methodResponseBody(converted, response, headers: headers, scope: scope, cache: cache)
+        }
+        return methodResponseBody(outcome, response, headers: headers, scope: scope, cache: cache)
+    }
+
+    static func methodResponseBody(_ outcome: IntegrationOutcome, _ response: IntegrationResponseSpec, headers: HTTPHeaders,
+                                   scope: TemplateScope?, cache: TemplateCache?) -> Result<HTTPResponse, GatewayError> {
+        var headers = headers
         if let template = response.responseTemplates["application/json"] {
             var status = response.statusCode
             let body: [UInt8]

@@ -111,3 +111,97 @@ enum TemplateRenderer {
         }
     }
 }
+
+/// `responseParameters`: method response headers from the integration response, static values,
+/// stage variables and `$context`.
+enum ResponseParameters {
+    static func apply(_ mappings: [(header: String, source: String)], outcome: IntegrationOutcome,
+                      scope: TemplateScope?, stageVariables: [String: String], to headers: inout HTTPHeaders) {
+        for (header, source) in mappings {
+            if let v = value(source, outcome: outcome, scope: scope, stageVariables: stageVariables) {
+                headers.set(header, v)
+            }
+        }
+    }
+
+    static func value(_ source: String, outcome: IntegrationOutcome, scope: TemplateScope?,
+                      stageVariables: [String: String]) -> String? {
+        if source.count >= 2 && source.hasPrefix("'") && source.hasSuffix("'") {
+            return String(source.dropFirst().dropLast())
+        }
+        if source.hasPrefix("stageVariables.") { return stageVariables[String(source.dropFirst("stageVariables.".count))] }
+        if source.hasPrefix("integration.response.header.") {
+            return upstreamHeaders(outcome, String(source.dropFirst("integration.response.header.".count))).last
+        }
+        if source.hasPrefix("integration.response.multivalueheader.") {
+            let all = upstreamHeaders(outcome, String(source.dropFirst("integration.response.multivalueheader.".count)))
+            return all.isEmpty ? nil : all.joined(separator: ",")
+        }
+        if source == "integration.response.body" { return String(decoding: outcome.body, as: UTF8.self) }
+        if source.hasPrefix("integration.response.body.") {
+            // integration.response.body.a.b is the JSONPath $.a.b of the body.
+            let path = "$." + source.dropFirst("integration.response.body.".count)
+            return JSONBodyPath.read(outcome.body, path)
+        }
+        if source.hasPrefix("context."), let scope {
+            var v: JSONValue = .object(scope.context())
+            for part in source.dropFirst("context.".count).split(separator: ".") {
+                guard let next = v[String(part)] else { return nil }
+                v = next
+            }
+            switch v {
+            case .string(let s): return s
+            case .null: return nil
+            default: return String(decoding: v.serialized(), as: UTF8.self)
+            }
+        }
+        return nil
+    }
+
+    /// Every value of header `name` in the backend's answer.
+    static func upstreamHeaders(_ outcome: IntegrationOutcome, _ name: String) -> [String] {
+        var out = outcome.headers.values(name)
+        if let raw = outcome.rawHeaders {
+            for line in String(decoding: raw, as: UTF8.self).split(separator: "\r\n") {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                if asciiCaseEquals(String(line[..<colon]), name) {
+                    out.append(String(line[line.index(after: colon)...]).trimmingCharacters(inSpaces: ()))
+                }
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    func trimmingCharacters(inSpaces: ()) -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Binary payloads: `binaryMediaTypes` (with `*` wildcards, as `image/*` or `*/*`) and
+/// `contentHandling`.
+enum BinaryPayload {
+    static func isBinary(_ contentType: String?, _ types: [String]) -> Bool {
+        guard !types.isEmpty, let ct = RequestMapping.mediaType(contentType) else { return false }
+        return types.contains { t in
+            let p = t.lowercased()
+            if p == ct || p == "*/*" { return true }
+            if p.hasSuffix("/*") { return ct.hasPrefix(p.dropLast()) }
+            return false
+        }
+    }
+
+    /// The bytes `contentHandling` makes of a payload; nil when base64 does not decode
+    /// (API Gateway answers 500).
+    static func convert(_ body: [UInt8], binary: Bool, _ handling: ContentHandling?) -> [UInt8]? {
+        switch (handling, binary) {
+        case (.convertToText?, true): return Array(Base64.encode(body).utf8)
+        case (.convertToBinary?, false): return Base64.decode(String(decoding: body, as: UTF8.self))
+        default: return body
+        }
+    }
+}

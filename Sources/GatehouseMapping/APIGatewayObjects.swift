@@ -295,3 +295,26 @@ func decodeBase64Strict(_ s: String) -> [UInt8]? {
     if padding > 2 || bits >= 6 { return nil }
     return out
 }
+
+/// Base64 as API Gateway's `contentHandling` uses it.
+public enum Base64 {
+    public static func encode(_ bytes: [UInt8]) -> String { base64(bytes) }
+    public static func decode(_ text: String) -> [UInt8]? { decodeBase64Strict(text) }
+}
+
+/// `integration.response.body.a.b` for `responseParameters`: the JSONPath's value, a string as
+/// itself and anything else as JSON text; nil when the body is not JSON or the path finds nothing.
+public enum JSONBodyPath {
+    public static func read(_ body: [UInt8], _ path: String) -> String? {
+        guard let doc = VTLJSONParser.parse(String(decoding: body, as: UTF8.self)),
+              let p = try? JSONPath.cached(path) else { return nil }
+        let found: VTLValue?
+        do { found = try p.read(doc) } catch { return nil }
+        guard let v = found else { return nil }
+        switch v {
+        case .string(let s): return s
+        case .null: return nil
+        default: return jsonText(v)
+        }
+    }
+}

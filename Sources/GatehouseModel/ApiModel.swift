@@ -30,6 +30,15 @@ public struct IntegrationResponseSpec: Sendable {
     public var statusCode: Int
     public var responseTemplates: [String: String]
     public var responseParameters: [String: String]
+    /// `responseParameters` checked at load: method response header ← source expression.
+    public var headerMappings: [(header: String, source: String)] = []
+    public var contentHandling: ContentHandling?
+}
+
+/// `contentHandling` on an integration or integration response.
+public enum ContentHandling: String, Sendable {
+    case convertToText = "CONVERT_TO_TEXT"
+    case convertToBinary = "CONVERT_TO_BINARY"
 }
 
 /// An AWS service action addressed by `arn:aws:apigateway:{region}:{service}:action/{Action}`.
@@ -102,6 +111,7 @@ public struct Integration: Sendable {
     public var timeoutMillis: Int
     /// Set for `aws` integrations that call a service action.
     public var serviceAction: AWSServiceAction?
+    public var contentHandling: ContentHandling?
 }
 
 /// One HTTP method on a resource.
@@ -168,6 +178,8 @@ public struct RestApiSpec: Sendable {
     public var stages: [StageSpec]
     public var resources: [ResourceSpec]
     public var policy: ResourcePolicy?
+    /// `x-amazon-apigateway-binary-media-types`: request Content-Types treated as binary.
+    public var binaryMediaTypes: [String] = []
 
     /// `arn:aws:execute-api:{region}:{account}:{apiId}`, the prefix of every method ARN.
     public var executeApiArnPrefix: String { "arn:aws:execute-api:\(region):\(accountId):\(id)" }

@@ -60,6 +60,13 @@ struct OpenAPILoader {
             api.resources.append(resource)
         }
 
+        if let types = root["x-amazon-apigateway-binary-media-types"] {
+            guard case .array(let items) = types else {
+                throw fail("x-amazon-apigateway-binary-media-types", "expected a list of media types")
+            }
+            // CloudFormation escapes "/" in media types as "~1".
+            api.binaryMediaTypes = items.compactMap(\.stringValue).map { $0.replacingOccurrencesOfTilde1() }
+        }
         if let policyDoc = root["x-amazon-apigateway-policy"] {
             do {
                 let policy = try ResourcePolicy(document: policyDoc)
@@ -172,10 +179,29 @@ struct OpenAPILoader {
                 guard let status = Int(statusText), (100...599).contains(status) else {
                     throw fail("\(at).responses.\(pattern).statusCode", "not an HTTP status: \(statusText)")
                 }
-                responses.append(IntegrationResponseSpec(
+                let rAt = "\(at).responses.\(pattern)"
+                var spec = IntegrationResponseSpec(
                     selectionPattern: pattern, statusCode: status,
-                    responseTemplates: try stringMap(r["responseTemplates"], at: "\(at).responses.\(pattern).responseTemplates"),
-                    responseParameters: try stringMap(r["responseParameters"], at: "\(at).responses.\(pattern).responseParameters")))
+                    responseTemplates: try stringMap(r["responseTemplates"], at: "\(rAt).responseTemplates"),
+                    responseParameters: try stringMap(r["responseParameters"], at: "\(rAt).responseParameters"))
+                for (dest, source) in spec.responseParameters.sorted(by: { $0.key < $1.key }) {
+                    // API Gateway refuses these at deployment with the same words.
+                    let prefix = "method.response.header."
+                    guard dest.hasPrefix(prefix), dest.count > prefix.count else {
+                        throw fail("\(rAt).responseParameters", "Invalid mapping expression specified: \(dest)")
+                    }
+                    guard OpenAPILoader.validResponseSource(source) else {
+                        throw fail("\(rAt).responseParameters", "Invalid mapping expression specified: \(source)")
+                    }
+                    spec.headerMappings.append((String(dest.dropFirst(prefix.count)), source))
+                }
+                if let ch = r["contentHandling"]?.stringValue {
+                    guard let c = ContentHandling(rawValue: ch) else {
+                        throw fail("\(rAt).contentHandling", "must be CONVERT_TO_TEXT or CONVERT_TO_BINARY, got \(ch)")
+                    }
+                    spec.contentHandling = c
+                }
+                responses.append(spec)
             }
         }
         let requestParameters = try stringMap(v["requestParameters"], at: "\(at).requestParameters")
@@ -209,6 +235,36 @@ struct OpenAPILoader {
             requestParameters: requestParameters,
             responses: responses, timeoutMillis: timeout, serviceAction: action)
         result.parameterMappings = mappings
+        if let ch = v["contentHandling"]?.stringValue {
+            guard let c = ContentHandling(rawValue: ch) else {
+                throw fail("\(at).contentHandling", "must be CONVERT_TO_TEXT or CONVERT_TO_BINARY, got \(ch)")
+            }
+            result.contentHandling = c
+        }
         return result
+    }
+
+    /// A `responseParameters` source API Gateway accepts: `integration.response.header.X`,
+    /// `integration.response.multivalueheader.X`, `integration.response.body[.path]`,
+    /// `'static'`, `stageVariables.X`, `context.X`.
+    static func validResponseSource(_ s: String) -> Bool {
+        if s.count >= 2 && s.hasPrefix("'") && s.hasSuffix("'") { return true }
+        for p in ["integration.response.header.", "integration.response.multivalueheader.", "stageVariables.", "context."]
+        where s.hasPrefix(p) && s.count > p.count { return true }
+        if s == "integration.response.body" { return true }
+        if s.hasPrefix("integration.response.body."), s.count > "integration.response.body.".count { return true }
+        return false
+    }
+}
+
+extension String {
+    /// `image~1png` → `image/png` (CloudFormation's escape for "/" in BinaryMediaTypes).
+    func replacingOccurrencesOfTilde1() -> String {
+        var out = ""
+        var it = self[...]
+        while !it.isEmpty {
+            if it.hasPrefix("~1") { out += "/"; it = it.dropFirst(2) } else { out.append(it.removeFirst()) }
+        }
+        return out
     }
 }

@@ -92,6 +92,9 @@ public enum TemplateLoader {
                 var loader = OpenAPILoader(file: file, path: "\(at).\(bodyKey)")
                 try loader.load(body, api: &api)
                 model.warnings += loader.warnings
+                if case .array(let types)? = props["BinaryMediaTypes"] {
+                    api.binaryMediaTypes += types.compactMap(\.stringValue).map { $0.replacingOccurrencesOfTilde1() }
+                }
                 if let stage = props["StageName"]?.stringValue {
                     api.stages.append(try stageSpec(stage, props, file: file, at: at))
                 } else if type == "AWS::Serverless::Api" {

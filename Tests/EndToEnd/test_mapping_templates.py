@@ -9,7 +9,7 @@ import boto3
 import pytest
 import requests
 
-from conftest import Gateway, binary
+from conftest import Gateway, binary, upstream  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -80,3 +80,65 @@ def test_render_command_prints_what_the_gateway_would(tmp_path):
     assert r.stdout == '{"input": "{\\"a\\":\\"x\\/y\\"}"}'
     bad = subprocess.run([binary(), "render"], input=json.dumps({"template": "#if($x"}), capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("ERROR ")
+
+
+@pytest.fixture(scope="module")
+def http_gw(upstream):
+    g = Gateway(["--template", str(FIXTURES / "mapping-http-api.yaml"), "--parameter-overrides", f"UpstreamUrl={upstream.url}",
+                 "--access-log", "off"])
+    yield g
+    assert g.stop() == 0
+
+
+def test_http_integration_request_and_response_templates(http_gw, upstream):
+    r = requests.post(http_gw.base + "/test/echo?q=a%20b", json={"name": "Ada", "extra": 1},
+                      headers={"X-Client": "c"}, timeout=10)
+    assert r.status_code == 200, r.text
+    sent = upstream.requests[-1]
+    # Only the rendered body reached the upstream, and no client header (non-proxy HTTP).
+    assert json.loads(sent["body"]) == {"name": "Ada", "q": "a b", "stage": "test"}
+    assert "X-Client" not in sent["headers"]
+    out = r.json()
+    assert out["method"] == "POST"
+    assert json.loads(out["upstreamSaw"]) == {"name": "Ada", "q": "a b", "stage": "test"}
+    # responseParameters: a header, a body path, a static value, $context and a stage variable.
+    assert r.headers["X-From-Upstream"] == "yes"
+    assert r.headers["X-Method"] == "POST"
+    assert r.headers["X-Static"] == "static value"
+    assert r.headers["X-Stage"] == "test"
+    assert r.headers["X-Env"] == "staging"
+
+
+def test_binary_body_converted_to_text_for_the_template(http_gw, upstream):
+    payload = bytes(range(256))
+    r = requests.post(http_gw.base + "/test/binary", data=payload,
+                      headers={"Content-Type": "application/octet-stream"}, timeout=10)
+    assert r.status_code == 200, r.text
+    import base64
+    assert json.loads(upstream.requests[-1]["body"]) == {"b64": base64.b64encode(payload).decode()}
+
+
+def test_response_converted_to_binary(http_gw):
+    r = requests.get(http_gw.base + "/test/decoded", timeout=10)
+    assert r.status_code == 200
+    assert r.content == b"hello binary"
+
+
+def test_selection_pattern_on_the_backend_status(http_gw):
+    r = requests.get(http_gw.base + "/test/status/404", timeout=10)
+    assert r.status_code == 404 and r.json() == {"notFound": True}
+    ok = requests.get(http_gw.base + "/test/status/201", timeout=10)
+    assert ok.status_code == 200
+    # A backend 400 with only a default integration response reaches the client as 200.
+    d = requests.get(http_gw.base + "/test/only-default", timeout=10)
+    assert d.status_code == 200
+
+
+def test_invalid_response_parameter_is_refused_at_load(tmp_path):
+    bad = tmp_path / "api.yaml"
+    bad.write_text((FIXTURES / "mapping-http-api.yaml").read_text().replace(
+        "method.response.header.X-Static", "method.response.body.X-Static"))
+    r = subprocess.run([binary(), "validate", "--template", str(bad), "--parameter-overrides", "UpstreamUrl=http://x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "Invalid mapping expression specified: method.response.body.X-Static" in r.stderr
