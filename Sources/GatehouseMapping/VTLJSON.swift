@@ -5,6 +5,13 @@ struct VTLJSONParser {
     let b: [UInt8]
     var i = 0
     var depth = 0
+    /// The last object's keys: sibling objects (an array of records) usually share them, and
+    /// then share one array.
+    var lastKeys: [String] = []
+    /// Scratch stacks: a container's members collect here and are copied out once, at their
+    /// final size, instead of growing an array per container.
+    var valueStack: [VTLValue] = []
+    var keyStack: [String] = []
 
     struct Failure: Error {}
 
@@ -15,6 +22,7 @@ struct VTLJSONParser {
         return p.i == p.b.count ? v : nil
     }
 
+    @inline(__always)
     mutating func space() {
         while i < b.count && (b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D) { i += 1 }
     }
@@ -28,10 +36,10 @@ struct VTLJSONParser {
             defer { depth -= 1 }
             if depth > 512 { throw Failure() }
             i += 1
-            var keys: [String] = []
-            var vals: [VTLValue] = []
             space()
             if i < b.count && b[i] == 0x7D { i += 1; return .map(VTLMap()) }
+            let base = valueStack.count
+            let keyBase = keyStack.count
             while true {
                 space()
                 guard i < b.count, b[i] == 0x22 else { throw Failure() }
@@ -39,12 +47,26 @@ struct VTLJSONParser {
                 space()
                 guard i < b.count, b[i] == 0x3A else { throw Failure() }
                 i += 1
-                keys.append(k)
-                vals.append(try value())
+                keyStack.append(k)
+                let v = try value()
+                valueStack.append(v)
                 space()
                 guard i < b.count else { throw Failure() }
                 if b[i] == 0x2C { i += 1; continue }
-                if b[i] == 0x7D { i += 1; return .map(VTLMap(keys: keys, values: vals)) }
+                if b[i] == 0x7D {
+                    i += 1
+                    let keys: [String]
+                    if keyStack[keyBase...].elementsEqual(lastKeys) {
+                        keys = lastKeys
+                    } else {
+                        keys = Array(keyStack[keyBase...])
+                        lastKeys = keys
+                    }
+                    let vals = Array(valueStack[base...])
+                    keyStack.removeSubrange(keyBase...)
+                    valueStack.removeSubrange(base...)
+                    return .map(VTLMap(keys: keys, values: vals))
+                }
                 throw Failure()
             }
         case 0x5B:
@@ -52,15 +74,21 @@ struct VTLJSONParser {
             defer { depth -= 1 }
             if depth > 512 { throw Failure() }
             i += 1
-            var items: [VTLValue] = []
             space()
-            if i < b.count && b[i] == 0x5D { i += 1; return .list(VTLList(items, jsonArray: true)) }
+            if i < b.count && b[i] == 0x5D { i += 1; return .list(VTLList([], jsonArray: true)) }
+            let base = valueStack.count
             while true {
-                items.append(try value())
+                let v = try value()
+                valueStack.append(v)
                 space()
                 guard i < b.count else { throw Failure() }
                 if b[i] == 0x2C { i += 1; continue }
-                if b[i] == 0x5D { i += 1; return .list(VTLList(items, jsonArray: true)) }
+                if b[i] == 0x5D {
+                    i += 1
+                    let items = Array(valueStack[base...])
+                    valueStack.removeSubrange(base...)
+                    return .list(VTLList(items, jsonArray: true))
+                }
                 throw Failure()
             }
         case 0x22:
@@ -116,10 +144,41 @@ struct VTLJSONParser {
             while k < i { n = n * 10 + Int(b[k] - 0x30); k += 1 }
             return .int(negative ? -n : n)
         }
+        if isFloat, let d = fastDecimal(start, i) { return .double(d) }
         let text = String(decoding: b[start..<i], as: UTF8.self)
         if isFloat { return .double(Double(text) ?? 0) }
         if let n = Int(text) { return .int(n) }
         return .bigInt(text)
+    }
+
+    /// `-123.45` (no exponent, at most 15 significant digits) without strtod: the digits as an
+    /// exact integer divided by an exact power of ten is correctly rounded (Clinger's fast path).
+    func fastDecimal(_ start: Int, _ end: Int) -> Double? {
+        var k = start
+        let negative = b[k] == 0x2D
+        if negative { k += 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var scale = 0
+        var seenDot = false
+        while k < end {
+            let c = b[k]
+            if c == 0x2E { seenDot = true; k += 1; continue }
+            guard c >= 0x30 && c <= 0x39 else { return nil }
+            mantissa = mantissa * 10 + UInt64(c - 0x30)
+            if mantissa > 0 { digits += 1 }
+            if seenDot { scale += 1 }
+            k += 1
+        }
+        guard digits <= 15, scale <= 22 else { return nil }
+        let v = Double(mantissa) / VTLJSONParser.powersOfTen[scale]
+        return negative ? -v : v
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { e in
+        var p = 1.0
+        for _ in 0..<e { p *= 10 }
+        return p
     }
 
     mutating func string() throws(Failure) -> String {
