@@ -163,6 +163,7 @@ public final class Gateway: HTTPRequestHandler {
             call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, source)
         }
         x.integration = integration
+        if integration.responses.contains(where: { $0.responseTemplates.count > 1 }) { x.accept = request.headers["Accept"] }
         x.integrationStarted = loop.nowMillis
         plugin.invoke(call, loop: loop) { [x] result in x.integrationDone(result) }
     }
@@ -183,6 +184,8 @@ final class Exchange {
     var integrationStarted: UInt64 = 0
     /// What a response template sees, when the integration has one that needs the engine.
     var templateScope: TemplateScope?
+    /// The client's Accept header, for choosing a response template.
+    var accept: String?
 
     init(gateway: Gateway, responder: HTTPResponder, requestId: String, started: UInt64) {
         self.gateway = gateway
@@ -222,7 +225,7 @@ final class Exchange {
             record.integrationStatus = outcome.status
             guard let integration else { return fail(.internalServerError) }
             switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId,
-                                                  scope: templateScope, cache: gateway.templates) {
+                                                  scope: templateScope, cache: gateway.templates, accept: accept) {
             case .success(let r): finish(r)
             case .failure(let e): fail(e, "response mapping: no integration response for status \(outcome.status)")
             }

@@ -67,7 +67,8 @@ enum RequestMapping {
 /// output mapping specified").
 enum ResponseMapping {
     static func methodResponse(_ outcome: IntegrationOutcome, integration: Integration, requestId: String,
-                               scope: TemplateScope? = nil, cache: TemplateCache? = nil) -> Result<HTTPResponse, GatewayError> {
+                               scope: TemplateScope? = nil, cache: TemplateCache? = nil,
+                               accept: String? = nil) -> Result<HTTPResponse, GatewayError> {
         var headers = HTTPHeaders(capacity: outcome.headers.count + 2)
         headers.add("x-amzn-RequestId", requestId)
         if integration.type == .httpProxy || integration.type == .awsProxy {
@@ -94,8 +95,13 @@ enum ResponseMapping {
             }
         }
         if chosen == nil { chosen = integration.responses.first { $0.selectionPattern == "default" } }
-        guard let response = chosen else { return .failure(.internalServerError) }
-        headers.add("Content-Type", "application/json")
+        guard var response = chosen else { return .failure(.internalServerError) }
+        // The response template: the only one, else the one for the client's Accept, else JSON.
+        let mediaType = responseMediaType(response.responseTemplates, accept: accept)
+        if mediaType != "application/json", let t = response.responseTemplates[mediaType] {
+            response.responseTemplates["application/json"] = t
+        }
+        headers.add("Content-Type", mediaType)
         if !response.headerMappings.isEmpty {
             ResponseParameters.apply(response.headerMappings, outcome: outcome, scope: scope,
                                      stageVariables: scope?.match.stage.variables ?? [:], to: &headers)
@@ -116,6 +122,16 @@ enum ResponseMapping {
             return methodResponseBody(converted, response, headers: headers, scope: scope, cache: cache)
         }
         return methodResponseBody(outcome, response, headers: headers, scope: scope, cache: cache)
+    }
+
+    static func responseMediaType(_ templates: [String: String], accept: String?) -> String {
+        if templates.count == 1, let only = templates.keys.first { return only }
+        if let accept {
+            for part in accept.split(separator: ",") {
+                if let m = RequestMapping.mediaType(String(part)), templates[m] != nil { return m }
+            }
+        }
+        return "application/json"
     }
 
     static func methodResponseBody(_ outcome: IntegrationOutcome, _ response: IntegrationResponseSpec, headers: HTTPHeaders,

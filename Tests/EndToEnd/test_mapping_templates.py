@@ -124,6 +124,16 @@ def test_response_converted_to_binary(http_gw):
     assert r.content == b"hello binary"
 
 
+def test_response_template_chosen_by_accept(http_gw):
+    xml = requests.get(http_gw.base + "/test/negotiated", headers={"Accept": "application/xml"}, timeout=10)
+    assert xml.status_code == 200
+    assert xml.text == '<format stage="test">xml</format>'
+    assert xml.headers["Content-Type"] == "application/xml"
+    js = requests.get(http_gw.base + "/test/negotiated", timeout=10)
+    assert js.json() == {"format": "json", "stage": "test"}
+    assert js.headers["Content-Type"] == "application/json"
+
+
 def test_selection_pattern_on_the_backend_status(http_gw):
     r = requests.get(http_gw.base + "/test/status/404", timeout=10)
     assert r.status_code == 404 and r.json() == {"notFound": True}
