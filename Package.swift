@@ -53,10 +53,11 @@ let package = Package(
         ], swiftSettings: settings),
 
         // `swift run -c release sigv4-bench`: SigV4 verification time (see bench/README.md).
-        .executableTarget(name: "sigv4-bench", dependencies: ["GatehouseSigV4"], path: "bench/sigv4", swiftSettings: settings),
-        .executableTarget(name: "vtl-bench", dependencies: ["GatehouseMapping", "GatehouseJSON"], path: "bench/vtl",
+        .target(name: "BenchSupport", path: "bench/support", swiftSettings: settings),
+        .executableTarget(name: "sigv4-bench", dependencies: ["GatehouseSigV4", "BenchSupport"], path: "bench/sigv4", swiftSettings: settings),
+        .executableTarget(name: "vtl-bench", dependencies: ["GatehouseMapping", "GatehouseJSON", "BenchSupport"], path: "bench/vtl",
                           exclude: ["case.json", "airspeed_bench.py"], swiftSettings: settings),
-        .executableTarget(name: "policy-bench", dependencies: ["GatehousePolicy"], path: "bench/policy", swiftSettings: settings),
+        .executableTarget(name: "policy-bench", dependencies: ["GatehousePolicy", "BenchSupport"], path: "bench/policy", swiftSettings: settings),
 
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
         .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve"]),

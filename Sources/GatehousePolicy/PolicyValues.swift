@@ -1,3 +1,4 @@
+import GatehouseJSON
 import GatehouseCalendar
 
 /// A policy string that may hold policy variables (`${aws:username}`, `${aws:x, 'default'}`,
@@ -316,32 +317,8 @@ extension Substring {
     }
 }
 
-/// Standard base64 (with or without padding) for `BinaryEquals`; nil on any other character.
-func decodeBase64(_ s: String) -> [UInt8]? {
-    var out: [UInt8] = []
-    var acc: UInt32 = 0, bits = 0
-    var ended = false
-    for c in s.utf8 {
-        let v: UInt32
-        switch c {
-        case 0x41...0x5A: v = UInt32(c - 0x41)
-        case 0x61...0x7A: v = UInt32(c - 0x61 + 26)
-        case 0x30...0x39: v = UInt32(c - 0x30 + 52)
-        case 0x2B: v = 62
-        case 0x2F: v = 63
-        case 0x3D: ended = true; continue
-        default: return nil
-        }
-        if ended { return nil }
-        acc = acc << 6 | v
-        bits += 6
-        if bits >= 8 {
-            bits -= 8
-            out.append(UInt8((acc >> UInt32(bits)) & 0xFF))
-        }
-    }
-    return out
-}
+/// Base64 for `BinaryEquals`; nil when the text is not base64.
+func decodeBase64(_ s: String) -> [UInt8]? { Base64Text.decode(s) }
 
 /// A set of IPv4/IPv6 networks, e.g. the proxies trusted to name the client in
 /// `X-Forwarded-For`.

@@ -3,15 +3,7 @@
 // is the last one (every statement is tried).
 //   swift run -c release policy-bench [iterations]
 import GatehousePolicy
-#if canImport(Glibc)
-import Glibc
-#endif
-
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+import BenchSupport
 
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
 let api = "arn:aws:execute-api:us-east-1:222222222222:9cev4ysye5"

@@ -2,15 +2,7 @@
 // cache (the gateway's steady state), in release mode. Prints nanoseconds per verification.
 //   swift run -c release sigv4-bench [iterations]
 import GatehouseSigV4
-#if canImport(Glibc)
-import Glibc
-#endif
-
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+import BenchSupport
 
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
 let credentials = SigV4Credentials(accessKeyId: "AKIDBENCH", secretAccessKey: "bench-secret")

@@ -3,28 +3,7 @@
 //   swift run -c release vtl-bench [case.json] [iterations]
 import GatehouseJSON
 import GatehouseMapping
-#if canImport(Glibc)
-import Glibc
-#endif
-
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-func readFile(_ path: String) -> String {
-    guard let f = fopen(path, "rb") else { fatalError("cannot open \(path)") }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n <= 0 { break }
-        out.append(contentsOf: buf[0..<n])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
+import BenchSupport
 
 let args = CommandLine.arguments
 let casePath = args.count > 1 ? args[1] : "bench/vtl/case.json"
