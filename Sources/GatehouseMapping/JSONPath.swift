@@ -3,7 +3,7 @@
 /// filters `[?(@.x > 1 && @.y == 'z')]`. A path without `$` is read as `$.path`. A definite
 /// path (no wildcard, deep scan, slice, filter or index list) yields one value, or "not found";
 /// any other yields a JSON array of every match.
-import Synchronization
+
 
 struct JSONPath: @unchecked Sendable {
     indirect enum Segment {
@@ -34,7 +34,7 @@ struct JSONPath: @unchecked Sendable {
 
     struct Failure: Error { var message: String }
 
-    private static let cache = Mutex<[String: JSONPath]>([:])
+    private static let cache = Locked<[String: JSONPath]>([:])
 
     /// Compiled once per path text: templates name the same few paths on every request.
     static func cached(_ text: String) throws(Failure) -> JSONPath {

@@ -1,9 +1,9 @@
-import Synchronization
+
 
 /// Variable names interned to small integers when a template is parsed, so rendering reads and
 /// writes variables by array index instead of hashing a name at every reference.
 enum VTLSymbols {
-    private static let table = Mutex<[String: Int]>([:])
+    private static let table = Locked<[String: Int]>([:])
 
     static func id(_ name: String) -> Int {
         table.withLock { t in

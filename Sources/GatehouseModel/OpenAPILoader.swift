@@ -133,6 +133,17 @@ struct OpenAPILoader {
         return spec
     }
 
+    /// API Gateway's limit on one mapping template.
+    static let maxTemplateBytes = 300 * 1024
+
+    func templates(_ v: JSONValue?, at: String) throws(ConfigError) -> [String: String] {
+        let map = try stringMap(v, at: at)
+        for (type, text) in map where text.utf8.count > OpenAPILoader.maxTemplateBytes {
+            throw fail("\(at).\(type)", "the mapping template is \(text.utf8.count) bytes; API Gateway's limit is 300 KB")
+        }
+        return map
+    }
+
     func stringMap(_ v: JSONValue?, at: String) throws(ConfigError) -> [String: String] {
         guard let v else { return [:] }
         guard case .object(let o) = v else { throw fail(at, "expected a mapping of strings") }
@@ -182,7 +193,7 @@ struct OpenAPILoader {
                 let rAt = "\(at).responses.\(pattern)"
                 var spec = IntegrationResponseSpec(
                     selectionPattern: pattern, statusCode: status,
-                    responseTemplates: try stringMap(r["responseTemplates"], at: "\(rAt).responseTemplates"),
+                    responseTemplates: try templates(r["responseTemplates"], at: "\(rAt).responseTemplates"),
                     responseParameters: try stringMap(r["responseParameters"], at: "\(rAt).responseParameters"))
                 for (dest, source) in spec.responseParameters.sorted(by: { $0.key < $1.key }) {
                     // API Gateway refuses these at deployment with the same words.
@@ -231,7 +242,7 @@ struct OpenAPILoader {
         var result = Integration(
             type: type, uri: uri, httpMethod: v["httpMethod"]?.stringValue?.uppercased() ?? "POST",
             credentials: v["credentials"]?.stringValue, passthroughBehavior: pass,
-            requestTemplates: try stringMap(v["requestTemplates"], at: "\(at).requestTemplates"),
+            requestTemplates: try templates(v["requestTemplates"], at: "\(at).requestTemplates"),
             requestParameters: requestParameters,
             responses: responses, timeoutMillis: timeout, serviceAction: action)
         result.parameterMappings = mappings

@@ -3,6 +3,7 @@ import GatehouseCore
 import GatehouseHTTP
 import GatehouseJSON
 import GatehouseLoop
+import GatehouseMapping
 import GatehouseModel
 import HTTPIntegration
 import LocalWorkflows
@@ -298,6 +299,7 @@ struct Validate: ParsableCommand {
         do {
             let loaded = try LoadedGateway.load(options)
             for w in loaded.model.warnings { stderrLine("warning: \(w)") }
+            for w in templateWarnings(loaded.model) { stderrLine("warning: \(w)") }
             for (id, c) in loaded.credentials.callers.sorted(by: { $0.key < $1.key }) {
                 for (k, p) in c.policies.enumerated() {
                     for w in p.warnings() { stderrLine("warning: credentials \(id) policies[\(k)]: \(w)") }
@@ -319,4 +321,31 @@ func pluginName(_ i: Integration) -> String {
     case .mock: return "mock"
     case .aws, .awsProxy: return i.serviceAction?.service == "states" ? "states" : "none"
     }
+}
+
+/// Mapping templates that do not parse: API Gateway accepts them and answers 500 when they
+/// run, so `validate` says so beforehand.
+func templateWarnings(_ model: GatewayModel) -> [String] {
+    var out: [String] = []
+    for api in model.apis {
+        for resource in api.resources {
+            for (method, spec) in resource.methods.sorted(by: { $0.key < $1.key }) {
+                guard let integration = spec.integration else { continue }
+                let at = "api \(api.id) \(method) \(resource.path)"
+                for (type, text) in integration.requestTemplates.sorted(by: { $0.key < $1.key }) {
+                    do { _ = try VTLTemplate(text) } catch {
+                        out.append("\(at): request template \(type) does not parse (\(error)); the method answers 500")
+                    }
+                }
+                for r in integration.responses {
+                    for (type, text) in r.responseTemplates.sorted(by: { $0.key < $1.key }) {
+                        do { _ = try VTLTemplate(text) } catch {
+                            out.append("\(at): response template \(type) for \(r.selectionPattern) does not parse (\(error)); the method answers 500")
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return out
 }

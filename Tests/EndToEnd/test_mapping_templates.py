@@ -152,3 +152,22 @@ def test_invalid_response_parameter_is_refused_at_load(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "Invalid mapping expression specified: method.response.body.X-Static" in r.stderr
+
+
+def test_validate_warns_about_a_template_that_does_not_parse(moto_server, target):
+    _, arn = target
+    r = subprocess.run([binary(), "validate", "--template", str(FIXTURES / "templates-api.yaml"),
+                        "--parameter-overrides", f"TargetArn={arn}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    warnings = [l for l in r.stderr.splitlines() if l.startswith("warning:")]
+    assert len(warnings) == 1 and "POST /broken" in warnings[0] and "does not parse" in warnings[0], warnings
+
+
+def test_a_template_over_300_kb_is_refused_at_load(tmp_path):
+    big = tmp_path / "api.yaml"
+    big.write_text((FIXTURES / "templates-api.yaml").read_text().replace(
+        "application/json: '#if($x'", "application/json: '" + "x" * (300 * 1024 + 1) + "'"))
+    r = subprocess.run([binary(), "validate", "--template", str(big), "--parameter-overrides", "TargetArn=arn:aws:states:us-east-1:1:stateMachine:x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "300 KB" in r.stderr
