@@ -10,7 +10,7 @@ ORACLE=${VTL_ORACLE:-../shared/oracle/vtl/vtl-oracle}
 swift build -c release --product vtl-bench >&2
 ours=$(.build/release/vtl-bench "$CASE" 20000)
 echo "$ours"
-ours_us=$(sed -E 's/.*: ([0-9.]+) µs per render.*/\1/' <<<"$ours")
+ours_us=$(head -1 <<<"$ours" | sed -E 's/.*: ([0-9.]+) µs per render.*/\1/')
 
 if [[ -x "$ORACLE" ]]; then
   oracle_us=$(python3 - "$ORACLE" "$CASE" <<'PY'
