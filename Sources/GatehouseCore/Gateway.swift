@@ -129,7 +129,7 @@ public final class Gateway: HTTPRequestHandler {
             TemplateScope(request: request, match: match, requestId: requestId,
                           requestTimeEpochMillis: x.record.requestTimeEpochMillis ?? 0,
                           callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
-                          callerAccount: caller.principal.accountID, accessKey: caller.credential?.accessKeyId,
+                          callerAccount: caller.context[.principalAccount]?.first, accessKey: caller.credential?.accessKeyId,
                           apiKey: x.record.apiKey)
         }
         let body: [UInt8]

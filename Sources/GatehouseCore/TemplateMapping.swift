@@ -30,8 +30,13 @@ struct TemplateScope {
     var accessKey: String?
     var apiKey: String?
 
-    func input(body: [UInt8]) -> MappingInput {
+    func input(body: [UInt8], for template: VTLTemplate) -> MappingInput {
         var m = MappingInput(body: String(decoding: body, as: UTF8.self))
+        if template.reads("stageVariables") {
+            m.stageVariables = match.stage.variables.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        }
+        if template.reads("context") { m.contextMap = contextMap() }
+        guard template.reads("input.params") else { return m }
         m.path = match.pathParameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         var seen = Set<String>()
         if !request.query.isEmpty {
@@ -48,9 +53,13 @@ struct TemplateScope {
             guard !MappingInput.hiddenHeaders.contains(lower), seenHeaders.insert(lower).inserted else { continue }
             m.header.append((n, v))
         }
-        m.stageVariables = match.stage.variables.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        m.context = context()
         return m
+    }
+
+    /// `$context` as the engine's map, built directly.
+    func contextMap() -> VTLMap {
+        if case .map(let m) = VTLValue(json: .object(context())) { return m }
+        return VTLMap()
     }
 
     /// `$context`, with the variables API Gateway documents for mapping templates.
@@ -103,7 +112,7 @@ enum TemplateRenderer {
             return .failure(.internalServerError)
         case .success(let t):
             do {
-                let (out, overrides) = try renderMapping(t, scope().input(body: body))
+                let (out, overrides) = try renderMapping(t, scope().input(body: body, for: t))
                 return .success((Array(out.utf8), overrides))
             } catch {
                 return .failure(.internalServerError)

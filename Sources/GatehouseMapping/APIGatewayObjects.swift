@@ -11,6 +11,8 @@ public struct MappingInput {
     public var header: [(String, String)] = []
     /// `$context`, as JSON (nested objects for `identity`, `authorizer`, …).
     public var context: JSONObject = JSONObject()
+    /// `$context` already as a map (the gateway builds it so); used instead of `context`.
+    public var contextMap: VTLMap?
     public var stageVariables: [(String, String)] = []
 
     public init(body: String?) {
@@ -30,27 +32,38 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
                           limits: VTLLimits = VTLLimits()) throws(VTLRenderError) -> (output: String, overrides: VTLMap) {
     let r = VTLRenderer(limits: limits)
     let params = VTLMap()
-    for (section, pairs) in [("path", input.path), ("querystring", input.querystring), ("header", input.header)] {
-        let m = VTLMap()
-        for (k, v) in pairs { m.put(k, .string(v)) }
-        params.put(section, .map(m))
+    if template.reads("input.params") {
+        for (section, pairs) in [("path", input.path), ("querystring", input.querystring), ("header", input.header)] {
+            let m = VTLMap()
+            for (k, v) in pairs { m.put(k, .string(v)) }
+            params.put(section, .map(m))
+        }
     }
     r.setVariable("input", .object(InputObject(body: input.body, params: params)))
-    r.setVariable("util", .object(UtilObject()))
-    let ctx: VTLMap
-    if case .map(let m) = VTLValue(json: .object(input.context)) { ctx = m } else { ctx = VTLMap() }
-    let requestOverride = VTLMap.ensureMap(ctx, "requestOverride")
-    for s in ["header", "path", "querystring"] { _ = VTLMap.ensureMap(requestOverride, s) }
-    let responseOverride = VTLMap.ensureMap(ctx, "responseOverride")
-    _ = VTLMap.ensureMap(responseOverride, "header")
-    r.setVariable("context", .map(ctx))
-    let stage = VTLMap()
-    for (k, v) in input.stageVariables { stage.put(k, .string(v)) }
-    r.setVariable("stageVariables", .map(stage))
-    let output = try r.render(template)
+    r.setVariable("util", .object(UtilObject.shared))
+    // Only what the template can reach is built: most templates never read $context.
     let overrides = VTLMap()
-    overrides.put("requestOverride", .map(requestOverride))
-    overrides.put("responseOverride", .map(responseOverride))
+    if template.reads("context") {
+        var ctx = VTLMap()
+        if let m = input.contextMap {
+            ctx = m
+        } else if case .map(let m) = VTLValue(json: .object(input.context)) {
+            ctx = m
+        }
+        let requestOverride = VTLMap.ensureMap(ctx, "requestOverride")
+        for s in ["header", "path", "querystring"] { _ = VTLMap.ensureMap(requestOverride, s) }
+        let responseOverride = VTLMap.ensureMap(ctx, "responseOverride")
+        _ = VTLMap.ensureMap(responseOverride, "header")
+        r.setVariable("context", .map(ctx))
+        overrides.put("requestOverride", .map(requestOverride))
+        overrides.put("responseOverride", .map(responseOverride))
+    }
+    if template.reads("stageVariables") {
+        let stage = VTLMap()
+        for (k, v) in input.stageVariables { stage.put(k, .string(v)) }
+        r.setVariable("stageVariables", .map(stage))
+    }
+    let output = try r.render(template)
     return (output, overrides)
 }
 
@@ -132,8 +145,10 @@ final class InputObject: VTLObject {
     var javaClass: String { "Input" }
 }
 
-/// `$util`.
-final class UtilObject: VTLObject {
+/// `$util` (stateless: one for every render).
+final class UtilObject: VTLObject, @unchecked Sendable {
+    static let shared = UtilObject()
+
     func property(_ name: String, _ r: VTLRenderer) -> VTLValue? { nil }
 
     func call(_ name: String, _ args: [VTLValue], _ r: VTLRenderer) throws -> VTLValue? {

@@ -64,6 +64,10 @@ struct VTLParser {
     let b: [UInt8]
     var i = 0
     var macros: [String: VTLMacro] = [:]
+    /// What the template reads: root names, and `root.member` for the first member — so a
+    /// caller builds only the objects a template can reach. `#evaluate` can reach anything.
+    var reads: Set<String> = []
+    var dynamic = false
 
     static let directiveNames: Set<String> = [
         "set", "if", "elseif", "else", "end", "foreach", "break", "stop", "macro", "define", "evaluate",
@@ -365,6 +369,7 @@ struct VTLParser {
             guard term == "end" else { throw error("#define without #end", at: start) }
             return .define(v.rootID, body)
         case "evaluate":
+            dynamic = true
             i = word.end
             guard openParen() else { i = start; return nil }
             let e = try parseExpression()
@@ -505,6 +510,11 @@ struct VTLParser {
             i += 1
         }
         let source = String(decoding: b[start..<i], as: UTF8.self)
+        reads.insert(root)
+        switch parts.first {
+        case .property(let m)?, .method(let m, _)?: reads.insert(root + "." + m)
+        default: break
+        }
         return VTLReference(silent: silent, root: root, rootID: VTLSymbols.id(root), parts: parts, source: source)
     }
 
@@ -669,6 +679,8 @@ struct VTLParser {
             sub.macros = macros
             let nodes = try sub.parseTemplate()
             for (k, m) in sub.macros where macros[k] == nil { macros[k] = m }
+            reads.formUnion(sub.reads)
+            dynamic = dynamic || sub.dynamic
             return .interpolated(nodes)
         }
         return .string(s)

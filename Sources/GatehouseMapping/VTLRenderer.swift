@@ -22,6 +22,11 @@ public final class VTLTemplate: @unchecked Sendable {
     let nodes: [VTLNode]
     let macros: [String: VTLMacro]
     public let source: String
+    let reads: Set<String>
+    let dynamic: Bool
+
+    /// Whether the template can read `name` (`context`, `input.params`, …).
+    public func reads(_ name: String) -> Bool { dynamic || reads.contains(name) }
 
     /// API Gateway's mapping template size limit.
     public static let maxTemplateBytes = 300 * 1024
@@ -34,6 +39,8 @@ public final class VTLTemplate: @unchecked Sendable {
         nodes = try p.parseTemplate()
         macros = p.macros
         self.source = source
+        reads = p.reads
+        dynamic = p.dynamic
     }
 }
 
