@@ -187,30 +187,39 @@ final class UtilObject: VTLObject, @unchecked Sendable {
     /// commons-lang 2.6 `StringEscapeUtils.escapeJavaScript`: `'` `"` `\` `/` escaped, control
     /// characters as `\b \n \t \f \r` or `\u00XX`, every non-ASCII UTF-16 unit as `\uXXXX`.
     static func escapeJavaScript(_ s: String) -> String {
-        var out = ""
+        // Plain ASCII with nothing to escape (the usual case) comes back as it is.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x27 && $0 != 0x22 && $0 != 0x5C && $0 != 0x2F }) {
+            return s
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 16)
+        func hex(_ v: UInt16) {
+            out.append(0x5C); out.append(0x75)
+            for shift in [12, 8, 4, 0] {
+                let d = UInt8((v >> UInt16(shift)) & 0xF)
+                out.append(d < 10 ? 0x30 + d : 0x41 + d - 10)
+            }
+        }
         for u in s.utf16 {
             if u > 0x7F {
-                out += "\\u" + hex4(UInt32(u))
+                hex(u)
             } else if u < 0x20 {
                 switch u {
-                case 0x08: out += "\\b"
-                case 0x0A: out += "\\n"
-                case 0x09: out += "\\t"
-                case 0x0C: out += "\\f"
-                case 0x0D: out += "\\r"
-                default: out += "\\u" + hex4(UInt32(u))
+                case 0x08: out.append(0x5C); out.append(0x62)
+                case 0x0A: out.append(0x5C); out.append(0x6E)
+                case 0x09: out.append(0x5C); out.append(0x74)
+                case 0x0C: out.append(0x5C); out.append(0x66)
+                case 0x0D: out.append(0x5C); out.append(0x72)
+                default: hex(u)
                 }
             } else {
                 switch u {
-                case 0x27: out += "\\'"
-                case 0x22: out += "\\\""
-                case 0x5C: out += "\\\\"
-                case 0x2F: out += "\\/"
-                default: out.unicodeScalars.append(Unicode.Scalar(UInt8(u)))
+                case 0x27, 0x22, 0x5C, 0x2F: out.append(0x5C); out.append(UInt8(u))
+                default: out.append(UInt8(u))
                 }
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Java's `URLEncoder.encode(s, "UTF-8")`: form encoding, space as `+`.

@@ -303,61 +303,75 @@ func shortestDigits(_ d: Double) -> (String, Int) {
 /// always quoted, `/` left alone, control characters and U+007F–U+009F, U+2000–U+20FF as
 /// `\uXXXX`; numbers as Java prints them.
 public func jsonText(_ v: VTLValue) -> String {
-    var out = ""
+    var out: [UInt8] = []
     writeJSON(v, into: &out)
-    return out
+    return String(decoding: out, as: UTF8.self)
 }
 
-func writeJSON(_ v: VTLValue, into out: inout String) {
+func writeJSON(_ v: VTLValue, into out: inout [UInt8]) {
     switch v {
-    case .null: out += "null"
-    case .bool(let b): out += b ? "true" : "false"
-    case .int(let n): out += String(n)
-    case .bigInt(let s): out += s
-    case .double(let d): out += d.isFinite ? javaDouble(d) : "null"
+    case .null: out.append(contentsOf: "null".utf8)
+    case .bool(let b): if b { out.append(contentsOf: "true".utf8) } else { out.append(contentsOf: "false".utf8) }
+    case .int(let n): out.append(contentsOf: String(n).utf8)
+    case .bigInt(let s): out.append(contentsOf: s.utf8)
+    case .double(let d): out.append(contentsOf: (d.isFinite ? javaDouble(d) : "null").utf8)
     case .string(let s): writeJSONString(s, into: &out)
     case .list(let l):
-        out += "["
+        out.append(0x5B)
         for (i, item) in l.items.enumerated() {
-            if i > 0 { out += "," }
+            if i > 0 { out.append(0x2C) }
             writeJSON(item, into: &out)
         }
-        out += "]"
+        out.append(0x5D)
     case .map(let m):
-        out += "{"
+        out.append(0x7B)
         for (i, (k, item)) in m.entries.enumerated() {
-            if i > 0 { out += "," }
+            if i > 0 { out.append(0x2C) }
             writeJSONString(k, into: &out)
-            out += ":"
+            out.append(0x3A)
             writeJSON(item, into: &out)
         }
-        out += "}"
+        out.append(0x7D)
     case .object(let o):
         writeJSONString(o.javaString, into: &out)
     }
 }
 
-func writeJSONString(_ s: String, into out: inout String) {
-    out += "\""
+func writeJSONString(_ s: String, into out: inout [UInt8]) {
+    out.append(0x22)
     for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
+        let v = u.value
+        switch v {
+        case 0x22: out.append(0x5C); out.append(0x22)
+        case 0x5C: out.append(0x5C); out.append(0x5C)
+        case 0x08: out.append(0x5C); out.append(0x62)
+        case 0x0C: out.append(0x5C); out.append(0x66)
+        case 0x0A: out.append(0x5C); out.append(0x6E)
+        case 0x0D: out.append(0x5C); out.append(0x72)
+        case 0x09: out.append(0x5C); out.append(0x74)
         default:
-            let v = u.value
             if v < 0x20 || (v >= 0x7F && v <= 0x9F) || (v >= 0x2000 && v <= 0x20FF) {
-                out += "\\u" + hex4(v)
+                out.append(0x5C)
+                out.append(0x75)
+                out.append(contentsOf: hex4(v).utf8)
+            } else if v < 0x80 {
+                out.append(UInt8(v))
+            } else if v < 0x800 {
+                out.append(0xC0 | UInt8(v >> 6))
+                out.append(0x80 | UInt8(v & 0x3F))
+            } else if v < 0x10000 {
+                out.append(0xE0 | UInt8(v >> 12))
+                out.append(0x80 | UInt8((v >> 6) & 0x3F))
+                out.append(0x80 | UInt8(v & 0x3F))
             } else {
-                out.unicodeScalars.append(u)
+                out.append(0xF0 | UInt8(v >> 18))
+                out.append(0x80 | UInt8((v >> 12) & 0x3F))
+                out.append(0x80 | UInt8((v >> 6) & 0x3F))
+                out.append(0x80 | UInt8(v & 0x3F))
             }
         }
     }
-    out += "\""
+    out.append(0x22)
 }
 
 func hex4(_ v: UInt32) -> String {
