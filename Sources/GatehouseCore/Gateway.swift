@@ -125,7 +125,9 @@ public final class Gateway: HTTPRequestHandler {
         guard let integration = match.method.integration else {
             return fail(.internalServerError, "method has no integration")
         }
-        let scope = { [caller] in
+        // What templates see; built only when one runs (a local function used without escaping,
+        // so a proxied request allocates nothing for it).
+        func scope() -> TemplateScope {
             TemplateScope(request: request, match: match, requestId: requestId,
                           requestTimeEpochMillis: x.record.requestTimeEpochMillis ?? 0,
                           callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
@@ -134,7 +136,7 @@ public final class Gateway: HTTPRequestHandler {
         }
         let body: [UInt8]
         switch RequestMapping.integrationBody(request, integration: integration, binaryMediaTypes: match.api.binaryMediaTypes,
-                                              scope: scope, cache: templates) {
+                                              scope: scope(), cache: templates) {
         case .failure(let e): return fail(e, "request mapping")
         case .success(let b): body = b
         }

@@ -23,7 +23,7 @@ enum LiteralTemplate {
 /// template rendered by the mapping engine.
 enum RequestMapping {
     static func integrationBody(_ request: HTTPRequest, integration: Integration, binaryMediaTypes: [String] = [],
-                                scope: () -> TemplateScope, cache: TemplateCache) -> Result<[UInt8], GatewayError> {
+                                scope: @autoclosure () -> TemplateScope, cache: TemplateCache) -> Result<[UInt8], GatewayError> {
         // Proxy integrations pass the request through untouched.
         if integration.type == .httpProxy || integration.type == .awsProxy { return .success(request.body) }
         var body = request.body
