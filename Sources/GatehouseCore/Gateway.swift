@@ -1,6 +1,7 @@
 import GatehouseHTTP
 import GatehouseJSON
 import GatehouseLoop
+import GatehouseMapping
 import GatehouseModel
 import GatehouseObserve
 import GatehousePolicy
@@ -135,8 +136,9 @@ public final class Gateway: HTTPRequestHandler {
                           apiKey: x.record.apiKey)
         }
         let body: [UInt8]
+        var overrides: VTLMap?
         switch RequestMapping.integrationBody(request, integration: integration, binaryMediaTypes: match.api.binaryMediaTypes,
-                                              scope: scope(), cache: templates) {
+                                              scope: scope(), cache: templates, overrides: &overrides) {
         case .failure(let e): return fail(e, "request mapping")
         case .success(let b): body = b
         }
@@ -163,6 +165,10 @@ public final class Gateway: HTTPRequestHandler {
                 callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
                 accessKey: caller.credential?.accessKeyId)
             call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, source)
+        }
+        if case .map(let ro)? = overrides?.get("requestOverride") {
+            // $context.requestOverride from the request template: it wins over requestParameters.
+            RequestOverride.apply(ro, to: &call.parameters)
         }
         x.integration = integration
         if integration.responses.contains(where: { $0.responseTemplates.count > 1 }) { x.accept = request.headers["Accept"] }

@@ -23,7 +23,8 @@ enum LiteralTemplate {
 /// template rendered by the mapping engine.
 enum RequestMapping {
     static func integrationBody(_ request: HTTPRequest, integration: Integration, binaryMediaTypes: [String] = [],
-                                scope: @autoclosure () -> TemplateScope, cache: TemplateCache) -> Result<[UInt8], GatewayError> {
+                                scope: @autoclosure () -> TemplateScope, cache: TemplateCache,
+                                overrides: inout VTLMap?) -> Result<[UInt8], GatewayError> {
         // Proxy integrations pass the request through untouched.
         if integration.type == .httpProxy || integration.type == .awsProxy { return .success(request.body) }
         var body = request.body
@@ -37,7 +38,12 @@ enum RequestMapping {
         let contentType = mediaType(request.headers["Content-Type"]) ?? "application/json"
         let templates = integration.requestTemplates
         if let template = templates[contentType] {
-            return TemplateRenderer.render(template, body: body, scope: scope(), cache: cache).map(\.body)
+            switch TemplateRenderer.render(template, body: body, scope: scope(), cache: cache) {
+            case .failure(let e): return .failure(e)
+            case .success(let r):
+                overrides = r.overrides
+                return .success(r.body)
+            }
         }
         switch integration.passthroughBehavior {
         case .whenNoMatch:

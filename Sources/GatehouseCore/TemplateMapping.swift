@@ -214,3 +214,25 @@ enum BinaryPayload {
         }
     }
 }
+
+/// `$context.requestOverride.header|querystring|path` set by a request template, applied to
+/// the integration request over what `requestParameters` mapped.
+enum RequestOverride {
+    static func apply(_ ro: VTLMap, to p: inout IntegrationParameters) {
+        if case .map(let h)? = ro.get("header") {
+            for (k, v) in h.entries {
+                p.headers.removeAll { asciiCaseEquals($0.name, k) }
+                p.headers.append((k, v.javaString))
+            }
+        }
+        if case .map(let q)? = ro.get("querystring") {
+            for (k, v) in q.entries {
+                p.query.removeAll { $0.name == k }
+                p.query.append((k, v.javaString))
+            }
+        }
+        if case .map(let path)? = ro.get("path") {
+            for (k, v) in path.entries { p.path[k] = v.javaString }
+        }
+    }
+}

@@ -109,6 +109,16 @@ def test_http_integration_request_and_response_templates(http_gw, upstream):
     assert r.headers["X-Env"] == "staging"
 
 
+def test_request_override_from_the_template_wins_over_request_parameters(http_gw, upstream):
+    r = requests.post(http_gw.base + "/test/override", json={"extra": "e-1"}, timeout=10)
+    assert r.status_code == 200, r.text
+    sent = upstream.requests[-1]
+    assert sent["headers"]["X-Mapped"] == "from-template"
+    assert sent["headers"]["X-Extra"] == "e-1"
+    assert sent["path"] == "/echo/override?mode=override"
+    assert json.loads(sent["body"]) == {"ok": True}
+
+
 def test_binary_body_converted_to_text_for_the_template(http_gw, upstream):
     payload = bytes(range(256))
     r = requests.post(http_gw.base + "/test/binary", data=payload,
