@@ -149,7 +149,17 @@ struct VTLParser {
                     nodes.append(.escapedReference(n, ref))
                     continue
                 }
-                if i < b.count && b[i] == 0x23, let word = directiveWord(at: i), VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil {
+                if i < b.count && b[i] == 0x23, let word = directiveWord(at: i),
+                   VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil,
+                   word.end < b.count && b[word.end] == 0x40 {
+                    // "\#if@…" is neither an escape nor a directive to Velocity: plain text.
+                    text.append(contentsOf: repeatElement(0x5C, count: n))
+                    text.append(contentsOf: b[i..<word.end])
+                    i = word.end
+                    continue
+                }
+                if i < b.count && b[i] == 0x23, let word = directiveWord(at: i),
+                   VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil {
                     // \#directive: half the backslashes, then the directive as text (odd) or live (even).
                     text.append(contentsOf: repeatElement(0x5C, count: n / 2))
                     if n % 2 == 1 {
@@ -193,9 +203,19 @@ struct VTLParser {
                 }
                 if let word = directiveWord(at: i) {
                     let name = word.name
+                    // Straight after a reference (spaces aside), Velocity's lexer is still in
+                    // its reference state when #set ends, and a "[" there is a parse error.
+                    var setAfterReference = false
                     if name == "set" && runStart <= text.count
                         && text[runStart...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                        if case .reference? = nodes.last, runStart == 0 { setAfterReference = true }
                         text.removeSubrange(runStart...)
+                    } else if name == "set", case .reference(let r)? = nodes.last, r.source.hasSuffix(")") || r.source.hasSuffix("]") {
+                        // After `$a.b()` or `$a[0]`, one word of text is still the reference's
+                        // token to Velocity's lexer, so the spaces after it go with #set.
+                        var k = 0
+                        while k < text.count && (isAlpha(text[k]) || isDigit(text[k]) || text[k] == 0x5F) { k += 1 }
+                        if k > 0 && text[k...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { text.removeSubrange(k...) }
                     }
                     if until.contains(name) || (name == "end" || name == "else" || name == "elseif") {
                         guard until.contains(name) else { throw error("#\(name) without a matching block", at: i) }
@@ -209,6 +229,9 @@ struct VTLParser {
                         return (nodes, name)
                     }
                     if let node = try parseDirective(name, word: word) {
+                        if setAfterReference && i < b.count && b[i] == 0x5B {
+                            throw error("Encountered \"[\" after #set", at: i)
+                        }
                         flush()
                         if case .text(let t) = node { text.append(contentsOf: t.utf8) } else { nodes.append(node) }
                         runStart = text.count
