@@ -32,7 +32,11 @@ struct JSONPath: @unchecked Sendable {
     let segments: [Segment]
     let definite: Bool
 
-    struct Failure: Error { var message: String }
+    struct Failure: Error {
+        var message: String
+        /// Not an error: the path found nothing.
+        var missing = false
+    }
 
     private static let cache = Locked<[String: JSONPath]>([:])
 
@@ -72,6 +76,15 @@ struct JSONPath: @unchecked Sendable {
     /// The value at the path: nil when a definite path finds nothing. Throws as Jayway does
     /// for an index or slice on something that is not an array, or a filter on a primitive.
     func read(_ root: VTLValue) throws(Failure) -> VTLValue? {
+        do {
+            return try walk(root)
+        } catch {
+            if error.missing { return nil }
+            throw error
+        }
+    }
+
+    private func walk(_ root: VTLValue) throws(Failure) -> VTLValue? {
         var current: [VTLValue] = [root]
         var spread = false   // past a wildcard, slice, filter or deep scan
         for seg in segments {
@@ -102,12 +115,12 @@ struct JSONPath: @unchecked Sendable {
         switch seg {
         case .indexes, .slice:
             if case .list = v { break }
-            if case .null = v { return }   // nothing to index, and not an error
+            // An index into a JSON null: Jayway finds nothing for the whole path.
+            if case .null = v { throw Failure(message: "", missing: true) }
             throw Failure(message: "Filter: [\(describe(seg))] can only be applied to arrays. Current context is: \(v.javaString)")
         case .filter:
             switch v {
             case .list, .map: break
-            case .null: return
             default: throw Failure(message: "Filter: [?] can not be applied to primitives. Current context is: \(v.javaString)")
             }
         default: break

@@ -453,12 +453,15 @@ public final class VTLRenderer {
             default: return .bool(x >= y)
             }
         case "+":
-            if !a.isNumber || !b.isNumber {
-                // Velocity 1.7 concatenates when either side is not a number.
-                if a.isNull || b.isNull { return .null }
-                return .string(a.javaString + b.javaString)
-            }
-            return arithmetic(op, a, b)
+            if a.isNumber && b.isNumber { return arithmetic(op, a, b) }
+            // Velocity 1.7 concatenates when either side is a String; otherwise (true + false,
+            // a list + a map) there is no sum.
+            if a.isNull || b.isNull { return .null }
+            var aString = false, bString = false
+            if case .string = a { aString = true }
+            if case .string = b { bString = true }
+            guard aString || bString else { return .null }
+            return .string(a.javaString + b.javaString)
         default:
             guard a.isNumber && b.isNumber else { return .null }
             return arithmetic(op, a, b)
