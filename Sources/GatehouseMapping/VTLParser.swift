@@ -14,19 +14,29 @@ indirect enum VTLNode {
     case evaluate(VTLExpr)
 }
 
-struct VTLReference {
+/// A class: rendering reaches a reference on every use, and a struct here would be copied
+/// (three strings and an array retained and released) each time.
+final class VTLReference {
     enum Part {
         case property(String)
         case method(String, [VTLExpr])
         case index(VTLExpr)
     }
-    var silent: Bool
-    var root: String
+    let silent: Bool
+    let root: String
     /// `root` interned (VTLSymbols).
-    var rootID: Int
-    var parts: [Part]
+    let rootID: Int
+    let parts: [Part]
     /// The reference as written, e.g. `$!{a.b}`: what an unrendered reference prints.
-    var source: String
+    let source: String
+
+    init(silent: Bool, root: String, rootID: Int, parts: [Part], source: String) {
+        self.silent = silent
+        self.root = root
+        self.rootID = rootID
+        self.parts = parts
+        self.source = source
+    }
 }
 
 indirect enum VTLExpr {

@@ -272,11 +272,12 @@ public final class VTLRenderer {
 
     /// An undefined top-level name reads as "" (API Gateway: a missing value equals "").
     func lookup(_ id: Int) -> VTLValue {
-        if let s = foreachStack.last {
+        if id == VTLSymbols.foreach || id == VTLSymbols.velocityCount || id == VTLSymbols.velocityHasNext,
+           let s = foreachStack.last {
             // The loop's own names, without a variable write per iteration.
             if id == VTLSymbols.foreach { return .object(s) }
             if id == VTLSymbols.velocityCount { return .int(s.index + 1) }
-            if id == VTLSymbols.velocityHasNext { return .bool(s.hasNext) }
+            return .bool(s.hasNext)
         }
         return get(id) ?? .string("")
     }
