@@ -69,6 +69,9 @@ struct RenderCommand: ParsableCommand {
         var description: String
     }
 
+    /// Parsed templates by text: a batch usually renders few templates many times.
+    nonisolated(unsafe) static var parsed: [String: VTLTemplate] = [:]
+
     static func render(_ request: JSONValue) throws -> String {
         guard case .string(let template)? = request["template"] else {
             throw RequestError(description: "request: \"template\" must be a string")
@@ -89,7 +92,14 @@ struct RenderCommand: ParsableCommand {
         input.header = pairs(request["params"]?["header"])
         input.stageVariables = pairs(request["stageVariables"])
         if case .object(let c)? = request["context"] { input.context = c }
-        let t = try VTLTemplate(template)
+        let t: VTLTemplate
+        if let hit = parsed[template] {
+            t = hit
+        } else {
+            t = try VTLTemplate(template)
+            if parsed.count > 1000 { parsed.removeAll() }
+            parsed[template] = t
+        }
         return try renderMapping(t, input).output
     }
 }
