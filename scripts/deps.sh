@@ -11,11 +11,18 @@ need_apt=()
 for pkg in libuv1-dev libssl-dev libhttp-parser-dev pkg-config wrk openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+# The template tests compare with the Apache Velocity oracle in ../shared/oracle/vtl when it is
+# there (CI has it); it runs on these Debian packages.
+if [[ -x "$(dirname "${BASH_SOURCE[0]}")/../../shared/oracle/vtl/vtl-oracle" ]]; then
+  for pkg in openjdk-17-jdk-headless velocity libjsonpath-java libslf4j-java; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+  done
+fi
 if ((${#need_apt[@]})); then
   echo "deps: installing ${need_apt[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if [[ "${GATEHOUSE_SKIP_PY_DEPS:-}" != 1 ]] && ! python3 -c "import boto3, botocore, moto, flask, flask_cors, pytest, requests" 2>/dev/null; then
