@@ -204,14 +204,7 @@ final class UtilObject: VTLObject, @unchecked Sendable {
             if u > 0x7F {
                 hex(u)
             } else if u < 0x20 {
-                switch u {
-                case 0x08: out.append(0x5C); out.append(0x62)
-                case 0x0A: out.append(0x5C); out.append(0x6E)
-                case 0x09: out.append(0x5C); out.append(0x74)
-                case 0x0C: out.append(0x5C); out.append(0x66)
-                case 0x0D: out.append(0x5C); out.append(0x72)
-                default: hex(u)
-                }
+                if !appendShortEscape(UInt32(u), into: &out) { hex(u) }
             } else {
                 switch u {
                 case 0x27, 0x22, 0x5C, 0x2F: out.append(0x5C); out.append(UInt8(u))

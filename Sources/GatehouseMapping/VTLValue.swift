@@ -337,6 +337,23 @@ func writeJSON(_ v: VTLValue, into out: inout [UInt8]) {
     }
 }
 
+/// `\b \t \n \f \r` for the control characters that have a short escape; false for others.
+@inline(__always)
+func appendShortEscape(_ c: UInt32, into out: inout [UInt8]) -> Bool {
+    let letter: UInt8
+    switch c {
+    case 0x08: letter = 0x62
+    case 0x09: letter = 0x74
+    case 0x0A: letter = 0x6E
+    case 0x0C: letter = 0x66
+    case 0x0D: letter = 0x72
+    default: return false
+    }
+    out.append(0x5C)
+    out.append(letter)
+    return true
+}
+
 func writeJSONString(_ s: String, into out: inout [UInt8]) {
     out.append(0x22)
     for u in s.unicodeScalars {
@@ -344,12 +361,8 @@ func writeJSONString(_ s: String, into out: inout [UInt8]) {
         switch v {
         case 0x22: out.append(0x5C); out.append(0x22)
         case 0x5C: out.append(0x5C); out.append(0x5C)
-        case 0x08: out.append(0x5C); out.append(0x62)
-        case 0x0C: out.append(0x5C); out.append(0x66)
-        case 0x0A: out.append(0x5C); out.append(0x6E)
-        case 0x0D: out.append(0x5C); out.append(0x72)
-        case 0x09: out.append(0x5C); out.append(0x74)
         default:
+            if appendShortEscape(v, into: &out) { continue }
             if v < 0x20 || (v >= 0x7F && v <= 0x9F) || (v >= 0x2000 && v <= 0x20FF) {
                 out.append(0x5C)
                 out.append(0x75)

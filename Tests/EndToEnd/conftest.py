@@ -65,6 +65,12 @@ class Gateway:
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
 
+    @property
+    def tls_port(self):
+        """The port of the TLS listener, from its `listening on https://…` line."""
+        line = next(l for l in self.lines if l.startswith("listening on https://"))
+        return int(re.search(r":(\d+)$", line).group(1))
+
     def route(self, prefix):
         return [l for l in self.lines if l.startswith(prefix)]
 
@@ -200,6 +206,12 @@ def proxy_gateway(upstream):
                   "--parameter-overrides", f"UpstreamUrl={upstream.url}"])
     yield gw
     assert gw.stop() == 0
+
+
+def tls_conf(certs):
+    """The conf lines of a TLS listener on a free port with the test certificate."""
+    return (f"tls:\n  listen: 127.0.0.1:0\n  certificateFile: {certs / 'cert.pem'}\n"
+            f"  privateKeyFile: {certs / 'key.pem'}\n")
 
 
 @pytest.fixture(scope="module")

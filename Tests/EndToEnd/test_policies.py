@@ -16,7 +16,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import Gateway, binary
+from conftest import Gateway, binary, tls_conf
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API = FIXTURES / "policies-api.yaml"
@@ -171,12 +171,8 @@ def proxied_gw(certs, tmp_path_factory):
     """The same API behind TLS, trusting 127.0.0.5 as a proxy."""
     conf = tmp_path_factory.mktemp("policy-conf") / "gatehouse.yaml"
     conf.write_text(f"template: {API}\ncredentialsFile: {CREDS}\naccountId: '222222222222'\n"
-                    f"trustedProxies: ['127.0.0.5']\naccessLog: {{destination: 'off'}}\n"
-                    f"tls:\n  listen: 127.0.0.1:0\n  certificateFile: {certs / 'cert.pem'}\n"
-                    f"  privateKeyFile: {certs / 'key.pem'}\n")
+                    f"trustedProxies: ['127.0.0.5']\naccessLog: {{destination: 'off'}}\n" + tls_conf(certs))
     g = Gateway(["--conf", str(conf)])
-    line = next(l for l in g.lines if l.startswith("listening on https://"))
-    g.tls_port = int(re.search(r":(\d+)$", line).group(1))
     yield g
     assert g.stop() == 0
 

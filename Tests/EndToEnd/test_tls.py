@@ -2,7 +2,6 @@
 import http.client
 import http.server
 import json
-import re
 import socket
 import socketserver
 import ssl
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Gateway, Upstream
+from conftest import Gateway, Upstream, tls_conf
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -27,12 +26,8 @@ def write_conf(tmp_path, upstream_url, extra):
 @pytest.fixture(scope="module")
 def tls_gateway(certs, upstream, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tlsconf")
-    conf = write_conf(tmp, upstream.url,
-                      f"tls:\n  listen: 127.0.0.1:0\n  certificateFile: {certs / 'cert.pem'}\n"
-                      f"  privateKeyFile: {certs / 'key.pem'}\n")
+    conf = write_conf(tmp, upstream.url, tls_conf(certs))
     gw = Gateway(["--conf", str(conf)])
-    line = next(l for l in gw.lines if l.startswith("listening on https://"))
-    gw.tls_port = int(re.search(r":(\d+)$", line).group(1))
     yield gw
     assert gw.stop() == 0
 
