@@ -223,7 +223,6 @@ public final class VTLRenderer {
         switch collection {
         case .list(let l): items = l.items
         case .map(let m): items = m.entries.map(\.1)   // a Map iterates its values
-        case .object(let o as IterableObject): items = o.iterationItems
         default: items = []
         }
         let saved = get(name)
@@ -571,9 +570,4 @@ final class DefineBlock: VTLObject {
     }
     func javaString(_ r: VTLRenderer?) -> String { (try? r?.renderToString(body)) ?? "" }
     var javaClass: String { "Block" }
-}
-
-/// Host objects a `#foreach` can iterate (a map's keySet, entrySet, values).
-protocol IterableObject: VTLObject {
-    var iterationItems: [VTLValue] { get }
 }

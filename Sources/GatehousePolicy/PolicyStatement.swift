@@ -48,10 +48,6 @@ enum PrincipalPattern: Sendable, Equatable {
             return false
         }
     }
-
-    func matches(_ principal: PolicyPrincipal) -> Bool {
-        matches(principal, callerAccount: principal.accountID.map { Substring($0) })
-    }
 }
 
 /// What one evaluation reads, worked out once per request rather than once per statement:
@@ -414,13 +410,5 @@ final class ResourcePattern: Sendable {
         }
         guard let u = text.resolve(input.request.context) else { return nil }
         return u.withUnsafeBufferPointer { ARNPattern.match($0, ARNPattern.split(u), t, cuts: input.cuts) }
-    }
-
-    /// nil when a policy variable has no value.
-    func matches(_ resource: String, context: PolicyContext) -> Bool? {
-        var r = resource
-        return r.withUTF8 { b in
-            matches(EvaluationInput(PolicyRequest(principal: .anonymous, action: "", resource: resource, context: context), resource: b))
-        }
     }
 }
