@@ -101,3 +101,15 @@ def test_fresh_random_templates_agree_with_the_live_oracle():
     live = oracle(cases)
     differing = [c["id"] for c in cases if outcome(ours[c["id"]]) != outcome(live[c["id"]])]
     assert len(differing) <= 8, differing
+
+
+def test_the_oracles_own_samples_render_as_recorded():
+    # The oracle's 45 samples (several recorded on real API Gateway), each with its inputs.
+    samples = [json.loads(l) for l in (HERE / "oracle-samples.jsonl").read_text().splitlines() if l.strip()]
+    assert len(samples) >= 45
+    data = "".join(json.dumps(s) + "\n" for s in samples).encode()
+    p = subprocess.run([binary(), "render", "--batch"], input=data, capture_output=True, check=True)
+    ours = {json.loads(l)["id"]: json.loads(l) for l in p.stdout.decode().splitlines()}
+    wrong = [(s["id"], ours[s["id"]]["output"], s["output"]["aws"]) for s in samples
+             if ours[s["id"]]["output"] != s["output"]["aws"]]
+    assert not wrong, wrong
