@@ -242,6 +242,11 @@ struct VTLParser {
                         if setAfterReference && i < b.count && b[i] == 0x5B {
                             throw error("Encountered \"[\" after #set", at: i)
                         }
+                        if setAfterReference && i + 1 < b.count && b[i] == 0x28 && b[i + 1] == 0x22
+                            && !b[(i + 2)...].contains(0x22) {
+                            // In that state "(\"" opens a string literal, which never closes.
+                            throw error("Lexical error: encountered <EOF> in a string", at: b.count)
+                        }
                         flush()
                         if case .text(let t) = node { text.append(contentsOf: t.utf8) } else { nodes.append(node) }
                         runStart = text.count
