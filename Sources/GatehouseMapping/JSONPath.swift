@@ -51,7 +51,7 @@ struct JSONPath: @unchecked Sendable {
         return p
     }
 
-    static func compile(_ text: String) throws(Failure) -> JSONPath {
+    static func compile(_ text: String, depth: Int = 0) throws(Failure) -> JSONPath {
         var s = Substring(text.trimmingSpaces)
         if s.isEmpty { throw Failure(message: "Path must not be empty") }
         if s.first == "@" {
@@ -61,7 +61,7 @@ struct JSONPath: @unchecked Sendable {
         } else if s.first != "[" {
             s = "." + s
         }
-        var p = PathParser(chars: Array(s.unicodeScalars), i: 0)
+        var p = PathParser(chars: Array(s.unicodeScalars), i: 0, depth: depth)
         let segs = try p.segments()
         let definite = segs.allSatisfy {
             switch $0 {
@@ -270,6 +270,8 @@ struct JSONPath: @unchecked Sendable {
 private struct PathParser {
     let chars: [Unicode.Scalar]
     var i: Int
+    /// Filter nesting; a path can come from a request, so it is bounded.
+    var depth = 0
 
     mutating func segments() throws(JSONPath.Failure) -> [JSONPath.Segment] {
         var out: [JSONPath.Segment] = []
@@ -425,6 +427,9 @@ private struct PathParser {
     }
 
     mutating func filterAtom() throws(JSONPath.Failure) -> JSONPath.FilterExpr {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > 100 { throw JSONPath.Failure(message: "the filter nests too deeply") }
         skip()
         guard i < chars.count else { throw JSONPath.Failure(message: "incomplete filter") }
         if chars[i] == "!" {
@@ -468,7 +473,7 @@ private struct PathParser {
             }
             var text = ""
             text.unicodeScalars.append(contentsOf: chars[start..<min(i, chars.count)])
-            return .path(try JSONPath.compile(text))
+            return .path(try JSONPath.compile(text, depth: depth))
         }
         if c == "'" { return .literal(.string(try quoted())) }
         if c == "\"" {

@@ -78,6 +78,15 @@ struct VTLParser {
     /// caller builds only the objects a template can reach. `#evaluate` can reach anything.
     var reads: Set<String> = []
     var dynamic = false
+    /// Nesting of blocks and expressions. A template can come from a request (`#evaluate`), so
+    /// nesting is bounded rather than left to the stack.
+    var depth = 0
+    static let maxDepth = 200
+
+    mutating func enter() throws(VTLParseError) {
+        depth += 1
+        if depth > VTLParser.maxDepth { throw error("the template nests deeper than \(VTLParser.maxDepth)") }
+    }
 
     static let directiveNames: Set<String> = [
         "set", "if", "elseif", "else", "end", "foreach", "break", "stop", "macro", "define", "evaluate",
@@ -108,6 +117,8 @@ struct VTLParser {
     /// Parses nodes until one of the block keywords in `until` (`end`, `else`, `elseif`);
     /// returns the keyword met (its directive already consumed, its condition not).
     mutating func parseBlock(until: Set<String>) throws(VTLParseError) -> ([VTLNode], String?) {
+        try enter()
+        defer { depth -= 1 }
         var nodes: [VTLNode] = []
         var text: [UInt8] = []
         // Where the current text run began after the last non-text token (reference,
@@ -624,6 +635,8 @@ struct VTLParser {
     }
 
     mutating func parseUnary() throws(VTLParseError) -> VTLExpr {
+        try enter()
+        defer { depth -= 1 }
         skipSpace()
         if i < b.count && b[i] == 0x21 && !(i + 1 < b.count && b[i + 1] == 0x3D) {
             i += 1
@@ -641,6 +654,8 @@ struct VTLParser {
     }
 
     mutating func parsePrimary() throws(VTLParseError) -> VTLExpr {
+        try enter()
+        defer { depth -= 1 }
         skipSpace()
         guard i < b.count else { throw error("unexpected end of template in an expression") }
         let c = b[i]

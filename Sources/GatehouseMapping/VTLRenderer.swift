@@ -492,7 +492,8 @@ public final class VTLRenderer {
 
     /// Velocity 1.7's `==`: numbers by value, same-class values by `equals`, anything else by
     /// comparing their strings (so `'1' == 1`).
-    static func equals(_ a: VTLValue, _ b: VTLValue) -> Bool {
+    static func equals(_ a: VTLValue, _ b: VTLValue, depth: Int = 0) -> Bool {
+        if depth > 256 { return false }   // a self-containing list or map
         if let x = a.numberAsDouble, let y = b.numberAsDouble, a.isNumber, b.isNumber { return x == y }
         switch (a, b) {
         case (.null, .null): return true
@@ -500,21 +501,21 @@ public final class VTLRenderer {
         case (.string(let x), .string(let y)): return x == y
         case (.bool(let x), .bool(let y)): return x == y
         case (.list(let x), .list(let y)):
-            return x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { javaEquals($0, $1) }
+            return x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { javaEquals($0, $1, depth: depth + 1) }
         case (.map(let x), .map(let y)):
-            return x.count == y.count && x.entries.allSatisfy { k, v in y.get(k).map { javaEquals(v, $0) } ?? false }
+            return x.count == y.count && x.entries.allSatisfy { k, v in y.get(k).map { javaEquals(v, $0, depth: depth + 1) } ?? false }
         default:
             return a.javaString == b.javaString
         }
     }
 
     /// Java's `equals` (inside collections): numbers only equal when of the same kind.
-    static func javaEquals(_ a: VTLValue, _ b: VTLValue) -> Bool {
+    static func javaEquals(_ a: VTLValue, _ b: VTLValue, depth: Int = 0) -> Bool {
         switch (a, b) {
         case (.int(let x), .int(let y)): return x == y
         case (.double(let x), .double(let y)): return x == y
         case (.int, .double), (.double, .int): return false
-        default: return equals(a, b)
+        default: return equals(a, b, depth: depth)
         }
     }
 }

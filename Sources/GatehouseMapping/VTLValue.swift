@@ -22,7 +22,12 @@ public enum VTLValue {
     }
 
     /// Java's `String.valueOf(x)`: what rendering the value writes.
-    public var javaString: String {
+    public var javaString: String { javaString(depth: 0) }
+
+    /// Nesting is bounded: a map a template put inside itself would otherwise recurse until
+    /// the stack ran out (Java answers StackOverflowError; here the innermost prints as `…`).
+    func javaString(depth: Int) -> String {
+        if depth > 256 { return "…" }
         switch self {
         case .null: return "null"
         case .string(let s): return s
@@ -30,8 +35,8 @@ public enum VTLValue {
         case .bigInt(let d): return d
         case .double(let d): return javaDouble(d)
         case .bool(let b): return b ? "true" : "false"
-        case .list(let l): return l.javaString
-        case .map(let m): return m.javaString
+        case .list(let l): return l.javaString(depth: depth + 1)
+        case .map(let m): return m.javaString(depth: depth + 1)
         case .object(let o): return o.javaString
         }
     }
@@ -121,14 +126,14 @@ public final class VTLList {
         self.jsonArray = jsonArray
     }
 
-    var javaString: String {
+    func javaString(depth: Int) -> String {
         if jsonArray { return jsonText(.list(self)) }
         if javaArray {
             // The hash is Java's identity hash, different each run; any value stands for it.
             let h = UInt32(truncatingIfNeeded: ObjectIdentifier(self).hashValue) & 0x7FFF_FFFF
             return "[Ljava.lang.String;@" + String(h, radix: 16)
         }
-        return "[" + items.map(\.javaString).joined(separator: ", ") + "]"
+        return "[" + items.map { $0.javaString(depth: depth) }.joined(separator: ", ") + "]"
     }
 }
 
@@ -220,13 +225,13 @@ public final class VTLMap {
 
     public var entries: [(String, VTLValue)] { Array(zip(keys, vals)) }
 
-    var javaString: String {
+    func javaString(depth: Int) -> String {
         var out = "{"
         for i in keys.indices {
             if i > 0 { out += ", " }
             out += keys[i]
             out += "="
-            out += vals[i].javaString
+            out += vals[i].javaString(depth: depth)
         }
         return out + "}"
     }
@@ -308,7 +313,11 @@ public func jsonText(_ v: VTLValue) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-func writeJSON(_ v: VTLValue, into out: inout [UInt8]) {
+func writeJSON(_ v: VTLValue, into out: inout [UInt8], depth: Int = 0) {
+    if depth > 256 {   // a self-containing value: bounded, as javaString is
+        out.append(contentsOf: "null".utf8)
+        return
+    }
     switch v {
     case .null: out.append(contentsOf: "null".utf8)
     case .bool(let b): if b { out.append(contentsOf: "true".utf8) } else { out.append(contentsOf: "false".utf8) }
@@ -320,7 +329,7 @@ func writeJSON(_ v: VTLValue, into out: inout [UInt8]) {
         out.append(0x5B)
         for (i, item) in l.items.enumerated() {
             if i > 0 { out.append(0x2C) }
-            writeJSON(item, into: &out)
+            writeJSON(item, into: &out, depth: depth + 1)
         }
         out.append(0x5D)
     case .map(let m):
@@ -329,7 +338,7 @@ func writeJSON(_ v: VTLValue, into out: inout [UInt8]) {
             if i > 0 { out.append(0x2C) }
             writeJSONString(k, into: &out)
             out.append(0x3A)
-            writeJSON(item, into: &out)
+            writeJSON(item, into: &out, depth: depth + 1)
         }
         out.append(0x7D)
     case .object(let o):

@@ -87,3 +87,77 @@ import Testing
         #expect(throws: VTLRenderError.self) { try render("#macro(r)#r()#end#r()") }
     }
 }
+
+/// Templates can come from a request (`#evaluate($input.body)`), so nothing in one may take the
+/// process down: deep nesting is a parse error, self-containing values print and compare in
+/// bounded depth, and random damage to real templates only ever gives output or an error.
+@Suite struct HostileTemplateTests {
+    func render(_ t: String, body: String = #"{"a": 1}"#) -> Result<String, Error> {
+        do {
+            return .success(try renderMapping(try VTLTemplate(t), MappingInput(body: body)).output)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    @Test func deepNestingIsAParseError() {
+        for t in ["#if(" + String(repeating: "(", count: 100_000), "#set($x = " + String(repeating: "(", count: 50_000) + "1",
+                  String(repeating: "#if(true)", count: 20_000), "#set($x = " + String(repeating: "[", count: 50_000),
+                  String(repeating: "#foreach($i in [1])", count: 20_000)] {
+            guard case .failure = render(t) else {
+                Issue.record("expected a parse error")
+                continue
+            }
+        }
+    }
+
+    @Test func deepJSONPathFilterIsAnError() {
+        let path = "$.a[?(" + String(repeating: "(", count: 10_000) + "@.x" + String(repeating: ")", count: 10_000) + ")]"
+        guard case .failure = render("$input.json('\(path)')") else {
+            Issue.record("expected an error")
+            return
+        }
+    }
+
+    @Test func selfContainingValuesAreBounded() throws {
+        let out = try render("#set($m = {})#set($m.self = $m)#set($l = [])#set($ok = $l.add($l))$m $l $input.json('$')#if($m == $m)eq#end").get()
+        #expect(out.hasPrefix("{self={self="))
+        #expect(out.contains("…"))
+    }
+
+    @Test func evaluateOfARequestBodyIsBounded() {
+        let body = ##"{"t": "#evaluate($input.path('$.t'))"}"##
+        guard case .failure = render("#evaluate($input.path('$.t'))", body: body) else {
+            Issue.record("expected the nesting limit")
+            return
+        }
+    }
+
+    @Test func randomDamageGivesOutputOrAnError() {
+        var rng = SystemRandomNumberGenerator()
+        var seed: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> UInt64 {   // deterministic: the same damage every run
+            seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+            return seed
+        }
+        _ = rng
+        let bases = [
+            "#set($b = $input.path('$'))#foreach($x in [1..3])$x#if($foreach.hasNext),#end#end {\"a\": $input.json('$.a')}",
+            "#macro(m $p)[$p]#end#m($b)#define($d)D#end$d #evaluate('$b') $util.escapeJavaScript($input.body)",
+            "${a.b(1, 'x')}[$!c] \\$d #* c *# ## e\n#if($a == 1 && !$b || $c < 2.5)x#elseif($d)y#else z#end",
+        ]
+        let alphabet = Array("$#(){}[]'\"\\!.,@*+-/%=<>&| \n\tazAZ019".utf8)
+        for _ in 0..<3000 {
+            var t = Array(bases[Int(next() % UInt64(bases.count))].utf8)
+            for _ in 0..<Int(next() % 6 + 1) {
+                let pos = Int(next() % UInt64(t.count + 1))
+                switch next() % 3 {
+                case 0: t.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: pos)
+                case 1: if pos < t.count { t.remove(at: pos) }
+                default: if pos < t.count { t[pos] = alphabet[Int(next() % UInt64(alphabet.count))] }
+                }
+            }
+            _ = render(String(decoding: t, as: UTF8.self))   // must return, whatever it returns
+        }
+    }
+}
