@@ -2,24 +2,33 @@
 /// their order, whole numbers are Integer/Long (BigInteger, kept as digits, beyond 64 bits),
 /// numbers with a fraction or exponent are Double.
 struct VTLJSONParser {
-    let b: [UInt8]
+    /// The text's bytes, borrowed for the parse (reads are checked against `b.count` by hand,
+    /// so the buffer's unchecked subscript is safe and keeps bounds checks out of the loop).
+    let b: UnsafeBufferPointer<UInt8>
     var i = 0
     var depth = 0
     /// The last object's keys: sibling objects (an array of records) usually share them, and
-    /// then share one array.
+    /// then share one array (whose keys are known to be distinct).
     var lastKeys: [String] = []
-    /// Scratch stacks: a container's members collect here and are copied out once, at their
+    /// Their bytes, to compare with the text without building a string.
+    var lastKeyBytes: [[UInt8]] = []
+    /// Changes whenever `lastKeys` does.
+    var keysGeneration = 0
+    /// Scratch stacks: a container's members collect here and are moved out once, at their
     /// final size, instead of growing an array per container.
-    var valueStack: [VTLValue] = []
-    var keyStack: [String] = []
+    let valueStack = ScratchStack<VTLValue>()
+    let keyStack = ScratchStack<String>()
 
     struct Failure: Error {}
 
     static func parse(_ text: String) -> VTLValue? {
-        var p = VTLJSONParser(b: Array(text.utf8))
-        guard let v = try? p.value() else { return nil }
-        p.space()
-        return p.i == p.b.count ? v : nil
+        var text = text
+        return text.withUTF8 { bytes in
+            var p = VTLJSONParser(b: bytes)
+            guard let v = try? p.value() else { return nil }
+            p.space()
+            return p.i == p.b.count ? v : nil
+        }
     }
 
     @inline(__always)
@@ -40,32 +49,42 @@ struct VTLJSONParser {
             if i < b.count && b[i] == 0x7D { i += 1; return .map(VTLMap()) }
             let base = valueStack.count
             let keyBase = keyStack.count
+            let generation = keysGeneration
+            var allReused = true
             while true {
                 space()
                 guard i < b.count, b[i] == 0x22 else { throw Failure() }
-                let k = try string()
+                let position = keyStack.count - keyBase
+                if position < lastKeys.count, skipKey(lastKeyBytes[position]) {
+                    keyStack.push(lastKeys[position])
+                } else {
+                    allReused = false
+                    keyStack.push(try string())
+                }
                 space()
                 guard i < b.count, b[i] == 0x3A else { throw Failure() }
                 i += 1
-                keyStack.append(k)
                 let v = try value()
-                valueStack.append(v)
+                valueStack.push(v)
                 space()
                 guard i < b.count else { throw Failure() }
                 if b[i] == 0x2C { i += 1; continue }
                 if b[i] == 0x7D {
                     i += 1
-                    let keys: [String]
-                    if keyStack[keyBase...].elementsEqual(lastKeys) {
-                        keys = lastKeys
-                    } else {
-                        keys = Array(keyStack[keyBase...])
-                        lastKeys = keys
+                    let vals = valueStack.popArray(from: base)
+                    // Every key was the previous record's, in order, and that record's keys
+                    // did not change meanwhile (a nested object would change them).
+                    if allReused && generation == keysGeneration && keyStack.count - keyBase == lastKeys.count {
+                        keyStack.drop(from: keyBase)
+                        return .map(VTLMap(distinctKeys: lastKeys, values: vals))
                     }
-                    let vals = Array(valueStack[base...])
-                    keyStack.removeSubrange(keyBase...)
-                    valueStack.removeSubrange(base...)
-                    return .map(VTLMap(keys: keys, values: vals))
+                    let keys = keyStack.popArray(from: keyBase)
+                    let map = VTLMap(keys: keys, values: vals)
+                    // Only distinct keys are shared (a repeated key collapses in the map).
+                    lastKeys = map.count == keys.count ? keys : []
+                    lastKeyBytes = lastKeys.map { Array($0.utf8) }
+                    keysGeneration &+= 1
+                    return .map(map)
                 }
                 throw Failure()
             }
@@ -79,38 +98,54 @@ struct VTLJSONParser {
             let base = valueStack.count
             while true {
                 let v = try value()
-                valueStack.append(v)
+                valueStack.push(v)
                 space()
                 guard i < b.count else { throw Failure() }
                 if b[i] == 0x2C { i += 1; continue }
                 if b[i] == 0x5D {
                     i += 1
-                    let items = Array(valueStack[base...])
-                    valueStack.removeSubrange(base...)
-                    return .list(VTLList(items, jsonArray: true))
+                    return .list(VTLList(valueStack.popArray(from: base), jsonArray: true))
                 }
                 throw Failure()
             }
         case 0x22:
             return .string(try string())
         case 0x74:
-            try literal("true")
+            try literal(0x74, 0x72, 0x75, 0x65)   // true
             return .bool(true)
         case 0x66:
-            try literal("false")
+            i += 1
+            try literal(0x61, 0x6C, 0x73, 0x65)   // (f)alse
             return .bool(false)
         case 0x6E:
-            try literal("null")
+            try literal(0x6E, 0x75, 0x6C, 0x6C)   // null
             return .null
         default:
             return try number()
         }
     }
 
-    mutating func literal(_ w: String) throws(Failure) {
-        let u = Array(w.utf8)
-        guard i + u.count <= b.count, Array(b[i..<(i + u.count)]) == u else { throw Failure() }
-        i += u.count
+    /// Whether the string at the cursor is exactly `key` written without escapes; if so the
+    /// cursor moves past it. Records in an array repeat their keys: this reuses the previous
+    /// record's key instead of building the same string again.
+    @inline(__always)
+    mutating func skipKey(_ key: [UInt8]) -> Bool {
+        let start = i + 1
+        let end = start + key.count
+        guard end < b.count, b[end] == 0x22 else { return false }
+        for k in 0..<key.count {
+            let c = b[start + k]
+            guard c == key[k], c != 0x5C, c != 0x22, c >= 0x20 else { return false }
+        }
+        i = end + 1
+        return true
+    }
+
+    /// Four given bytes at the cursor.
+    @inline(__always)
+    mutating func literal(_ c0: UInt8, _ c1: UInt8, _ c2: UInt8, _ c3: UInt8) throws(Failure) {
+        guard i + 4 <= b.count, b[i] == c0, b[i + 1] == c1, b[i + 2] == c2, b[i + 3] == c3 else { throw Failure() }
+        i += 4
     }
 
     mutating func number() throws(Failure) -> VTLValue {
@@ -145,7 +180,7 @@ struct VTLJSONParser {
             return .int(negative ? -n : n)
         }
         if isFloat, let d = fastDecimal(start, i) { return .double(d) }
-        let text = String(decoding: b[start..<i], as: UTF8.self)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
         if isFloat { return .double(Double(text) ?? 0) }
         if let n = Int(text) { return .int(n) }
         return .bigInt(text)
@@ -171,11 +206,13 @@ struct VTLJSONParser {
             k += 1
         }
         guard digits <= 15, scale <= 22 else { return nil }
-        let v = Double(mantissa) / VTLJSONParser.powersOfTen[scale]
+        let v = Double(mantissa) / powerOfTen(scale)
         return negative ? -v : v
     }
 
-    static let powersOfTen: [Double] = (0...22).map { e in
+    /// 10^e for 0 ≤ e ≤ 22, each exactly representable; a loop of exact products.
+    @inline(__always)
+    func powerOfTen(_ e: Int) -> Double {
         var p = 1.0
         for _ in 0..<e { p *= 10 }
         return p
@@ -187,11 +224,15 @@ struct VTLJSONParser {
         var k = i
         while k < b.count && b[k] != 0x22 && b[k] != 0x5C && b[k] >= 0x20 { k += 1 }
         if k < b.count && b[k] == 0x22 {
-            let s = b.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[i..<k]), as: UTF8.self) }
+            let s = String(decoding: UnsafeBufferPointer(rebasing: b[i..<k]), as: UTF8.self)
             i = k + 1
             return s
         }
+        // Escapes: the plain run before the first one is copied at once.
         var out: [UInt8] = []
+        out.reserveCapacity(k - i + 16)
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<k]))
+        i = k
         while true {
             guard i < b.count else { throw Failure() }
             let c = b[i]
@@ -247,6 +288,55 @@ struct VTLJSONParser {
     func utf8(_ cp: UInt32) -> [UInt8] {
         guard let s = Unicode.Scalar(cp) else { return [0xEF, 0xBF, 0xBD] }
         return Array(String(Character(s)).utf8)
+    }
+}
+
+/// A growable stack whose top run is moved out into an array without copying each element
+/// (no retain and release per value, as slicing and removing would cost).
+final class ScratchStack<Element> {
+    private var base: UnsafeMutablePointer<Element>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init() {
+        capacity = 64
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    @inline(__always)
+    func push(_ e: Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: e)
+        count += 1
+    }
+
+    private func grow() {
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    /// The elements from `start` to the top, moved into an array; the stack shrinks to `start`.
+    func popArray(from start: Int) -> [Element] {
+        let n = count - start
+        let a = [Element](unsafeUninitializedCapacity: n) { buf, initialized in
+            buf.baseAddress!.moveInitialize(from: base + start, count: n)
+            initialized = n
+        }
+        count = start
+        return a
+    }
+
+    func drop(from start: Int) {
+        (base + start).deinitialize(count: count - start)
+        count = start
     }
 }
 

@@ -104,7 +104,10 @@ public final class VTLRenderer {
     // MARK: - nodes
 
     func write(_ s: String) throws(VTLFlow) {
-        out.append(contentsOf: s.utf8)
+        // Native strings hand over their bytes at once (a copy, not a walk over the view).
+        if s.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
+            out.append(contentsOf: s.utf8)
+        }
         if out.count > limits.outputBytes {
             throw VTLFlow.fail(VTLRenderError("the rendered template is larger than \(limits.outputBytes) bytes"))
         }
@@ -271,8 +274,7 @@ public final class VTLRenderer {
 
     /// An undefined top-level name reads as "" (API Gateway: a missing value equals "").
     func lookup(_ id: Int) -> VTLValue {
-        if id == VTLSymbols.foreach || id == VTLSymbols.velocityCount || id == VTLSymbols.velocityHasNext,
-           let s = foreachStack.last {
+        if id <= VTLSymbols.velocityHasNext, let s = foreachStack.last {
             // The loop's own names, without a variable write per iteration.
             if id == VTLSymbols.foreach { return .object(s) }
             if id == VTLSymbols.velocityCount { return .int(s.index + 1) }

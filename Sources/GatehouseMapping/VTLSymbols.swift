@@ -3,7 +3,9 @@
 /// Variable names interned to small integers when a template is parsed, so rendering reads and
 /// writes variables by array index instead of hashing a name at every reference.
 enum VTLSymbols {
-    private static let table = Locked<[String: Int]>([:])
+    /// The loop's own names come first, with fixed ids: constants, read without a lazy
+    /// global's initialisation check on every lookup.
+    private static let table = Locked<[String: Int]>(["foreach": foreach, "velocityCount": velocityCount, "velocityHasNext": velocityHasNext])
 
     static func id(_ name: String) -> Int {
         table.withLock { t in
@@ -14,7 +16,7 @@ enum VTLSymbols {
         }
     }
 
-    static let foreach = id("foreach")
-    static let velocityCount = id("velocityCount")
-    static let velocityHasNext = id("velocityHasNext")
+    static let foreach = 0
+    static let velocityCount = 1
+    static let velocityHasNext = 2
 }

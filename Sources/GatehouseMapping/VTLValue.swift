@@ -147,6 +147,17 @@ public final class VTLMap {
 
     public init() {}
 
+    /// A map whose keys are known to be distinct (shared with a sibling JSON object).
+    init(distinctKeys keys: [String], values: [VTLValue]) {
+        self.keys = keys
+        self.vals = values
+        if keys.count > 12 {
+            var d: [String: Int] = [:]
+            for (i, k) in keys.enumerated() { d[k] = i }
+            index = d
+        }
+    }
+
     /// A map from parallel key and value arrays (a JSON object as parsed); a repeated key
     /// keeps its first position and last value, as a LinkedHashMap does.
     init(keys: [String], values: [VTLValue]) {

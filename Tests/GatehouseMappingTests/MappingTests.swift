@@ -29,6 +29,30 @@ import Testing
         #expect(jsonText(v) == #"{"a":"x/y\u2028","b":[1,2.5,true,null],"c":{"d":-0.0},"e":123456789012345678901234567890}"#)
         #expect(v.javaString == #"{a=x/y"# + "\u{2028}" + #", b=[1,2.5,true,null], c={d=-0.0}, e=123456789012345678901234567890}"#)
     }
+
+    /// Records reuse the previous record's keys; the reuse must never change what is read:
+    /// escaped keys, a nested object between records, fewer or more keys, repeated keys.
+    @Test(arguments: [
+        (#"[{"a":1,"b":2},{"a":3,"b":4}]"#, #"[{"a":1,"b":2},{"a":3,"b":4}]"#),
+        (#"[{"a":1,"b":2},{"a":3}]"#, #"[{"a":1,"b":2},{"a":3}]"#),
+        (#"[{"a":1},{"a":3,"b":4}]"#, #"[{"a":1},{"a":3,"b":4}]"#),
+        (#"[{"a":{"x":1},"b":2},{"a":{"x":5},"b":6}]"#, #"[{"a":{"x":1},"b":2},{"a":{"x":5},"b":6}]"#),
+        (#"[{"x":0},{"a":{"x":1},"x":2}]"#, #"[{"x":0},{"a":{"x":1},"x":2}]"#),
+        (#"[{"a\\":1},{"a\\":2}]"#, #"[{"a\\":1},{"a\\":2}]"#),
+        (#"[{"a\"":1},{"a\"":2}]"#, #"[{"a\"":1},{"a\"":2}]"#),
+        (#"[{"a":1},{"\u0061":2},{"a":3}]"#, #"[{"a":1},{"a":2},{"a":3}]"#),
+        (#"[{"k":1,"k":2},{"k":3,"k":4}]"#, #"[{"k":2},{"k":4}]"#),
+        (#"[{"a":1,"b":2},{"b":3,"a":4}]"#, #"[{"a":1,"b":2},{"b":3,"a":4}]"#),
+    ])
+    func recordsShareKeys(_ c: (String, String)) {
+        #expect(VTLJSONParser.parse(c.0).map(jsonText) == c.1)
+    }
+
+    /// A parse that fails midway (values left on the scratch stacks) reports no document.
+    @Test(arguments: [#"[{"a":1},{"a":"#, #"{"a":[1,2,{"b":tru}]}"#, #"[{"a":1},{"a" 2}]"#, #"{"a":1} x"#, #"[{"ab":1},{"a"#])
+    func brokenDocuments(_ text: String) {
+        #expect(VTLJSONParser.parse(text) == nil)
+    }
 }
 
 @Suite struct JSONPathTests {
