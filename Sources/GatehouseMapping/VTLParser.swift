@@ -1,6 +1,7 @@
 /// The parsed form of a template: Velocity 1.7's language as API Gateway runs it.
 indirect enum VTLNode {
-    case text(String)
+    /// Literal text, as the bytes it writes.
+    case text([UInt8])
     case reference(VTLReference)
     /// `\$ref` with `count` backslashes before it.
     case escapedReference(Int, VTLReference)
@@ -127,7 +128,7 @@ struct VTLParser {
         var runStart = 0
         func flush() {
             if !text.isEmpty {
-                nodes.append(.text(String(decoding: text, as: UTF8.self)))
+                nodes.append(.text(text))
                 text = []
             }
             runStart = 0
@@ -259,7 +260,7 @@ struct VTLParser {
                             throw error("Lexical error: encountered <EOF> in a string", at: b.count)
                         }
                         flush()
-                        if case .text(let t) = node { text.append(contentsOf: t.utf8) } else { nodes.append(node) }
+                        if case .text(let t) = node { text.append(contentsOf: t) } else { nodes.append(node) }
                         runStart = text.count
                         continue
                     }
@@ -404,7 +405,7 @@ struct VTLParser {
             guard term == "end" else { throw error("#macro without #end", at: start) }
             // Velocity 1.7: the first definition of a name wins.
             if macros[macroName] == nil { macros[macroName] = VTLMacro(name: macroName, params: params, body: body) }
-            return .text("")
+            return .text([])
         case "define":
             i = word.end
             guard openParen() else { i = start; return nil }

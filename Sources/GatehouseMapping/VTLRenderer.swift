@@ -120,7 +120,8 @@ public final class VTLRenderer {
     func renderNode(_ node: VTLNode) throws(VTLFlow) {
         switch node {
         case .text(let t):
-            try write(t)
+            out.append(contentsOf: t)
+            if out.count > limits.outputBytes { try write("") }
         case .reference(let r):
             let v = try evaluate(r)
             // API Gateway renders a null reference as empty text (not its source, as stock
