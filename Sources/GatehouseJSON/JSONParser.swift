@@ -166,50 +166,72 @@ struct JSONByteParser {
             if c < 0x20 { throw fail("control character in string") }
             i += 1
         }
-        var out = Array(UnsafeBufferPointer(rebasing: b[start..<i]))
-        while i < b.count {
-            let c = b[i]
-            if c == UInt8(ascii: "\"") {
-                i += 1
-                return String(decoding: out, as: UTF8.self)
-            }
-            if c < 0x20 { throw fail("control character in string") }
-            if c != UInt8(ascii: "\\") {
-                out.append(c)
-                i += 1
-                continue
-            }
-            i += 1
-            guard i < b.count else { break }
-            let e = b[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if scalar >= 0xD800, scalar < 0xDC00,
-                   i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
-                    i += 2
-                    let low = try hex4()
-                    if low >= 0xDC00, low < 0xE000 {
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else {
-                        scalar = 0xFFFD
-                    }
+        // Escapes: decoded straight into the string's storage. An escape is never shorter than
+        // what it stands for, so the source's length up to the closing quote bounds the text.
+        var end = i
+        while end < b.count, b[end] != UInt8(ascii: "\"") { end += b[end] == UInt8(ascii: "\\") ? 2 : 1 }
+        var failure: JSONParseError?
+        let text = String(unsafeUninitializedCapacity: min(end, b.count) - start) { out in
+            var n = i - start
+            for k in 0..<n { out[k] = b[start + k] }
+            while i < b.count {
+                let c = b[i]
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    return n
                 }
-                let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-                out.append(contentsOf: Array(String(Character(u)).utf8))
-            default:
-                throw fail("invalid escape")
+                if c < 0x20 { failure = fail("control character in string"); return 0 }
+                if c != UInt8(ascii: "\\") {
+                    out[n] = c
+                    n += 1
+                    i += 1
+                    continue
+                }
+                i += 1
+                guard i < b.count else { break }
+                let e = b[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): out[n] = 0x22
+                case UInt8(ascii: "\\"): out[n] = 0x5C
+                case UInt8(ascii: "/"): out[n] = 0x2F
+                case UInt8(ascii: "b"): out[n] = 0x08
+                case UInt8(ascii: "f"): out[n] = 0x0C
+                case UInt8(ascii: "n"): out[n] = 0x0A
+                case UInt8(ascii: "r"): out[n] = 0x0D
+                case UInt8(ascii: "t"): out[n] = 0x09
+                case UInt8(ascii: "u"):
+                    do throws(JSONParseError) {
+                        var scalar = try hex4()
+                        if scalar >= 0xD800, scalar < 0xDC00,
+                           i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
+                            i += 2
+                            let low = try hex4()
+                            if low >= 0xDC00, low < 0xE000 {
+                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                scalar = 0xFFFD
+                            }
+                        }
+                        for unit in UTF8.encode(Unicode.Scalar(scalar) ?? "\u{FFFD}")! {
+                            out[n] = unit
+                            n += 1
+                        }
+                        continue
+                    } catch {
+                        failure = error
+                        return 0
+                    }
+                default:
+                    failure = fail("invalid escape")
+                    return 0
+                }
+                n += 1
             }
+            failure = fail("unterminated string")
+            return 0
         }
-        throw fail("unterminated string")
+        if let failure { throw failure }
+        return text
     }
 }

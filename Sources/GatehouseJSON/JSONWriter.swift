@@ -49,22 +49,54 @@ extension JSONValue {
     /// Writes `s` as a JSON string literal with the mandatory escapes.
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
-            switch c {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
-            default: out.append(c)
+        var s = s
+        s.withUTF8 { bytes in
+            // Two passes: the escaped length, then the bytes written in place.
+            var length = 0
+            for c in bytes { length += c >= 0x20 ? (c == 0x22 || c == 0x5C ? 2 : 1) : JSONValue.controlEscapeLength(c) }
+            let base = out.count
+            out.append(contentsOf: repeatElement(0, count: length))
+            out.withUnsafeMutableBufferPointer { dst in
+                var j = base
+                for c in bytes {
+                    if c >= 0x20 && c != 0x22 && c != 0x5C {
+                        dst[j] = c
+                        j += 1
+                        continue
+                    }
+                    dst[j] = 0x5C
+                    switch c {
+                    case 0x22: dst[j + 1] = 0x22
+                    case 0x5C: dst[j + 1] = 0x5C
+                    case 0x0A: dst[j + 1] = UInt8(ascii: "n")
+                    case 0x0D: dst[j + 1] = UInt8(ascii: "r")
+                    case 0x09: dst[j + 1] = UInt8(ascii: "t")
+                    case 0x08: dst[j + 1] = UInt8(ascii: "b")
+                    case 0x0C: dst[j + 1] = UInt8(ascii: "f")
+                    default:
+                        let hex = c & 15
+                        dst[j + 1] = UInt8(ascii: "u")
+                        dst[j + 2] = 0x30
+                        dst[j + 3] = 0x30
+                        dst[j + 4] = 0x30 + (c >> 4)
+                        dst[j + 5] = hex < 10 ? 0x30 + hex : 0x57 + hex
+                        j += 6
+                        continue
+                    }
+                    j += 2
+                }
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// How long the escape of a control byte is: `\n` and its kind, or `\u00XX`.
+    @inline(__always)
+    static func controlEscapeLength(_ c: UInt8) -> Int {
+        switch c {
+        case 0x0A, 0x0D, 0x09, 0x08, 0x0C: return 2
+        default: return 6
+        }
     }
 
     /// `s` as a JSON string literal.
