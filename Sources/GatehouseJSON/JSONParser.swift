@@ -133,25 +133,17 @@ struct JSONByteParser {
         return .double(d)
     }
 
-    mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard i + 4 <= b.count else { throw fail("invalid \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = b[i]
-            let d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default: throw fail("invalid \\u escape")
-            }
-            v = v << 4 | d
-            i += 1
-        }
-        return v
-    }
-
     mutating func string() throws(JSONParseError) -> String {
+        try JSONStringLiteral.decode(b, at: &i)
+    }
+}
+
+/// JSON string literals, decoded: shared by every JSON reader in the project.
+public enum JSONStringLiteral {
+    /// Decodes the string literal whose opening quote is at `i`, leaving `i` after the closing
+    /// quote. A lone surrogate escape becomes U+FFFD (and an escape after it stays its own
+    /// character); control bytes, unknown escapes and a missing closing quote are refused.
+    public static func decode(_ b: UnsafeBufferPointer<UInt8>, at i: inout Int) throws(JSONParseError) -> String {
         i += 1  // opening quote
         let start = i
         // Fast path: no escapes.
@@ -163,7 +155,7 @@ struct JSONByteParser {
                 return s
             }
             if c == UInt8(ascii: "\\") { break }
-            if c < 0x20 { throw fail("control character in string") }
+            if c < 0x20 { throw JSONParseError(reason: "control character in string", offset: i) }
             i += 1
         }
         // Escapes: decoded straight into the string's storage. An escape is never shorter than
@@ -171,67 +163,98 @@ struct JSONByteParser {
         var end = i
         while end < b.count, b[end] != UInt8(ascii: "\"") { end += b[end] == UInt8(ascii: "\\") ? 2 : 1 }
         var failure: JSONParseError?
+        var k = i
         let text = String(unsafeUninitializedCapacity: min(end, b.count) - start) { out in
-            var n = i - start
-            for k in 0..<n { out[k] = b[start + k] }
-            while i < b.count {
-                let c = b[i]
+            var n = k - start
+            for j in 0..<n { out[j] = b[start + j] }
+            func put(_ scalar: UInt32) {
+                for unit in UTF8.encode(Unicode.Scalar(scalar) ?? "\u{FFFD}")! {
+                    out[n] = unit
+                    n += 1
+                }
+            }
+            while k < b.count {
+                let c = b[k]
                 if c == UInt8(ascii: "\"") {
-                    i += 1
+                    k += 1
                     return n
                 }
-                if c < 0x20 { failure = fail("control character in string"); return 0 }
+                if c < 0x20 {
+                    failure = JSONParseError(reason: "control character in string", offset: k)
+                    return 0
+                }
                 if c != UInt8(ascii: "\\") {
                     out[n] = c
                     n += 1
-                    i += 1
+                    k += 1
                     continue
                 }
-                i += 1
-                guard i < b.count else { break }
-                let e = b[i]
-                i += 1
+                k += 1
+                guard k < b.count else { break }
+                let e = b[k]
+                k += 1
+                let plain: UInt8
                 switch e {
-                case UInt8(ascii: "\""): out[n] = 0x22
-                case UInt8(ascii: "\\"): out[n] = 0x5C
-                case UInt8(ascii: "/"): out[n] = 0x2F
-                case UInt8(ascii: "b"): out[n] = 0x08
-                case UInt8(ascii: "f"): out[n] = 0x0C
-                case UInt8(ascii: "n"): out[n] = 0x0A
-                case UInt8(ascii: "r"): out[n] = 0x0D
-                case UInt8(ascii: "t"): out[n] = 0x09
+                case UInt8(ascii: "\""): plain = 0x22
+                case UInt8(ascii: "\\"): plain = 0x5C
+                case UInt8(ascii: "/"): plain = 0x2F
+                case UInt8(ascii: "b"): plain = 0x08
+                case UInt8(ascii: "f"): plain = 0x0C
+                case UInt8(ascii: "n"): plain = 0x0A
+                case UInt8(ascii: "r"): plain = 0x0D
+                case UInt8(ascii: "t"): plain = 0x09
                 case UInt8(ascii: "u"):
-                    do throws(JSONParseError) {
-                        var scalar = try hex4()
-                        if scalar >= 0xD800, scalar < 0xDC00,
-                           i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
-                            i += 2
-                            let low = try hex4()
-                            if low >= 0xDC00, low < 0xE000 {
-                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                            } else {
-                                scalar = 0xFFFD
-                            }
-                        }
-                        for unit in UTF8.encode(Unicode.Scalar(scalar) ?? "\u{FFFD}")! {
-                            out[n] = unit
-                            n += 1
-                        }
-                        continue
-                    } catch {
-                        failure = error
+                    guard var scalar = hex4(b, k) else {
+                        failure = JSONParseError(reason: "invalid \\u escape", offset: k)
                         return 0
                     }
+                    k += 4
+                    if scalar >= 0xD800, scalar < 0xDC00,
+                       k + 1 < b.count, b[k] == UInt8(ascii: "\\"), b[k + 1] == UInt8(ascii: "u") {
+                        guard let low = hex4(b, k + 2) else {
+                            failure = JSONParseError(reason: "invalid \\u escape", offset: k + 2)
+                            return 0
+                        }
+                        k += 6
+                        if low >= 0xDC00, low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            put(0xFFFD)
+                            scalar = low
+                        }
+                    }
+                    put(scalar)
+                    continue
                 default:
-                    failure = fail("invalid escape")
+                    failure = JSONParseError(reason: "invalid escape", offset: k)
                     return 0
                 }
+                out[n] = plain
                 n += 1
             }
-            failure = fail("unterminated string")
+            failure = JSONParseError(reason: "unterminated string", offset: k)
             return 0
         }
+        i = k
         if let failure { throw failure }
         return text
+    }
+
+    /// Four hex digits at `at`, or nil.
+    static func hex4(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt32? {
+        guard at + 4 <= b.count else { return nil }
+        var v: UInt32 = 0
+        for j in at..<(at + 4) {
+            let c = b[j]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: return nil
+            }
+            v = v << 4 | d
+        }
+        return v
     }
 }

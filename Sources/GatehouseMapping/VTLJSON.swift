@@ -1,3 +1,5 @@
+import GatehouseJSON
+
 /// JSON read straight into template values, as json-smart reads it for Jayway: objects keep
 /// their order, whole numbers are Integer/Long (BigInteger, kept as digits, beyond 64 bits),
 /// numbers with a fraction or exponent are Double.
@@ -219,75 +221,7 @@ struct VTLJSONParser {
     }
 
     mutating func string() throws(Failure) -> String {
-        i += 1
-        // Fast path: no escape before the closing quote.
-        var k = i
-        while k < b.count && b[k] != 0x22 && b[k] != 0x5C && b[k] >= 0x20 { k += 1 }
-        if k < b.count && b[k] == 0x22 {
-            let s = String(decoding: UnsafeBufferPointer(rebasing: b[i..<k]), as: UTF8.self)
-            i = k + 1
-            return s
-        }
-        // Escapes: the plain run before the first one is copied at once.
-        var out: [UInt8] = []
-        out.reserveCapacity(k - i + 16)
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<k]))
-        i = k
-        while true {
-            guard i < b.count else { throw Failure() }
-            let c = b[i]
-            if c == 0x22 { i += 1; break }
-            if c == 0x5C {
-                guard i + 1 < b.count else { throw Failure() }
-                let e = b[i + 1]
-                i += 2
-                switch e {
-                case 0x22: out.append(0x22)
-                case 0x5C: out.append(0x5C)
-                case 0x2F: out.append(0x2F)
-                case 0x62: out.append(0x08)
-                case 0x66: out.append(0x0C)
-                case 0x6E: out.append(0x0A)
-                case 0x72: out.append(0x0D)
-                case 0x74: out.append(0x09)
-                case 0x75:
-                    var cp = try hex4()
-                    if cp >= 0xD800 && cp < 0xDC00, i + 1 < b.count, b[i] == 0x5C, b[i + 1] == 0x75 {
-                        i += 2
-                        let lo = try hex4()
-                        if lo >= 0xDC00 && lo < 0xE000 {
-                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
-                        } else {
-                            out.append(contentsOf: utf8(0xFFFD))
-                            cp = lo
-                        }
-                    }
-                    out.append(contentsOf: utf8(cp))
-                default: throw Failure()
-                }
-                continue
-            }
-            if c < 0x20 { throw Failure() }
-            out.append(c)
-            i += 1
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    mutating func hex4() throws(Failure) -> UInt32 {
-        guard i + 4 <= b.count else { throw Failure() }
-        var v: UInt32 = 0
-        for k in i..<(i + 4) {
-            guard let h = hexValue(b[k]) else { throw Failure() }
-            v = v << 4 | UInt32(h)
-        }
-        i += 4
-        return v
-    }
-
-    func utf8(_ cp: UInt32) -> [UInt8] {
-        guard let s = Unicode.Scalar(cp) else { return [0xEF, 0xBF, 0xBD] }
-        return Array(String(Character(s)).utf8)
+        do { return try JSONStringLiteral.decode(b, at: &i) } catch { throw Failure() }
     }
 }
 

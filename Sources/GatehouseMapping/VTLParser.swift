@@ -52,7 +52,13 @@ indirect enum VTLExpr {
     case map([(VTLExpr, VTLExpr)])
     case range(VTLExpr, VTLExpr)
     case not(VTLExpr)
-    case binary(String, VTLExpr, VTLExpr)
+    case binary(VTLOperator, VTLExpr, VTLExpr)
+}
+
+/// A binary operator (`and`, `eq`, … are spellings of the same ones).
+enum VTLOperator {
+    case or, and, equal, notEqual, less, lessOrEqual, greater, greaterOrEqual
+    case plus, minus, times, divide, remainder
 }
 
 struct VTLMacro {
@@ -578,7 +584,7 @@ struct VTLParser {
         var left = try parseAnd()
         while true {
             skipSpace()
-            if match("||") || matchWord("or") { left = .binary("||", left, try parseAnd()) } else { return left }
+            if match("||") || matchWord("or") { left = .binary(.or, left, try parseAnd()) } else { return left }
         }
     }
 
@@ -586,7 +592,7 @@ struct VTLParser {
         var left = try parseEquality()
         while true {
             skipSpace()
-            if match("&&") || matchWord("and") { left = .binary("&&", left, try parseEquality()) } else { return left }
+            if match("&&") || matchWord("and") { left = .binary(.and, left, try parseEquality()) } else { return left }
         }
     }
 
@@ -594,8 +600,8 @@ struct VTLParser {
         var left = try parseRelational()
         while true {
             skipSpace()
-            if match("==") || matchWord("eq") { left = .binary("==", left, try parseRelational()) }
-            else if match("!=") || matchWord("ne") { left = .binary("!=", left, try parseRelational()) }
+            if match("==") || matchWord("eq") { left = .binary(.equal, left, try parseRelational()) }
+            else if match("!=") || matchWord("ne") { left = .binary(.notEqual, left, try parseRelational()) }
             else { return left }
         }
     }
@@ -604,10 +610,10 @@ struct VTLParser {
         var left = try parseAdditive()
         while true {
             skipSpace()
-            if match("<=") || matchWord("le") { left = .binary("<=", left, try parseAdditive()) }
-            else if match(">=") || matchWord("ge") { left = .binary(">=", left, try parseAdditive()) }
-            else if match("<") || matchWord("lt") { left = .binary("<", left, try parseAdditive()) }
-            else if match(">") || matchWord("gt") { left = .binary(">", left, try parseAdditive()) }
+            if match("<=") || matchWord("le") { left = .binary(.lessOrEqual, left, try parseAdditive()) }
+            else if match(">=") || matchWord("ge") { left = .binary(.greaterOrEqual, left, try parseAdditive()) }
+            else if match("<") || matchWord("lt") { left = .binary(.less, left, try parseAdditive()) }
+            else if match(">") || matchWord("gt") { left = .binary(.greater, left, try parseAdditive()) }
             else { return left }
         }
     }
@@ -616,10 +622,10 @@ struct VTLParser {
         var left = try parseMultiplicative()
         while true {
             skipSpace()
-            if match("+") { left = .binary("+", left, try parseMultiplicative()) }
+            if match("+") { left = .binary(.plus, left, try parseMultiplicative()) }
             else if i < b.count && b[i] == 0x2D && !(i + 1 < b.count && b[i + 1] == 0x2D) {
                 i += 1
-                left = .binary("-", left, try parseMultiplicative())
+                left = .binary(.minus, left, try parseMultiplicative())
             } else { return left }
         }
     }
@@ -628,9 +634,9 @@ struct VTLParser {
         var left = try parseUnary()
         while true {
             skipSpace()
-            if match("*") { left = .binary("*", left, try parseUnary()) }
-            else if match("/") { left = .binary("/", left, try parseUnary()) }
-            else if match("%") { left = .binary("%", left, try parseUnary()) }
+            if match("*") { left = .binary(.times, left, try parseUnary()) }
+            else if match("/") { left = .binary(.divide, left, try parseUnary()) }
+            else if match("%") { left = .binary(.remainder, left, try parseUnary()) }
             else { return left }
         }
     }

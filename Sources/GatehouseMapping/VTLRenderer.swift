@@ -406,10 +406,10 @@ public final class VTLRenderer {
             return .bool(!(try truth(x)))
         case .binary(let op, let l, let r):
             switch op {
-            case "&&":
+            case .and:
                 guard try truth(l) else { return .bool(false) }
                 return .bool(try truth(r))
-            case "||":
+            case .or:
                 if try truth(l) { return .bool(true) }
                 return .bool(try truth(r))
             default:
@@ -429,13 +429,13 @@ public final class VTLRenderer {
         case .not(let x): return !(try truth(x))
         case .binary(let op, let l, let r):
             switch op {
-            case "&&":
+            case .and:
                 guard try truth(l) else { return false }
                 return try truth(r)
-            case "||":
+            case .or:
                 if try truth(l) { return true }
                 return try truth(r)
-            case "==", "!=", "<", "<=", ">", ">=": return try evaluate(e).truthy
+            case .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual: return try evaluate(e).truthy
             default: return false
             }
         default:
@@ -443,19 +443,19 @@ public final class VTLRenderer {
         }
     }
 
-    func binary(_ op: String, _ a: VTLValue, _ b: VTLValue) throws(VTLFlow) -> VTLValue {
+    func binary(_ op: VTLOperator, _ a: VTLValue, _ b: VTLValue) throws(VTLFlow) -> VTLValue {
         switch op {
-        case "==": return .bool(VTLRenderer.equals(a, b))
-        case "!=": return .bool(!VTLRenderer.equals(a, b))
-        case "<", "<=", ">", ">=":
+        case .equal: return .bool(VTLRenderer.equals(a, b))
+        case .notEqual: return .bool(!VTLRenderer.equals(a, b))
+        case .less, .lessOrEqual, .greater, .greaterOrEqual:
             guard let x = a.numberAsDouble, let y = b.numberAsDouble else { return .bool(false) }
             switch op {
-            case "<": return .bool(x < y)
-            case "<=": return .bool(x <= y)
-            case ">": return .bool(x > y)
+            case .less: return .bool(x < y)
+            case .lessOrEqual: return .bool(x <= y)
+            case .greater: return .bool(x > y)
             default: return .bool(x >= y)
             }
-        case "+":
+        case .plus:
             if a.isNumber && b.isNumber { return arithmetic(op, a, b) }
             // Velocity 1.7 concatenates when either side is a String; otherwise (true + false,
             // a list + a map) there is no sum.
@@ -471,24 +471,24 @@ public final class VTLRenderer {
         }
     }
 
-    func arithmetic(_ op: String, _ a: VTLValue, _ b: VTLValue) -> VTLValue {
+    func arithmetic(_ op: VTLOperator, _ a: VTLValue, _ b: VTLValue) -> VTLValue {
         if case .int(let x) = a, case .int(let y) = b {
             switch op {
-            case "+": let (r, o) = x.addingReportingOverflow(y); return o ? .double(Double(x) + Double(y)) : .int(r)
-            case "-": let (r, o) = x.subtractingReportingOverflow(y); return o ? .double(Double(x) - Double(y)) : .int(r)
-            case "*": let (r, o) = x.multipliedReportingOverflow(by: y); return o ? .double(Double(x) * Double(y)) : .int(r)
-            case "/": return y == 0 ? .null : .int(x / y)
-            case "%": return y == 0 ? .null : .int(x % y)
+            case .plus: let (r, o) = x.addingReportingOverflow(y); return o ? .double(Double(x) + Double(y)) : .int(r)
+            case .minus: let (r, o) = x.subtractingReportingOverflow(y); return o ? .double(Double(x) - Double(y)) : .int(r)
+            case .times: let (r, o) = x.multipliedReportingOverflow(by: y); return o ? .double(Double(x) * Double(y)) : .int(r)
+            case .divide: return y == 0 ? .null : .int(x / y)
+            case .remainder: return y == 0 ? .null : .int(x % y)
             default: return .null
             }
         }
         guard let x = a.numberAsDouble, let y = b.numberAsDouble else { return .null }
         switch op {
-        case "+": return .double(x + y)
-        case "-": return .double(x - y)
-        case "*": return .double(x * y)
-        case "/": return y == 0 ? .null : .double(x / y)
-        case "%": return y == 0 ? .null : .double(x.truncatingRemainder(dividingBy: y))
+        case .plus: return .double(x + y)
+        case .minus: return .double(x - y)
+        case .times: return .double(x * y)
+        case .divide: return y == 0 ? .null : .double(x / y)
+        case .remainder: return y == 0 ? .null : .double(x.truncatingRemainder(dividingBy: y))
         default: return .null
         }
     }

@@ -22,7 +22,7 @@ import Testing
         (#""plain prefix\tthen \"quoted\" and \/ \b\f\r""#, "plain prefix\tthen \"quoted\" and / \u{8}\u{C}\r"),
         (#""\u0041\u00e9\u20ac\ud83d\ude00z""#, "Aé€😀z"),
         (#""x\ud800y""#, "x\u{FFFD}y"),
-        (#""x\ud800\u0041y""#, "x\u{FFFD}y"),
+        (#""x\ud800\u0041y""#, "x\u{FFFD}Ay"),
         (#""\\""#, "\\"),
         (#""é\n☃""#, "é\n☃"),
     ])
