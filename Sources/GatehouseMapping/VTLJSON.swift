@@ -260,10 +260,12 @@ final class ScratchStack<Element> {
     /// The elements from `start` to the top, moved into an array; the stack shrinks to `start`.
     func popArray(from start: Int) -> [Element] {
         let n = count - start
-        let a = [Element](unsafeUninitializedCapacity: n) { buf, initialized in
-            buf.baseAddress!.moveInitialize(from: base + start, count: n)
-            initialized = n
-        }
+        // Not Array(unsafeUninitializedCapacity:): that allocates through the runtime's generic
+        // path, which looks the storage class up dynamically on every call; reserveCapacity is
+        // specialised here. Each element is moved (no retain, no release).
+        var a: [Element] = []
+        a.reserveCapacity(n)
+        for k in start..<count { a.append((base + k).move()) }
         count = start
         return a
     }
