@@ -38,12 +38,14 @@ extension VTLRenderer {
 
     // MARK: String
 
+    /// String methods whose arguments are Strings (built once, not at every call).
+    static let stringArgMethods: Set<String> = ["indexOf", "lastIndexOf", "contains", "startsWith", "endsWith", "concat",
+                                                "compareTo", "replace", "replaceAll", "replaceFirst", "matches", "split",
+                                                "equalsIgnoreCase"]
+
     func stringMethod(_ s: String, _ name: String, _ args: [VTLValue]) throws -> VTLValue? {
         // A null where Java expects a String argument is a NullPointerException.
-        let stringArgMethods: Set<String> = ["indexOf", "lastIndexOf", "contains", "startsWith", "endsWith", "concat",
-                                             "compareTo", "replace", "replaceAll", "replaceFirst", "matches", "split",
-                                             "equalsIgnoreCase"]
-        if stringArgMethods.contains(name), args.contains(where: \.isNull) {
+        if args.contains(where: \.isNull), VTLRenderer.stringArgMethods.contains(name) {
             // Only when Java would pick a method: every other argument of a fitting type.
             let fits = args.allSatisfy { a in
                 switch a {

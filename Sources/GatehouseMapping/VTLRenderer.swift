@@ -89,6 +89,8 @@ public final class VTLRenderer {
     public func render(_ template: VTLTemplate) throws(VTLRenderError) -> String {
         for (k, m) in template.macros where macros[k] == nil { macros[k] = m }
         out.removeAll(keepingCapacity: true)
+        // Output is usually about the template's size: room for twice that saves most regrowth.
+        out.reserveCapacity(min(2 * template.source.utf8.count, limits.outputBytes))
         do throws(VTLFlow) {
             try renderNodes(template.nodes)
         } catch {
