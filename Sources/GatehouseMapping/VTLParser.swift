@@ -31,12 +31,21 @@ final class VTLReference {
     /// The reference as written, e.g. `$!{a.b}`: what an unrendered reference prints.
     let source: String
 
+    /// `$foreach.hasNext` and its kin, recognised once here so a loop reads them without
+    /// comparing names on every iteration.
+    let loopProperty: ForeachScope.Property?
+
     init(silent: Bool, root: String, rootID: Int, parts: [Part], source: String) {
         self.silent = silent
         self.root = root
         self.rootID = rootID
         self.parts = parts
         self.source = source
+        if rootID == VTLSymbols.foreach, parts.count == 1, case .property(let name) = parts[0] {
+            loopProperty = ForeachScope.Property(rawValue: name)
+        } else {
+            loopProperty = nil
+        }
     }
 }
 

@@ -135,6 +135,8 @@ public final class VTLRenderer {
                 // Digits straight into the output, without a String.
                 appendDecimal(n)
                 if out.count > limits.outputBytes { try write("") }
+            case .double(let d):
+                try write(javaDouble(d))
             default: try write(try display(v))
             }
         case .escapedReference(let n, let r):
@@ -287,6 +289,7 @@ public final class VTLRenderer {
     }
 
     func evaluate(_ r: VTLReference) throws(VTLFlow) -> VTLValue {
+        if let p = r.loopProperty, let s = foreachStack.last { return s.value(p) }
         var v = lookup(r.rootID)
         for part in r.parts {
             switch part {
@@ -533,13 +536,24 @@ final class ForeachScope: VTLObject {
 
     init(parent: ForeachScope?) { self.parent = parent }
 
+    /// The properties that read the loop's state.
+    enum Property: String {
+        case index, count, hasNext, first, last
+    }
+
+    func value(_ p: Property) -> VTLValue {
+        switch p {
+        case .index: return .int(index)
+        case .count: return .int(index + 1)
+        case .hasNext: return .bool(hasNext)
+        case .first: return .bool(index == 0)
+        case .last: return .bool(!hasNext)
+        }
+    }
+
     func property(_ name: String, _ r: VTLRenderer) -> VTLValue? {
+        if let p = Property(rawValue: name) { return value(p) }
         switch name {
-        case "index": return .int(index)
-        case "count": return .int(index + 1)
-        case "hasNext": return .bool(hasNext)
-        case "first": return .bool(index == 0)
-        case "last": return .bool(!hasNext)
         case "parent": return parent.map { .object($0) } ?? .null
         case "topmost":
             var s = self
