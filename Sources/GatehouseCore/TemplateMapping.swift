@@ -32,11 +32,11 @@ struct TemplateScope {
 
     func input(body: [UInt8], for template: VTLTemplate) -> MappingInput {
         var m = MappingInput(body: String(decoding: body, as: UTF8.self))
-        if template.reads("stageVariables") {
+        if template.readsStageVariables {
             m.stageVariables = match.stage.variables.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
-        if template.reads("context") { m.contextMap = contextMap() }
-        guard template.reads("input.params") else { return m }
+        if template.readsContext { m.contextMap = contextMap() }
+        guard template.readsParams else { return m }
         m.path = match.pathParameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         var seen = Set<String>()
         if !request.query.isEmpty {

@@ -32,7 +32,7 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
                           limits: VTLLimits = VTLLimits()) throws(VTLRenderError) -> (output: String, overrides: VTLMap) {
     let r = VTLRenderer(limits: limits)
     let params = VTLMap()
-    if template.reads("input.params") {
+    if template.readsParams {
         for (section, pairs) in [("path", input.path), ("querystring", input.querystring), ("header", input.header)] {
             let m = VTLMap()
             for (k, v) in pairs { m.put(k, .string(v)) }
@@ -43,7 +43,7 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
     r.setVariable("util", .object(UtilObject.shared))
     // Only what the template can reach is built: most templates never read $context.
     let overrides = VTLMap()
-    if template.reads("context") {
+    if template.readsContext {
         var ctx = VTLMap()
         if let m = input.contextMap {
             ctx = m
@@ -58,7 +58,7 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
         overrides.put("requestOverride", .map(requestOverride))
         overrides.put("responseOverride", .map(responseOverride))
     }
-    if template.reads("stageVariables") {
+    if template.readsStageVariables {
         let stage = VTLMap()
         for (k, v) in input.stageVariables { stage.put(k, .string(v)) }
         r.setVariable("stageVariables", .map(stage))

@@ -28,6 +28,11 @@ public final class VTLTemplate: @unchecked Sendable {
     /// Whether the template can read `name` (`context`, `input.params`, …).
     public func reads(_ name: String) -> Bool { dynamic || reads.contains(name) }
 
+    /// The three answers every render asks, found once.
+    public let readsParams: Bool
+    public let readsContext: Bool
+    public let readsStageVariables: Bool
+
     /// API Gateway's mapping template size limit.
     public static let maxTemplateBytes = 300 * 1024
 
@@ -41,6 +46,9 @@ public final class VTLTemplate: @unchecked Sendable {
         self.source = source
         reads = p.reads
         dynamic = p.dynamic
+        readsParams = p.dynamic || p.reads.contains("input.params")
+        readsContext = p.dynamic || p.reads.contains("context")
+        readsStageVariables = p.dynamic || p.reads.contains("stageVariables")
     }
 }
 
