@@ -151,16 +151,12 @@ public final class VTLMap {
     init(distinctKeys keys: [String], values: [VTLValue]) {
         self.keys = keys
         self.vals = values
-        if keys.count > 12 {
-            var d: [String: Int] = [:]
-            for (i, k) in keys.enumerated() { d[k] = i }
-            index = d
-        }
+        if keys.count > 12 { rebuildIndex() }
     }
 
     /// A map from parallel key and value arrays (a JSON object as parsed); a repeated key
     /// keeps its first position and last value, as a LinkedHashMap does.
-    init(keys: [String], values: [VTLValue]) {
+    convenience init(keys: [String], values: [VTLValue]) {
         var unique = true
         if keys.count <= 12 {
             outer: for i in keys.indices {
@@ -170,16 +166,18 @@ public final class VTLMap {
             unique = Set(keys).count == keys.count
         }
         if unique {
-            self.keys = keys
-            self.vals = values
-            if keys.count > 12 {
-                var d: [String: Int] = [:]
-                for (i, k) in keys.enumerated() { d[k] = i }
-                index = d
-            }
+            self.init(distinctKeys: keys, values: values)
         } else {
+            self.init()
             for (k, v) in zip(keys, values) { put(k, v) }
         }
+    }
+
+    /// A dictionary from key to position, once a map is past a dozen keys.
+    private func rebuildIndex() {
+        var d: [String: Int] = [:]
+        for (i, k) in keys.enumerated() { d[k] = i }
+        index = d
     }
 
     public var count: Int { keys.count }
@@ -208,9 +206,7 @@ public final class VTLMap {
         if index != nil {
             index![key] = keys.count - 1
         } else if keys.count > 12 {
-            var d: [String: Int] = [:]
-            for (i, k) in keys.enumerated() { d[k] = i }
-            index = d
+            rebuildIndex()
         }
         return .null
     }
@@ -220,11 +216,7 @@ public final class VTLMap {
         guard let i = slot(key) else { return .null }
         let old = vals.remove(at: i)
         keys.remove(at: i)
-        if index != nil {
-            var d: [String: Int] = [:]
-            for (k, name) in keys.enumerated() { d[name] = k }
-            index = d
-        }
+        if index != nil { rebuildIndex() }
         return old
     }
 
