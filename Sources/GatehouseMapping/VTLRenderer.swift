@@ -321,8 +321,10 @@ public final class VTLRenderer {
         var result: VTLValue?
         switch v {
         case .map(let m):
-            result = m.get(name) ?? .null
-            if name == "class" { result = .string("class java.util.LinkedHashMap") }
+            // The common case first: a key that is there, not "class".
+            if name.utf8.count == 5 && name == "class" { return .string("class java.util.LinkedHashMap") }
+            if let found = m.get(name), !found.isNull { return found }
+            return .string("")
         case .object(let o):
             result = o.property(name, self)
         case .string(let s):
