@@ -22,13 +22,8 @@ public final class VTLTemplate: @unchecked Sendable {
     let nodes: [VTLNode]
     let macros: [String: VTLMacro]
     public let source: String
-    let reads: Set<String>
-    let dynamic: Bool
-
-    /// Whether the template can read `name` (`context`, `input.params`, …).
-    public func reads(_ name: String) -> Bool { dynamic || reads.contains(name) }
-
-    /// The three answers every render asks, found once.
+    /// Whether the template can read `input.params`, `context`, `stageVariables` (what the
+    /// parser saw it name; `#evaluate` can reach anything): a render builds only those.
     public let readsParams: Bool
     public let readsContext: Bool
     public let readsStageVariables: Bool
@@ -44,11 +39,11 @@ public final class VTLTemplate: @unchecked Sendable {
         nodes = try p.parseTemplate()
         macros = p.macros
         self.source = source
-        reads = p.reads
-        dynamic = p.dynamic
-        readsParams = p.dynamic || p.reads.contains("input.params")
-        readsContext = p.dynamic || p.reads.contains("context")
-        readsStageVariables = p.dynamic || p.reads.contains("stageVariables")
+        let reads = p.reads, dynamic = p.dynamic
+        func can(_ name: String) -> Bool { dynamic || reads.contains(name) }
+        readsParams = can("input.params")
+        readsContext = can("context")
+        readsStageVariables = can("stageVariables")
     }
 }
 
