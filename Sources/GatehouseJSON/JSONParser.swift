@@ -164,7 +164,7 @@ public enum JSONStringLiteral {
         while end < b.count, b[end] != UInt8(ascii: "\"") { end += b[end] == UInt8(ascii: "\\") ? 2 : 1 }
         var failure: JSONParseError?
         var k = i
-        let text = String(unsafeUninitializedCapacity: min(end, b.count) - start) { out in
+        let text = decoded(capacity: min(end, b.count) - start) { out in
             var n = k - start
             for j in 0..<n { out[j] = b[start + j] }
             func put(_ scalar: UInt32) {
@@ -238,6 +238,17 @@ public enum JSONStringLiteral {
         i = k
         if let failure { throw failure }
         return text
+    }
+
+    /// The string `fill` writes into a scratch buffer of `capacity` bytes (on the stack when
+    /// small), returning how many it wrote. Cheaper than String(unsafeUninitializedCapacity:)
+    /// for the short strings JSON is made of; invalid UTF-8 is repaired the same way.
+    @inline(__always)
+    static func decoded(capacity: Int, _ fill: (UnsafeMutableBufferPointer<UInt8>) -> Int) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(capacity, 1)) { out in
+            let n = fill(out)
+            return String(decoding: UnsafeBufferPointer(rebasing: out[..<n]), as: UTF8.self)
+        }
     }
 
     /// Four hex digits at `at`, or nil.

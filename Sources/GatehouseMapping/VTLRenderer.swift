@@ -139,7 +139,8 @@ public final class VTLRenderer {
                 appendDecimal(n)
                 if out.count > limits.outputBytes { try write("") }
             case .double(let d):
-                try write(javaDouble(d))
+                appendJavaDouble(d, to: &out)
+                if out.count > limits.outputBytes { try write("") }
             default: try write(try display(v))
             }
         case .escapedReference(let n, let r):

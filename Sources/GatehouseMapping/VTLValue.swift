@@ -244,6 +244,57 @@ public final class VTLMap {
 
 /// Java's `Double.toString`: plain decimal for 1e-3 ≤ |d| < 1e7 (always with a fraction
 /// digit), otherwise `d.dddE±n`; the shortest digits that read back as the same double.
+/// Appends `javaDouble(d)`'s bytes. A value written with at most four decimals and under 10^7
+/// (prices, quantities) is written from its scaled integer, without building the shortest
+/// digits through a String: when `m / 10^k` converts back to exactly `d` for the smallest
+/// such k, those digits are the shortest that round-trip (the spacing of doubles below 10^7
+/// is far finer than 10^-4, so no other k-decimal string does), which is what Java prints.
+func appendJavaDouble(_ d: Double, to out: inout [UInt8]) {
+    let magnitude = abs(d)
+    if magnitude >= 1e-3 && magnitude < 1e7 {
+        var scale = 1.0
+        for k in 0...4 {
+            let m = (magnitude * scale).rounded()
+            if m / scale == magnitude {
+                if d < 0 { out.append(0x2D) }
+                appendScaled(UInt64(m), decimals: k, to: &out)
+                return
+            }
+            scale *= 10
+        }
+    }
+    out.append(contentsOf: javaDouble(d).utf8)
+}
+
+/// `m / 10^decimals` in plain digits with at least one decimal ("0.05", "12.0").
+@inline(__always)
+private func appendScaled(_ m: UInt64, decimals: Int, to out: inout [UInt8]) {
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: room for 20 digits
+    var v = m
+    var n = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        repeat {
+            d[n] = UInt8(v % 10) + 0x30
+            v /= 10
+            n += 1
+        } while v > 0 || n <= decimals   // at least one digit before the point
+        var k = n - 1
+        while k >= decimals {
+            out.append(d[k])
+            k -= 1
+        }
+        out.append(0x2E)
+        if decimals == 0 {
+            out.append(0x30)
+        } else {
+            while k >= 0 {
+                out.append(d[k])
+                k -= 1
+            }
+        }
+    }
+}
+
 func javaDouble(_ d: Double) -> String {
     if d.isNaN { return "NaN" }
     if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
@@ -326,7 +377,8 @@ func writeJSON(_ v: VTLValue, into out: inout [UInt8], depth: Int = 0) {
     case .bool(let b): if b { out.append(contentsOf: "true".utf8) } else { out.append(contentsOf: "false".utf8) }
     case .int(let n): out.append(contentsOf: String(n).utf8)
     case .bigInt(let s): out.append(contentsOf: s.utf8)
-    case .double(let d): out.append(contentsOf: (d.isFinite ? javaDouble(d) : "null").utf8)
+    case .double(let d):
+        if d.isFinite { appendJavaDouble(d, to: &out) } else { out.append(contentsOf: "null".utf8) }
     case .string(let s): writeJSONString(s, into: &out)
     case .list(let l):
         out.append(0x5B)

@@ -13,6 +13,32 @@ import Testing
         #expect(javaDouble(c.0) == c.1)
     }
 
+    /// The direct writer's fast path (at most four decimals, under 10^7) must print exactly
+    /// what the general conversion prints: prices, near misses (0.1 + 0.2), negatives, powers
+    /// of ten, the range's edges, and a sweep of random doubles of every shape.
+    @Test func directDoubleWriterAgreesWithJavaDouble() {
+        var values: [Double] = [0.99, 4.49, 11.49, -7.25, 0.05, 0.001, 0.0011, 0.0001, 12.0, 1e7, 9999999.9999,
+                                9999999.99999, 0.1 + 0.2, 1.0 / 3.0, 123.4567, 123.45678, -0.5, 1e-3, 2.675, 0.3]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let whole = Double(Int.random(in: 0..<10_000_000, using: &rng))
+            let k = Int.random(in: 0...6, using: &rng)
+            var p = 1.0
+            for _ in 0..<k { p *= 10 }
+            values.append((whole / p) * (Bool.random(using: &rng) ? 1 : -1))
+            values.append(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng)))
+            values.append(Double.random(in: 1e-3..<1e7, using: &rng))
+        }
+        var mismatches: [String] = []
+        for v in values where v.isFinite {
+            var out: [UInt8] = []
+            appendJavaDouble(v, to: &out)
+            let direct = String(decoding: out, as: UTF8.self)
+            if direct != javaDouble(v) { mismatches.append("\(v.bitPattern): \(direct) vs \(javaDouble(v))") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+    }
+
     @Test func escapeJavaScriptAsCommonsLang26() {
         #expect(UtilObject.escapeJavaScript("it's \"q\" / \\ \n\t é ☃") == "it\\'s \\\"q\\\" \\/ \\\\ \\n\\t \\u00E9 \\u2603")
         #expect(UtilObject.escapeJavaScript("\u{01}") == "\\u0001")
