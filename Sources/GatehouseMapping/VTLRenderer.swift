@@ -109,10 +109,10 @@ public final class VTLRenderer {
     // MARK: - nodes
 
     func write(_ s: String) throws(VTLFlow) {
-        // Native strings hand over their bytes at once (a copy, not a walk over the view).
-        if s.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
-            out.append(contentsOf: s.utf8)
-        }
+        // The bytes at once (a copy, not a walk over the view); a small string's are spilled
+        // to the stack first.
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
         if out.count > limits.outputBytes {
             throw VTLFlow.fail(VTLRenderError("the rendered template is larger than \(limits.outputBytes) bytes"))
         }
@@ -244,12 +244,13 @@ public final class VTLRenderer {
             foreachStack.removeLast()
             set(name, saved)
         }
+        let count = min(items.count, limits.foreachIterations)
         var index = 0
-        for item in items {
-            if index >= limits.foreachIterations { break }
+        while index < count {
             scope.index = index
-            scope.hasNext = index + 1 < items.count && index + 1 < limits.foreachIterations
-            set(name, item)
+            scope.hasNext = index + 1 < count
+            // Straight from the array into the variable's slot: one retain, no copy between.
+            if name < slots.count { slots[name] = items[index] } else { set(name, items[index]) }
             do throws(VTLFlow) {
                 try renderNodes(body)
             } catch {
