@@ -11,6 +11,8 @@ indirect enum VTLNode {
     case breakLoop
     case stop
     case macroCall(String, [VTLExpr], String)
+    /// `#@name(args) body #end`: the macro's name, arguments, body and the source.
+    case blockMacroCall(String, [VTLExpr], [VTLNode], String)
     case define(Int, [VTLNode])
     case evaluate(VTLExpr)
 }
@@ -85,6 +87,26 @@ public struct VTLParseError: Error, CustomStringConvertible {
     public var description: String { "\(message) at line \(line), column \(column)" }
 }
 
+/// The states of Velocity 1.7's lexer that outlast a token at block level. Its lexer keeps a
+/// stack of states and pops it unevenly: a `$` pops only a finished plain reference, so a `$`
+/// straight after `$a.b` (left in the after-a-dot state) buries that state under the new
+/// reference, and the lexer returns to it when the new reference ends, or when a directive or
+/// comment that began there ends. Back in it, a `(` opens a method's arguments (a `'` there
+/// starts a string literal that must close; spaces, `,` and `)` are parse errors) and `##` is
+/// not a comment. Velocity's behaviour, recorded against its 1.7 engine in
+/// Tests/GatehouseMappingTests (LexerStateTests) and the differential corpus.
+enum LexState {
+    /// Plain text.
+    case text
+    /// After `$name`, `$name[i]` or a method call's `)`: the next character ends the reference.
+    case reference
+    /// After `.name` (or `.name[i]`): a `(` here opens arguments.
+    case refModifier
+    /// Inside the arguments opened at block level: only words, numbers, strings and
+    /// references read as text; anything else is an error.
+    case refArgs
+}
+
 /// A recursive-descent parser over the template's UTF-8 bytes.
 struct VTLParser {
     let b: [UInt8]
@@ -97,6 +119,10 @@ struct VTLParser {
     /// Nesting of blocks and expressions. A template can come from a request (`#evaluate`), so
     /// nesting is bounded rather than left to the stack.
     var depth = 0
+    /// Velocity 1.7's lexer state between block-level tokens, where it changes what the text
+    /// after a reference means (see `LexState`), and the states it returns to.
+    var lexState: LexState = .text
+    var lexStack: [LexState] = []
     static let maxDepth = 200
 
     mutating func enter() throws(VTLParseError) {
@@ -151,22 +177,18 @@ struct VTLParser {
         while i < b.count {
             let c = b[i]
             if c == 0x24 {  // $
+                beginReference()
                 if let ref = try parseReference() {
                     flush()
                     nodes.append(.reference(ref))
-                    if i < b.count && b[i] == 0x7D {
+                    endReference(ref)
+                    if i < b.count && b[i] == 0x7D && lexState != .text && lexState != .refArgs {
                         // A } straight after a reference is a token of its own in Velocity's
-                        // lexer, so spaces after it start a new token (before #set, eaten).
+                        // lexer (it pops), so spaces after it start a new token (before #set, eaten).
                         text.append(0x7D)
                         i += 1
+                        lexPop()
                         runStart = text.count
-                        continue
-                    }
-                    if case .property? = ref.parts.last, !ref.source.hasSuffix("}"),
-                       i + 1 < b.count, b[i] == 0x23, b[i + 1] == 0x23 {
-                        // Velocity 1.7 reads "##" straight after `$a.b` as text.
-                        text.append(contentsOf: [0x23, 0x23])
-                        i += 2
                     }
                     continue
                 }
@@ -174,6 +196,10 @@ struct VTLParser {
                 if i == b.count - 1 { throw error("Lexical error: encountered <EOF>", at: b.count) }
                 text.append(c)
                 i += 1
+                if b[i] == 0x21 {  // `$!` is one token
+                    text.append(0x21)
+                    i += 1
+                }
                 continue
             }
             if c == 0x5C {  // backslashes
@@ -181,34 +207,46 @@ struct VTLParser {
                 while i + n < b.count && b[i + n] == 0x5C { n += 1 }
                 let save = i
                 i += n
-                if i < b.count && b[i] == 0x24, let ref = try parseReference() {
-                    flush()
-                    nodes.append(.escapedReference(n, ref))
-                    continue
+                if i < b.count && b[i] == 0x24 {
+                    // `\$a` is lexed as a reference token: it pops and pushes as `$` does.
+                    let state = (lexState, lexStack.count)
+                    beginReference()
+                    if let ref = try parseReference() {
+                        flush()
+                        nodes.append(.escapedReference(n, ref))
+                        endReference(ref)
+                        continue
+                    }
+                    (lexState, _) = state
+                    lexStack.removeSubrange(state.1...)
                 }
-                if i < b.count && b[i] == 0x23, let word = directiveWord(at: i),
-                   VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil,
-                   word.end < b.count && b[word.end] == 0x40 {
-                    // "\#if@…" is neither an escape nor a directive to Velocity: plain text.
-                    text.append(contentsOf: repeatElement(0x5C, count: n))
-                    text.append(contentsOf: b[i..<word.end])
-                    i = word.end
-                    continue
-                }
-                if i < b.count && b[i] == 0x23, let word = directiveWord(at: i),
-                   VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil {
-                    // \#directive: half the backslashes, then the directive as text (odd) or live (even).
-                    text.append(contentsOf: repeatElement(0x5C, count: n / 2))
-                    if n % 2 == 1 {
+                i = save
+                if try readInState(&text) { continue }
+                i = save + n
+                if i < b.count && b[i] == 0x23, let word = directiveWord(at: i) {
+                    let known = VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil
+                    if n % 2 == 1 && !known {
+                        // `\#word` with an odd count is one escaped-directive token for any word:
+                        // printed as written, and what follows it is plain text.
+                        text.append(contentsOf: repeatElement(0x5C, count: n))
                         text.append(contentsOf: b[i..<word.end])
                         i = word.end
                         runStart = text.count
                         continue
                     }
-                    // Even: fall through to the directive below with the backslashes written.
-                    continue
+                    if known {
+                        // \#directive: half the backslashes, then the directive as text (odd) or live (even).
+                        text.append(contentsOf: repeatElement(0x5C, count: n / 2))
+                        if n % 2 == 1 {
+                            text.append(contentsOf: b[i..<word.end])
+                            i = word.end
+                            runStart = text.count
+                            continue
+                        }
+                        // Even: fall through to the directive below with the backslashes written.
+                        continue
+                    }
                 }
-                i = save + n
                 if i == b.count - 1 && (b[i] == 0x23 || b[i] == 0x24) {
                     throw error("Lexical error: encountered <EOF>", at: b.count)
                 }
@@ -218,6 +256,26 @@ struct VTLParser {
             if c == 0x23 {  // #
                 let next: UInt8 = i + 1 < b.count ? b[i + 1] : 0
                 if next == 0x23 {  // ## comment, through the end of the line
+                    switch lexState {
+                    case .refModifier:
+                        // Not a comment in this state: the first # pops it as a directive's would,
+                        // the second starts a directive if a name follows; else both are text.
+                        lexPop()
+                        if let word = directiveWord(at: i + 1),
+                           VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil {
+                            i += 1
+                        } else {
+                            text.append(0x23)
+                            i += 1
+                        }
+                        continue
+                    case .refArgs:
+                        throw error("Encountered \"##\" in a method's arguments", at: i)
+                    case .reference:
+                        lexPop()
+                    case .text:
+                        break
+                    }
                     i += 2
                     while i < b.count && b[i] != 0x0A && b[i] != 0x0D { i += 1 }
                     if i < b.count && b[i] == 0x0D { i += 1 }
@@ -254,14 +312,12 @@ struct VTLParser {
                         while k < text.count && (isAlpha(text[k]) || isDigit(text[k]) || text[k] == 0x5F) { k += 1 }
                         if k > 0 && text[k...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { text.removeSubrange(k...) }
                     }
+                    // A directive pops a reference's state once (#set never does).
+                    if name != "set" && (lexState == .reference || lexState == .refModifier) { lexPop() }
                     if until.contains(name) || (name == "end" || name == "else" || name == "elseif") {
                         guard until.contains(name) else { throw error("#\(name) without a matching block", at: i) }
                         flush()
                         i = word.end
-                        if name == "end" && i < b.count && b[i] == 0x40 {
-                            // Velocity 1.7 reads "#end@" as the start of something unfinished.
-                            throw error("Encountered <EOF> after #end@", at: i)
-                        }
                         if name != "elseif" { eatNewline() }
                         return (nodes, name)
                     }
@@ -279,18 +335,128 @@ struct VTLParser {
                         runStart = text.count
                         continue
                     }
+                    // `#word` that is not a directive here: text.
+                    text.append(contentsOf: b[i..<word.end])
+                    i = word.end
+                    continue
                 }
+                if lexState == .refArgs { throw error("Lexical error: encountered \"#\" in a method's arguments", at: i) }
                 // Nor on a lone #.
                 if i == b.count - 1 { throw error("Lexical error: encountered <EOF>", at: b.count) }
+                _ = try readInState(&text)
                 text.append(c)
                 i += 1
                 continue
             }
+            if try readInState(&text) { continue }
             text.append(c)
             i += 1
         }
         flush()
         return (nodes, nil)
+    }
+
+    // MARK: - lexer state
+
+    mutating func lexPop() {
+        lexState = lexStack.popLast() ?? .text
+    }
+
+    /// A `$` (or `\\$`): it pops a finished plain reference, then pushes the state it is in.
+    mutating func beginReference() {
+        if lexState == .reference { lexPop() }
+        lexStack.append(lexState)
+        lexState = .reference
+    }
+
+    /// The state a reference leaves: `}` pops; `.name` (indexes after it aside) leaves the
+    /// after-a-dot state; anything else (a name, an index, a call's `)`) the reference state.
+    mutating func endReference(_ ref: VTLReference) {
+        if ref.source.utf8.last == 0x7D {
+            lexPop()
+            return
+        }
+        lexState = .reference
+        for part in ref.parts.reversed() {
+            if case .index = part { continue }
+            if case .property = part { lexState = .refModifier }
+            break
+        }
+    }
+
+    /// Reads the character at `i` in the lexer's state; true when that consumed it (text, in
+    /// `text`), false when it is plain text to the caller. A state the character ends is
+    /// popped first, and the character read again in the state below.
+    mutating func readInState(_ text: inout [UInt8]) throws(VTLParseError) -> Bool {
+        let c = b[i]
+        while true {
+            switch lexState {
+            case .text:
+                return false
+            case .reference, .refModifier:
+                // Spaces before #set belong to its token, which does not pop.
+                if c == 0x20 || c == 0x09 {
+                    var k = i
+                    while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
+                    if k < b.count && b[k] == 0x23, directiveWord(at: k)?.name == "set" { return false }
+                }
+                if lexState == .refModifier {
+                    if c == 0x28 {  // ( opens arguments
+                        text.append(c)
+                        i += 1
+                        lexState = .refArgs
+                        return true
+                    }
+                    if isAlpha(c) || c == 0x5F || c == 0x7B {
+                        // A bare word is a reference of its own name to the parser; { is text.
+                        text.append(c)
+                        i += 1
+                        while c != 0x7B && i < b.count && (isAlpha(b[i]) || isDigit(b[i]) || b[i] == 0x5F || b[i] == 0x2D) {
+                            text.append(b[i])
+                            i += 1
+                        }
+                        return true
+                    }
+                }
+                lexPop()
+            case .refArgs:
+                try readInArguments(&text)
+                return true
+            }
+        }
+    }
+
+    /// A character in arguments opened at block level (Velocity parses them as text): words,
+    /// numbers and closed string literals are written as they stand; `.name` switches back to
+    /// the after-a-dot state; anything else is an error.
+    mutating func readInArguments(_ text: inout [UInt8]) throws(VTLParseError) {
+        let c = b[i]
+        let start = i
+        if c == 0x22 || c == 0x27 {
+            var k = i + 1
+            while k < b.count && b[k] != c { k += 1 }
+            guard k < b.count else { throw error("Lexical error: encountered <EOF> in a string literal", at: b.count) }
+            i = k + 1
+        } else if isDigit(c) || (c == 0x2D && i + 1 < b.count && isDigit(b[i + 1])) {
+            i += 1
+            while i < b.count && isDigit(b[i]) { i += 1 }
+        } else if isAlpha(c) || c == 0x5F {
+            while i < b.count && (isAlpha(b[i]) || isDigit(b[i]) || b[i] == 0x5F || b[i] == 0x2D) { i += 1 }
+            let word = b[start..<i]
+            if word.elementsEqual("true".utf8) || word.elementsEqual("false".utf8) {
+                throw error("Encountered \"\(String(decoding: word, as: UTF8.self))\" in a method's arguments", at: start)
+            }
+        } else if c == 0x2E && i + 1 < b.count && (isAlpha(b[i + 1]) || b[i + 1] == 0x5F) {
+            // `.name`: the word before it and this one make one reference to the parser, which
+            // prints only the first; the state is the after-a-dot one again.
+            i += 1
+            while i < b.count && (isAlpha(b[i]) || isDigit(b[i]) || b[i] == 0x5F || b[i] == 0x2D) { i += 1 }
+            lexState = .refModifier
+            return
+        } else {
+            throw error("Encountered \"\(String(decoding: [c], as: UTF8.self))\" in a method's arguments", at: i)
+        }
+        text.append(contentsOf: b[start..<i])
     }
 
     /// `#name` or `#{name}` at `p`: the name and where it ends.
@@ -299,8 +465,10 @@ struct VTLParser {
         var braced = false
         if k < b.count && b[k] == 0x7B { braced = true; k += 1 }
         let start = k
-        guard k < b.count, isAlpha(b[k]) else { return nil }
-        while k < b.count && (isAlpha(b[k]) || isDigit(b[k]) || b[k] == 0x5F) { k += 1 }
+        // Velocity 1.7 reads `@` and `_` as letters of a directive's name: `#else@` is a
+        // directive named "else@" (unknown, so text), not `#else` and "@".
+        guard k < b.count, isAlpha(b[k]) || b[k] == 0x40 || b[k] == 0x5F else { return nil }
+        while k < b.count && (isAlpha(b[k]) || isDigit(b[k]) || b[k] == 0x5F || b[k] == 0x40) { k += 1 }
         let name = String(decoding: b[start..<k], as: UTF8.self)
         if braced {
             guard k < b.count && b[k] == 0x7D else { return nil }
@@ -338,7 +506,10 @@ struct VTLParser {
         switch name {
         case "set":
             i = word.end
-            guard openParen() else { i = start; return nil }
+            guard openParen(lineBreaks: false) else {
+                // `#set` then a line break then `(` is no #set to Velocity: a call of "set".
+                return try parseMacroCall(name, start: start)
+            }
             skipSpace()
             guard i < b.count, b[i] == 0x24, let lhs = try parseReference() else { throw error("#set needs a reference before =") }
             skipSpace()
@@ -446,30 +617,49 @@ struct VTLParser {
             guard openParen() else { i = start; return nil }
             throw error("#\(name) is not available: templates cannot read files")
         default:
-            // A macro call: #name( args ).
             i = word.end
-            guard openParen() else { i = start; return nil }
-            var args: [VTLExpr] = []
-            while true {
-                skipSpace()
-                if i < b.count && b[i] == 0x29 { break }
-                if i < b.count && b[i] == 0x2C { i += 1; continue }
-                args.append(try parsePrimary())
-            }
-            try closeParen("#\(name)")
-            let sourceEnd = i
-            eatNewline()
-            // An undefined macro prints as written, line break included.
-            let source = String(decoding: b[start..<sourceEnd], as: UTF8.self)
-            let eaten = String(decoding: b[sourceEnd..<i], as: UTF8.self)
-            return .macroCall(name, args, source + eaten)
+            return try parseMacroCall(name, start: start)
         }
     }
 
-    /// Optional spaces/tabs then `(`.
-    mutating func openParen() -> Bool {
+    /// `#name( args )` at `start` (`i` after the name): a macro call. `#@name( args ) … #end`
+    /// is a block macro call, whose body the macro reads as `$bodyContent`. A defined macro
+    /// may be called without parentheses; any other `#name` without them is text (nil).
+    mutating func parseMacroCall(_ name: String, start: Int) throws(VTLParseError) -> VTLNode? {
+        let block = name.utf8.first == 0x40
+        let macroName = block ? String(name.dropFirst()) : name
+        guard openParen() else {
+            if !block, macros[name] != nil { return .macroCall(name, [], "#" + name) }
+            i = start
+            return nil
+        }
+        var args: [VTLExpr] = []
+        while true {
+            skipSpace()
+            if i < b.count && b[i] == 0x29 { break }
+            if i < b.count && b[i] == 0x2C { i += 1; continue }
+            args.append(try parsePrimary())
+        }
+        try closeParen("#\(name)")
+        let sourceEnd = i
+        if block {
+            let (body, term) = try parseBlock(until: ["end"])
+            guard term == "end" else { throw error("#\(name) without #end", at: start) }
+            // An undefined block macro prints as written, body and #end included.
+            return .blockMacroCall(macroName, args, body, String(decoding: b[start..<i], as: UTF8.self))
+        }
+        eatNewline()
+        // An undefined macro prints as written, line break included.
+        let source = String(decoding: b[start..<sourceEnd], as: UTF8.self)
+        let eaten = String(decoding: b[sourceEnd..<i], as: UTF8.self)
+        return .macroCall(name, args, source + eaten)
+    }
+
+    /// Optional blanks then `(`: spaces, tabs and line breaks, as Velocity 1.7 allows between a
+    /// directive's name and its arguments (only spaces and tabs for #set).
+    mutating func openParen(lineBreaks: Bool = true) -> Bool {
         var k = i
-        while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
+        while k < b.count && (b[k] == 0x20 || b[k] == 0x09 || (lineBreaks && (b[k] == 0x0A || b[k] == 0x0D))) { k += 1 }
         guard k < b.count && b[k] == 0x28 else { return false }
         i = k + 1
         return true
@@ -553,6 +743,10 @@ struct VTLParser {
                 if case .method? = parts.last { afterCall = true } else { afterCall = false }
                 i += 1
                 skipSpace()
+                if i + 1 < b.count && b[i] == 0x23 && b[i + 1] == 0x23 {
+                    // No comment inside an index: Velocity's lexer fails on "##" there.
+                    throw error("Lexical error: encountered \"##\" in an index", at: i)
+                }
                 guard let index = try? parsePrimary() else {
                     if afterCall { throw error("Lexical error: bad index after a method call", at: save) }
                     i = save

@@ -173,6 +173,17 @@ public final class VTLRenderer {
                 return
             }
             try callMacro(m, args)
+        case .blockMacroCall(let name, let args, let body, let source):
+            guard let m = macros[name] else {
+                try write(source)
+                return
+            }
+            // The body, rendered where the macro reads `$bodyContent`.
+            let id = VTLSymbols.id("bodyContent")
+            let saved = get(id)
+            set(id, .object(DefineBlock(body: body)))
+            defer { set(id, saved) }
+            try callMacro(m, args)
         case .define(let name, let body):
             set(name, .object(DefineBlock(body: body)))
         case .evaluate(let e):

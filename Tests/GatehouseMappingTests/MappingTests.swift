@@ -211,3 +211,38 @@ import Testing
         }
     }
 }
+
+/// Velocity 1.7's lexer states where they change a template's meaning, each answer recorded
+/// from the 1.7 engine (the oracle in ../shared/oracle/vtl); the differential corpus holds these
+/// and more. `nil` stands for "Velocity refuses the template".
+@Suite struct LexerStateTests {
+    func render(_ t: String) -> String? {
+        try? renderMapping(try VTLTemplate(t), MappingInput(body: #"{"a": 1}"#)).output
+    }
+
+    @Test(arguments: [
+        // A `$` straight after `$a.b` buries the after-a-dot state; "(" meets it again.
+        ("$a.empty$l('", nil), (#"$a.empty\$l('"#, nil), ("$a.b$c(x", "(x"), ("$a.empty$l(", "true("),
+        ("$a.empty$l()", nil), ("$a.b$c( ", nil), ("$a.b$c(,", nil), ("$a.b$c('x'", "('x'"),
+        ("$a$l('", "('"), ("${a.b}$l('", "('"), ("$a.b()[0]$l('", "('"), ("$a.empty $l('", "true ('"),
+        ("$a.b$c x('", " x('"), ("$a.b$!('", nil), ("$a.b$ ('", "$ ('"),
+        // It outlasts directives and references that begin while it is buried.
+        ("$a.b$c#if(true)$d#end('", nil), ("$a.b$c#if(true)x#end('", "x('"), ("#if(true)$a.b$c.d()(#end,", nil),
+        ("#if(true)$a.b $c.d()(#end,", " (,"), ("$a.b #set($x = 1)('", nil), ("$a#set($x = 1)('", "('"),
+        // "##" is no comment in the after-a-dot state.
+        ("$a.b## c\nX", "## c\nX"), ("$a.b## $a.empty x\nX", "## true x\nX"), ("$a## c\nX", "X"),
+        ("#if(false)#else$a.b$c.d()#end\n## c\n(", "## c\n("), ("$a.b##if(true)x#end", "x"), ("$a.b##", nil),
+        ("$a[## c\n]", nil),
+        // `@` belongs to a directive's name.
+        ("#if(true)x#else@(#end", nil), ("#if(true)x#else@y#end", "x#else@y"), ("#if(false)x#else@y#end", ""),
+        ("#else@", "#else@"), ("#if(true)x#end@\n#end", "x#end@\n"), ("#if(true)x#else @(#end", "x"),
+        // Escaped unknown directives, block macros, blanks before "(".
+        ("\\#l('", "\\#l('"), ("\\\\#l('", nil), ("\\#if('", "#if('"),
+        ("#@foo($a.empty 'q')x#end y", "#@foo($a.empty 'q')x#end y"),
+        ("#macro(foo $p)[$p|$bodyContent]#end#@foo('P')x#end", "[P|x]"),
+        ("#if\n(true)x#end", "x"), ("#set\n($x = 1)$x", nil), ("#macro(foo)F#end#foo\nx", "F\nx"),
+    ] as [(String, String?)])
+    func asVelocity17(_ c: (String, String?)) {
+        #expect(render(c.0) == c.1, "\(c.0)")
+    }
+}
