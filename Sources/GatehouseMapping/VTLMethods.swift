@@ -54,6 +54,12 @@ extension VTLRenderer {
                 default: return false
                 }
             }
+            if fits && name == "replaceAll" && args.count == 2,
+               case .string(let pattern) = args[0], args[1].isNull {
+                // Java's Matcher.replaceAll reads the replacement only once the pattern has matched
+                // (replaceFirst checks it first).
+                if try JavaRegex(pattern).matches(in: s).isEmpty { return .string(s) }
+            }
             if fits { throw VTLRenderError("NullPointerException in String.\(name)") }
             return nil
         }
@@ -269,6 +275,25 @@ extension VTLRenderer {
         case ("keySet", 0): return .list(VTLList(m.keys.map { .string($0) }, jsonArray: false))
         case ("values", 0): return .list(VTLList(m.entries.map(\.1), jsonArray: false))
         case ("entrySet", 0): return .list(VTLList(m.entries.map { .object(MapEntry(key: $0.0, value: $0.1)) }, jsonArray: false))
+        // Java 8's default methods of Map.
+        case ("getOrDefault", 2): return m.get(args[0].javaString) ?? args[1]
+        case ("putIfAbsent", 2):
+            let k = args[0].javaString
+            if let old = m.get(k), !old.isNull { return old }
+            return m.put(k, args[1])
+        case ("replace", 2):
+            let k = args[0].javaString
+            return m.get(k) != nil ? m.put(k, args[1]) : .null
+        case ("replace", 3):
+            let k = args[0].javaString
+            guard let old = m.get(k), VTLRenderer.javaEquals(old, args[1]) else { return .bool(false) }
+            m.put(k, args[2])
+            return .bool(true)
+        case ("remove", 2):
+            let k = args[0].javaString
+            guard let old = m.get(k), VTLRenderer.javaEquals(old, args[1]) else { return .bool(false) }
+            m.remove(k)
+            return .bool(true)
         case ("putAll", 1):
             guard case .map(let other) = args[0] else { return nil }
             for (k, v) in other.entries { m.put(k, v) }

@@ -64,6 +64,9 @@ indirect enum VTLExpr {
     case range(VTLExpr, VTLExpr)
     case not(VTLExpr)
     case binary(VTLOperator, VTLExpr, VTLExpr)
+    /// `a + b`, with each operand's literal text: Velocity 1.7 concatenates a String with the
+    /// literal of an operand that is null (`$nope.foo() + 'x'` is "$nope.foo()x").
+    case plus(VTLExpr, VTLExpr, String, String)
 }
 
 /// A binary operator (`and`, `eq`, … are spellings of the same ones).
@@ -123,6 +126,10 @@ struct VTLParser {
     /// after a reference means (see `LexState`), and the states it returns to.
     var lexState: LexState = .text
     var lexStack: [LexState] = []
+    /// Where the last expression parsed reads in the source, as Velocity's node literal: a
+    /// reference as written, a parenthesised expression without its parentheses, an arithmetic
+    /// node from after its operator through the blanks after its right operand.
+    var lastLiteral: Range<Int> = 0..<0
     static let maxDepth = 200
 
     mutating func enter() throws(VTLParseError) {
@@ -215,6 +222,13 @@ struct VTLParser {
                         flush()
                         nodes.append(.escapedReference(n, ref))
                         endReference(ref)
+                        if i < b.count && b[i] == 0x7D && lexState != .text && lexState != .refArgs {
+                            // As after a reference: } is a token of its own (see above).
+                            text.append(0x7D)
+                            i += 1
+                            lexPop()
+                            runStart = text.count
+                        }
                         continue
                     }
                     (lexState, _) = state
@@ -400,7 +414,27 @@ struct VTLParser {
                     while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
                     if k < b.count && b[k] == 0x23, directiveWord(at: k)?.name == "set" { return false }
                 }
+                if lexState == .reference && (isAlpha(c) || c == 0x5F) {
+                    // After a call's `)` or an index's `]`, a word is a reference of its own to
+                    // Velocity's parser, named by the word: it prints the word, and `.name` parts
+                    // after it (an empty call included) print nothing.
+                    while i < b.count && (isAlpha(b[i]) || isDigit(b[i]) || b[i] == 0x5F || b[i] == 0x2D) {
+                        text.append(b[i])
+                        i += 1
+                    }
+                    while i + 1 < b.count && b[i] == 0x2E && (isAlpha(b[i + 1]) || b[i + 1] == 0x5F) {
+                        i += 1
+                        while i < b.count && (isAlpha(b[i]) || isDigit(b[i]) || b[i] == 0x5F || b[i] == 0x2D) { i += 1 }
+                        lexState = .refModifier
+                        if i + 1 < b.count && b[i] == 0x28 && b[i + 1] == 0x29 {
+                            i += 2
+                            lexState = .reference
+                        }
+                    }
+                    return true
+                }
                 if lexState == .refModifier {
+                    if c == 0x5B { throw error("Encountered \"[\": an index here belongs to no reference", at: i) }
                     if c == 0x28 {  // ( opens arguments
                         text.append(c)
                         i += 1
@@ -718,7 +752,9 @@ struct VTLParser {
                     while true {
                         skipSpace()
                         guard i < b.count else {
-                            // An unclosed call at the end reads as a property and text.
+                            // An unclosed call at the end reads as a property and text (with an
+                            // argument read already, Velocity's parser fails instead).
+                            if !args.isEmpty { throw error("Encountered <EOF> in the arguments of \(name)", at: i) }
                             i = paren
                             parts.append(.property(name))
                             break
@@ -729,6 +765,14 @@ struct VTLParser {
                             i += 1
                             skipSpace()
                         }
+                        if i < b.count && b[i] == 0x23 {
+                            // A directive inside the arguments: the call is no call to Velocity's
+                            // parser, but `.name` and text whose "(" opened arguments (the
+                            // block level reads on in that state).
+                            i = paren
+                            parts.append(.property(name))
+                            break
+                        }
                         args.append(try parsePrimary())
                     }
                     if i == paren { break }
@@ -738,26 +782,17 @@ struct VTLParser {
                 continue
             }
             if b[i] == 0x5B {
+                // A [ straight after a reference opens an index to Velocity's lexer: what is not
+                // one is an error, never text.
                 let save = i
-                let afterCall: Bool
-                if case .method? = parts.last { afterCall = true } else { afterCall = false }
                 i += 1
                 skipSpace()
                 if i + 1 < b.count && b[i] == 0x23 && b[i + 1] == 0x23 {
-                    // No comment inside an index: Velocity's lexer fails on "##" there.
                     throw error("Lexical error: encountered \"##\" in an index", at: i)
                 }
-                guard let index = try? parsePrimary() else {
-                    if afterCall { throw error("Lexical error: bad index after a method call", at: save) }
-                    i = save
-                    break
-                }
+                guard let index = try? parsePrimary() else { throw error("Encountered a bad index", at: save) }
                 skipSpace()
-                guard i < b.count, b[i] == 0x5D else {
-                    if afterCall { throw error("Lexical error: bad index after a method call", at: save) }
-                    i = save
-                    break
-                }
+                guard i < b.count, b[i] == 0x5D else { throw error("Encountered a bad index: expected ]", at: i) }
                 i += 1
                 parts.append(.index(index))
                 continue
@@ -824,11 +859,18 @@ struct VTLParser {
     mutating func parseAdditive() throws(VTLParseError) -> VTLExpr {
         var left = try parseMultiplicative()
         while true {
+            let leftLiteral = lastLiteral
             skipSpace()
-            if match("+") { left = .binary(.plus, left, try parseMultiplicative()) }
-            else if i < b.count && b[i] == 0x2D && !(i + 1 < b.count && b[i + 1] == 0x2D) {
+            if match("+") {
+                let opEnd = i
+                let right = try parseMultiplicative()
+                left = .plus(left, right, literal(leftLiteral), literal(lastLiteral))
+                endArithmetic(opEnd)
+            } else if i < b.count && b[i] == 0x2D && !(i + 1 < b.count && b[i + 1] == 0x2D) {
                 i += 1
+                let opEnd = i
                 left = .binary(.minus, left, try parseMultiplicative())
+                endArithmetic(opEnd)
             } else { return left }
         }
     }
@@ -837,11 +879,26 @@ struct VTLParser {
         var left = try parseUnary()
         while true {
             skipSpace()
-            if match("*") { left = .binary(.times, left, try parseUnary()) }
-            else if match("/") { left = .binary(.divide, left, try parseUnary()) }
-            else if match("%") { left = .binary(.remainder, left, try parseUnary()) }
+            let op: VTLOperator
+            if match("*") { op = .times }
+            else if match("/") { op = .divide }
+            else if match("%") { op = .remainder }
             else { return left }
+            let opEnd = i
+            left = .binary(op, left, try parseUnary())
+            endArithmetic(opEnd)
         }
+    }
+
+    /// An arithmetic node's literal: from after its operator through the blanks that follow
+    /// its right operand (where Velocity's parser node begins and ends).
+    mutating func endArithmetic(_ opEnd: Int) {
+        skipSpace()
+        lastLiteral = opEnd..<i
+    }
+
+    func literal(_ r: Range<Int>) -> String {
+        String(decoding: b[r.clamped(to: 0..<b.count)], as: UTF8.self)
     }
 
     mutating func parseUnary() throws(VTLParseError) -> VTLExpr {
@@ -872,15 +929,19 @@ struct VTLParser {
         switch c {
         case 0x28:  // ( expr )
             i += 1
+            let inner = i
             let e = try parseExpression()
             skipSpace()
             guard i < b.count, b[i] == 0x29 else { throw error("expected )") }
+            lastLiteral = inner..<i
             i += 1
             return e
         case 0x22, 0x27:
             return try parseString()
         case 0x24:
+            let start = i
             guard let r = try parseReference() else { throw error("expected a reference") }
+            lastLiteral = start..<i
             return .reference(r)
         case 0x5B:
             return try parseListOrRange()

@@ -427,6 +427,12 @@ public final class VTLRenderer {
             return .list(VTLList(stride(from: from, through: to, by: step).map { .int($0) }))
         case .not(let x):
             return .bool(!(try truth(x)))
+        case .plus(let l, let r, let leftLiteral, let rightLiteral):
+            let a = try evaluate(l), z = try evaluate(r)
+            // A String with null: the null side's literal text takes its place.
+            if case .string = z, a.isNull { return try binary(.plus, .string(leftLiteral), z) }
+            if case .string = a, z.isNull { return try binary(.plus, a, .string(rightLiteral)) }
+            return try binary(.plus, a, z)
         case .binary(let op, let l, let r):
             switch op {
             case .and:

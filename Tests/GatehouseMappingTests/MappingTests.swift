@@ -241,6 +241,13 @@ import Testing
         ("#@foo($a.empty 'q')x#end y", "#@foo($a.empty 'q')x#end y"),
         ("#macro(foo $p)[$p|$bodyContent]#end#@foo('P')x#end", "[P|x]"),
         ("#if\n(true)x#end", "x"), ("#set\n($x = 1)$x", nil), ("#macro(foo)F#end#foo\nx", "F\nx"),
+        // A directive in a call's arguments ends the call; a call cut off after a comma.
+        ("#if(true)$a.b(#end \n", "("), ("#if(true)$a.b(#end,", nil), ("$a.b($n,", nil),
+        // A [ after a reference is an index or an error; an index in the buried state is one.
+        ("$a.b[x", nil), ("$a[]", nil), ("$a.b$c#if(true)[x]#end", nil), ("$a.b#macro(mm)[x]#end", ""),
+        // A String + null concatenates the null operand's literal.
+        ("#set($r = $nope.foo() + 'x')$r", "$nope.foo()x"), ("#set($r = ([] - 1) + '')$r", "[] - 1"),
+        ("#set($r = [] - 1 + '')[$r]", "[ 1 ]"), ("#set($r = 1 + $nope.foo())[$r]", "[]"),
     ] as [(String, String?)])
     func asVelocity17(_ c: (String, String?)) {
         #expect(render(c.0) == c.1, "\(c.0)")
