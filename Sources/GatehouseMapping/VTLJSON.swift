@@ -150,66 +150,59 @@ struct VTLJSONParser {
         i += 4
     }
 
+    /// A number, read in one pass: the digits accumulate into an integer as they are scanned.
+    /// Whole numbers of up to 18 digits are Int; a decimal without exponent and with at most
+    /// 15 significant digits is that integer divided by an exact power of ten (Clinger's fast
+    /// path, correctly rounded); anything else goes through the text.
     mutating func number() throws(Failure) -> VTLValue {
         let start = i
-        if i < b.count && b[i] == 0x2D { i += 1 }
+        var negative = false
+        if i < b.count && b[i] == 0x2D { negative = true; i += 1 }
+        var m: UInt64 = 0
+        var significant = 0
+        var scale = 0
         let intStart = i
-        while i < b.count && isDigit(b[i]) { i += 1 }
+        while i < b.count {
+            let d = b[i] &- 0x30
+            if d > 9 { break }
+            if m != 0 || d != 0 { significant += 1 }
+            if significant <= 18 { m = m &* 10 &+ UInt64(d) }
+            i += 1
+        }
         guard i > intStart else { throw Failure() }
         var isFloat = false
+        var exponent = false
         if i < b.count && b[i] == 0x2E {
             isFloat = true
             i += 1
             let f = i
-            while i < b.count && isDigit(b[i]) { i += 1 }
+            while i < b.count {
+                let d = b[i] &- 0x30
+                if d > 9 { break }
+                if m != 0 || d != 0 { significant += 1 }
+                if significant <= 18 { m = m &* 10 &+ UInt64(d); scale += 1 }
+                i += 1
+            }
             guard i > f else { throw Failure() }
         }
         if i < b.count && (b[i] == 0x65 || b[i] == 0x45) {
             isFloat = true
+            exponent = true
             i += 1
             if i < b.count && (b[i] == 0x2B || b[i] == 0x2D) { i += 1 }
             let e = i
             while i < b.count && isDigit(b[i]) { i += 1 }
             guard i > e else { throw Failure() }
         }
-        if !isFloat && i - start <= 18 {
-            // Whole numbers that fit: read from the bytes, no String.
-            var n = 0
-            var k = start
-            let negative = b[k] == 0x2D
-            if negative { k += 1 }
-            while k < i { n = n * 10 + Int(b[k] - 0x30); k += 1 }
-            return .int(negative ? -n : n)
+        if !isFloat && significant <= 18 { return .int(negative ? -Int(m) : Int(m)) }
+        if isFloat && !exponent && significant <= 15 && scale <= 22 {
+            let v = Double(m) / powerOfTen(scale)
+            return .double(negative ? -v : v)
         }
-        if isFloat, let d = fastDecimal(start, i) { return .double(d) }
         let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
         if isFloat { return .double(Double(text) ?? 0) }
         if let n = Int(text) { return .int(n) }
         return .bigInt(text)
-    }
-
-    /// `-123.45` (no exponent, at most 15 significant digits) without strtod: the digits as an
-    /// exact integer divided by an exact power of ten is correctly rounded (Clinger's fast path).
-    func fastDecimal(_ start: Int, _ end: Int) -> Double? {
-        var k = start
-        let negative = b[k] == 0x2D
-        if negative { k += 1 }
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var scale = 0
-        var seenDot = false
-        while k < end {
-            let c = b[k]
-            if c == 0x2E { seenDot = true; k += 1; continue }
-            guard c >= 0x30 && c <= 0x39 else { return nil }
-            mantissa = mantissa * 10 + UInt64(c - 0x30)
-            if mantissa > 0 { digits += 1 }
-            if seenDot { scale += 1 }
-            k += 1
-        }
-        guard digits <= 15, scale <= 22 else { return nil }
-        let v = Double(mantissa) / powerOfTen(scale)
-        return negative ? -v : v
     }
 
     /// 10^e for 0 ≤ e ≤ 22, each exactly representable; a loop of exact products.

@@ -184,6 +184,11 @@ public final class VTLMap {
 
     private func slot(_ key: String) -> Int? {
         if let index { return index[key] }
+        // Equal short strings have equal bits (a small string holds its UTF-8 bytes inline),
+        // so a bitwise pass finds the usual key without String's general comparison; the
+        // general pass then settles misses and long keys.
+        let bits = unsafeBitCast(key, to: (UInt64, UInt64).self)
+        for i in keys.indices where unsafeBitCast(keys[i], to: (UInt64, UInt64).self) == bits { return i }
         for i in keys.indices where keys[i] == key { return i }
         return nil
     }
