@@ -31,6 +31,8 @@ struct JSONPath: @unchecked Sendable {
 
     let segments: [Segment]
     let definite: Bool
+    /// The path as written (set for a filter's operands).
+    var source = ""
 
     struct Failure: Error {
         var message: String
@@ -160,8 +162,9 @@ struct JSONPath: @unchecked Sendable {
             try deepScan(v, inner, into: &out)
         case .filter(let f):
             switch v {
-            case .list(let l): out.append(contentsOf: l.items.filter { holds(f, $0) })
-            case .map: if holds(f, v) { out.append(v) }
+            case .list(let l):
+                for item in l.items where try holds(f, item) { out.append(item) }
+            case .map: if try holds(f, v) { out.append(v) }
             default: break
             }
         }
@@ -199,45 +202,139 @@ struct JSONPath: @unchecked Sendable {
         }
     }
 
-    func holds(_ f: FilterExpr, _ item: VTLValue) -> Bool {
+    /// Whether `item` passes the filter, as Jayway 2.0 decides: see `compare`.
+    func holds(_ f: FilterExpr, _ item: VTLValue) throws(Failure) -> Bool {
         switch f {
         case .exists(let p):
             let found: VTLValue?
             do { found = try p.read(item) } catch { return false }
             guard let v = found else { return false }
             return p.definite || !isEmptyList(v)
-        case .and(let a, let b): return holds(a, item) && holds(b, item)
-        case .or(let a, let b): return holds(a, item) || holds(b, item)
-        case .not(let a): return !holds(a, item)
+        case .and(let a, let b):
+            guard try holds(a, item) else { return false }
+            return try holds(b, item)
+        case .or(let a, let b):
+            if try holds(a, item) { return true }
+            return try holds(b, item)
+        case .not(let a): return try !holds(a, item)
         case .compare(let l, let op, let r):
-            guard let x = value(l, item) else { return false }
-            if case .regex(let pattern, let ci) = r {
-                guard case .string(let s) = x, let re = try? JavaRegex(ci ? "(?i)" + pattern : pattern) else { return false }
-                return re.matchesWhole(s)
+            if op == "=~" {
+                // The regex on either side, matched against the whole text of the other.
+                let (operand, regex): (Operand, Operand) = { if case .regex = l { return (r, l) }; return (l, r) }()
+                guard case .regex(let pattern, let ci) = regex else {
+                    throw Failure(message: "ClassCastException: =~ needs a /regex/")
+                }
+                guard let v = value(operand, item), !v.isNull,
+                      let re = try? JavaRegex(ci ? "(?i)" + pattern : pattern) else { return false }
+                return re.matchesWhole(JSONPath.javaText(v))
             }
-            guard let y = value(r, item) else { return false }
+            // A path that finds nothing fails every comparison, != included.
+            guard let x = value(l, item), let y = value(r, item) else { return false }
+            // Jayway compares the right operand with the left (the same path on both sides is
+            // one object: equal).
+            let c: Int
+            if case .path(let lp) = l, case .path(let rp) = r, lp.source == rp.source {
+                c = 0
+            } else {
+                guard let k = try JSONPath.compare(y, x) else { return false }   // incomparable
+                c = k
+            }
             switch op {
-            case "==": return filterEquals(x, y)
-            case "!=": return !filterEquals(x, y)
+            case "==": return c == 0
+            case "!=": return c != 0
             case "<", "<=", ">", ">=":
-                if let a = x.numberAsDouble, let b = y.numberAsDouble, x.isNumber, y.isNumber {
-                    switch op {
-                    case "<": return a < b
-                    case "<=": return a <= b
-                    case ">": return a > b
-                    default: return a >= b
-                    }
+                // An ordering with one JSON null is false.
+                if x.isNull != y.isNull { return false }
+                switch op {
+                case "<": return c > 0
+                case "<=": return c >= 0
+                case ">": return c < 0
+                default: return c <= 0
                 }
-                if case .string(let a) = x, case .string(let b) = y {
-                    switch op {
-                    case "<": return a < b
-                    case "<=": return a <= b
-                    case ">": return a > b
-                    default: return a >= b
-                    }
-                }
-                return false
             default: return false
+            }
+        }
+    }
+
+    /// Jayway 2.0's comparison of a filter's right operand `p` with its left `q` (filter
+    /// literals are text: `1`, `true` and `null` are the strings "1", "true", "null"): the
+    /// string "null" counts as null; two strings compare as Java strings; two numbers as exact
+    /// decimals; a string against a number is read as a decimal (not one: Java's
+    /// NumberFormatException, which fails the whole read); a string against a boolean is true
+    /// when it says "true" in any case; booleans order false < true. Anything else is
+    /// incomparable (nil), which fails every comparison.
+    static func compare(_ p: VTLValue, _ q: VTLValue) throws(Failure) -> Int? {
+        func nullish(_ v: VTLValue) -> Bool {
+            if case .null = v { return true }
+            if case .string(let s) = v { return s == "null" }
+            return false
+        }
+        let pn = nullish(p), qn = nullish(q)
+        if pn && !qn { return -1 }
+        if qn && !pn { return 1 }
+        if pn && qn { return 0 }
+        switch (p, q) {
+        case (.string(let a), .string(let b)):
+            // Jayway unescapes \' in the right operand before comparing.
+            var a2 = a
+            if a.contains("'") {
+                var out: [UInt8] = []
+                let u = Array(a.utf8)
+                var k = 0
+                while k < u.count {
+                    if u[k] == 0x5C && k + 1 < u.count && u[k + 1] == 0x27 { out.append(0x27); k += 2; continue }
+                    out.append(u[k])
+                    k += 1
+                }
+                a2 = String(decoding: out, as: UTF8.self)
+            }
+            return javaCompare(a2, b)
+        case (.string(let a), _) where q.isNumber:
+            guard let x = ExactDecimal(a) else { throw Failure(message: "NumberFormatException: \(a) is not a number") }
+            guard let y = ExactDecimal(numberText(q)) else { throw Failure(message: "NumberFormatException: \(numberText(q))") }
+            return x.compare(y)
+        case (_, _) where p.isNumber && q.isNumber:
+            guard let x = ExactDecimal(numberText(p)), let y = ExactDecimal(numberText(q)) else {
+                throw Failure(message: "NumberFormatException: \(numberText(p)), \(numberText(q))")
+            }
+            return x.compare(y)
+        case (.string(let a), .bool(let b)):
+            let e = a.lowercased() == "true"
+            return e == b ? 0 : (e ? 1 : -1)
+        case (.bool(let a), .bool(let b)):
+            return a == b ? 0 : (a ? 1 : -1)
+        default:
+            return nil
+        }
+    }
+
+    /// A number as Java's toString writes it.
+    static func numberText(_ v: VTLValue) -> String {
+        switch v {
+        case .int(let n): return String(n)
+        case .bigInt(let d): return d
+        case .double(let d): return javaDouble(d)
+        default: return v.javaString
+        }
+    }
+
+    /// What a regex filter matches against: a value's text (objects and arrays as JSON).
+    static func javaText(_ v: VTLValue) -> String {
+        switch v {
+        case .map, .list: return jsonText(v)
+        default: return v.javaString
+        }
+    }
+
+    /// Java's String.compareTo: UTF-16 code units in order; the sign of the result.
+    static func javaCompare(_ a: String, _ b: String) -> Int {
+        var i = a.utf16.makeIterator(), j = b.utf16.makeIterator()
+        while true {
+            switch (i.next(), j.next()) {
+            case (nil, nil): return 0
+            case (nil, _): return -1
+            case (_, nil): return 1
+            case (let x?, let y?): if x != y { return x < y ? -1 : 1 }
             }
         }
     }
@@ -473,7 +570,9 @@ private struct PathParser {
             }
             var text = ""
             text.unicodeScalars.append(contentsOf: chars[start..<min(i, chars.count)])
-            return .path(try JSONPath.compile(text, depth: depth))
+            var path = try JSONPath.compile(text, depth: depth)
+            path.source = text
+            return .path(path)
         }
         if c == "'" { return .literal(.string(try quoted())) }
         if c == "\"" {
@@ -501,15 +600,9 @@ private struct PathParser {
         while i < chars.count, !" =!<>~&|)".unicodeScalars.contains(chars[i]) { i += 1 }
         var word = ""
         word.unicodeScalars.append(contentsOf: chars[start..<i])
-        switch word {
-        case "true": return .literal(.bool(true))
-        case "false": return .literal(.bool(false))
-        case "null": return .literal(.null)
-        default:
-            if let n = Int(word) { return .literal(.int(n)) }
-            if let d = Double(word) { return .literal(.double(d)) }
-            throw JSONPath.Failure(message: "bad filter value \(word)")
-        }
+        // Jayway 2.0 has no number, boolean or null literals: any other word is its text.
+        if word.isEmpty { throw JSONPath.Failure(message: "incomplete filter") }
+        return .literal(.string(word))
     }
 }
 
@@ -522,4 +615,70 @@ extension String {
     }
 
     var replacingSpaces: String { String(filter { $0 != " " }) }
+}
+
+/// A decimal number read exactly, as Java's BigDecimal reads text: an optional sign, digits with
+/// an optional point (`1.`, `.5`), an optional exponent. Compared by value (scale aside).
+struct ExactDecimal {
+    var negative: Bool
+    /// Significant digits, no leading or trailing zeros (empty for zero).
+    var digits: [UInt8]
+    /// The value is 0.d1d2… × 10^exponent.
+    var exponent: Int
+
+    init?(_ text: String) {
+        let b = Array(text.utf8)
+        var i = 0
+        negative = false
+        if i < b.count && (b[i] == 0x2B || b[i] == 0x2D) { negative = b[i] == 0x2D; i += 1 }
+        var all: [UInt8] = []
+        var pointAt: Int?
+        var sawDigit = false
+        while i < b.count {
+            let c = b[i]
+            if c >= 0x30 && c <= 0x39 { all.append(c - 0x30); sawDigit = true }
+            else if c == 0x2E && pointAt == nil { pointAt = all.count }
+            else { break }
+            i += 1
+        }
+        guard sawDigit else { return nil }
+        var exp = 0
+        if i < b.count && (b[i] == 0x65 || b[i] == 0x45) {
+            i += 1
+            var expNegative = false
+            if i < b.count && (b[i] == 0x2B || b[i] == 0x2D) { expNegative = b[i] == 0x2D; i += 1 }
+            let start = i
+            while i < b.count && b[i] >= 0x30 && b[i] <= 0x39 && i - start < 9 { exp = exp * 10 + Int(b[i] - 0x30); i += 1 }
+            guard i > start else { return nil }
+            if expNegative { exp = -exp }
+        }
+        guard i == b.count else { return nil }
+        let intCount = pointAt ?? all.count
+        var lead = 0
+        while lead < all.count && all[lead] == 0 { lead += 1 }
+        var trail = all.count
+        while trail > lead && all[trail - 1] == 0 { trail -= 1 }
+        digits = Array(all[lead..<trail])
+        exponent = intCount - lead + exp
+        if digits.isEmpty { negative = false; exponent = 0 }
+    }
+
+    /// The sign of self - other.
+    func compare(_ o: ExactDecimal) -> Int {
+        if digits.isEmpty && o.digits.isEmpty { return 0 }
+        if digits.isEmpty { return o.negative ? 1 : -1 }
+        if o.digits.isEmpty { return negative ? -1 : 1 }
+        if negative != o.negative { return negative ? -1 : 1 }
+        var magnitude: Int
+        if exponent != o.exponent {
+            magnitude = exponent < o.exponent ? -1 : 1
+        } else {
+            magnitude = 0
+            for k in 0..<max(digits.count, o.digits.count) {
+                let a = k < digits.count ? digits[k] : 0, z = k < o.digits.count ? o.digits[k] : 0
+                if a != z { magnitude = a < z ? -1 : 1; break }
+            }
+        }
+        return negative ? -magnitude : magnitude
+    }
 }

@@ -91,16 +91,22 @@ def test_the_stored_outputs_are_the_live_oracles():
     assert not stale, f"corpus.jsonl is stale for {stale[:20]}; rebuild it with vtl/build_corpus.py"
 
 
+# Cases whose oracle output changes from run to run, so no engine can match it: the base64 of
+# a Java array's identity hash.
+RUN_DEPENDENT = {"random-12-1009"}
+
+
 @needs_oracle
 def test_fresh_random_templates_agree_with_the_live_oracle():
-    # A seed not in the corpus. Velocity's lexer quirks (see known-differences.json) show up in
-    # about 1 random template in 200; more than 2 in 100 means a regression.
+    # Seeds not in the corpus: 15,000 more random templates, every one as the oracle renders it.
     cases = [{"id": c["id"], "template": c["template"], "body": c["body"]}
-             for c in generate.cases(11, 400, handwritten.PARAMS, handwritten.CONTEXT, handwritten.STAGE)]
+             for seed in range(3, 13)
+             for c in generate.cases(seed, 1500, handwritten.PARAMS, handwritten.CONTEXT, handwritten.STAGE)]
     ours = render(cases)
     live = oracle(cases)
-    differing = [c["id"] for c in cases if outcome(ours[c["id"]]) != outcome(live[c["id"]])]
-    assert len(differing) <= 8, differing
+    differing = [(c["id"], c["template"][:300], ours[c["id"]], live[c["id"]]) for c in cases
+                 if c["id"] not in RUN_DEPENDENT and outcome(ours[c["id"]]) != outcome(live[c["id"]])]
+    assert not differing, "\n".join(repr(d) for d in differing[:10])
 
 
 def test_the_oracles_own_samples_render_as_recorded():

@@ -107,6 +107,41 @@ import Testing
         #expect(try read("$.missing[*]") == "[]")
     }
 
+    /// Jayway 2.0's comparisons across types (recorded from the oracle; the corpus holds more).
+    @Test(arguments: [
+        (#"{"x":"abc"}"#, "@.x > 1", true), (#"{"x":"10"}"#, "@.x < 9", true), (#"{"x":"1.0"}"#, "@.x == 1", false),
+        (#"{"x":"true"}"#, "@.x == true", true), (#"{"x":"null"}"#, "@.x == null", true), (#"{"x":1}"#, "@.x == '1'", true),
+        (#"{"x":1.0}"#, "@.x == '1.00'", true), (#"{"x":false}"#, "@.x == 1", true), (#"{"x":true}"#, "@.x > 1", true),
+        (#"{"x":null}"#, "@.x >= null", false), (#"{"x":{"k":1}}"#, "@.x != 1", false), (#"{"x":{"k":1}}"#, "@.x > null", true),
+        (#"{"x":[1]}"#, "@.x == @.x", true), (#"{"y":1}"#, "@.x != 1", false), (#"{"x":1}"#, "1 == @.x", false),
+        (#"{"x":1,"y":"1"}"#, "@.x == @.y", true), (#"{"x":"1","y":1}"#, "@.x == @.y", false), (#"{"x":true}"#, "@.x =~ /tr.e/", true),
+        (#"{"x":12345678901234567891}"#, "@.x > 12345678901234567890", true),
+    ])
+    func filterComparisonsAcrossTypes(_ c: (String, String, Bool)) throws {
+        let doc = VTLJSONParser.parse("[" + c.0 + "]")!
+        let found = try JSONPath.compile("$[?(\(c.1))]").read(doc).map(jsonText)
+        #expect(found == (c.2 ? "[" + c.0 + "]" : "[]"), "\(c.0) \(c.1)")
+    }
+
+    @Test func aNumberAgainstTextThatIsNoNumberFailsTheRead() {
+        // Java's NumberFormatException, which API Gateway does not catch.
+        let doc = VTLJSONParser.parse(#"[{"x":2}]"#)!
+        #expect(throws: JSONPath.Failure.self) { try JSONPath.compile("$[?(@.x > 'b')]").read(doc) }
+        #expect(throws: JSONPath.Failure.self) { try JSONPath.compile("$[?(@.x == true)]").read(doc) }
+        #expect(throws: JSONPath.Failure.self) { try JSONPath.compile("$[?(@.x =~ 'b')]").read(doc) }
+    }
+
+    @Test func exactDecimals() {
+        #expect(ExactDecimal("1")!.compare(ExactDecimal("1.000")!) == 0)
+        #expect(ExactDecimal("100")!.compare(ExactDecimal("1e2")!) == 0)
+        #expect(ExactDecimal("-0.0")!.compare(ExactDecimal("0")!) == 0)
+        #expect(ExactDecimal(".5")!.compare(ExactDecimal("0.49999999999999999999")!) == 1)
+        #expect(ExactDecimal("-2")!.compare(ExactDecimal("-10")!) == 1)
+        #expect(ExactDecimal("b") == nil)
+        #expect(ExactDecimal("") == nil)
+        #expect(ExactDecimal("1e") == nil)
+    }
+
     @Test func jaywayErrors() {
         #expect(throws: JSONPath.Failure.self) { try read("$.a[0]") }          // index on an object
         #expect(throws: JSONPath.Failure.self) { try read("$.a.s[?(@.x)]") }   // filter on a primitive
