@@ -259,10 +259,11 @@ func appendJavaDouble(_ d: Double, to out: inout [UInt8]) {
     if magnitude >= 1e-3 && magnitude < 1e7 {
         var scale = 1.0
         for k in 0...4 {
-            let m = (magnitude * scale).rounded()
-            if m / scale == magnitude {
+            // Nearest integer by truncation (the product is below 10^11): no call to round().
+            let m = UInt64(magnitude * scale + 0.5)
+            if Double(m) / scale == magnitude {
                 if d < 0 { out.append(0x2D) }
-                appendScaled(UInt64(m), decimals: k, to: &out)
+                appendScaled(m, decimals: k, to: &out)
                 return
             }
             scale *= 10
