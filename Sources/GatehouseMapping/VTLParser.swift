@@ -1,20 +1,22 @@
-/// The parsed form of a template: Velocity 1.7's language as API Gateway runs it.
-indirect enum VTLNode {
+/// The parsed form of a template: Velocity 1.7's language as API Gateway runs it. Text and
+/// references, the nodes rendering meets most, are held inline (copying one retains one
+/// object); the rest are boxed, which keeps every node one word and a tag.
+enum VTLNode {
     /// Literal text, as the bytes it writes.
     case text([UInt8])
     case reference(VTLReference)
     /// `\$ref` with `count` backslashes before it.
-    case escapedReference(Int, VTLReference)
-    case set(VTLReference, VTLExpr)
-    case ifChain([(VTLExpr, [VTLNode])], [VTLNode]?)
-    case foreach(Int, VTLExpr, [VTLNode])
+    indirect case escapedReference(Int, VTLReference)
+    indirect case set(VTLReference, VTLExpr)
+    indirect case ifChain([(VTLExpr, [VTLNode])], [VTLNode]?)
+    indirect case foreach(Int, VTLExpr, [VTLNode])
     case breakLoop
     case stop
-    case macroCall(String, [VTLExpr], String)
+    indirect case macroCall(String, [VTLExpr], String)
     /// `#@name(args) body #end`: the macro's name, arguments, body and the source.
-    case blockMacroCall(String, [VTLExpr], [VTLNode], String)
-    case define(Int, [VTLNode])
-    case evaluate(VTLExpr)
+    indirect case blockMacroCall(String, [VTLExpr], [VTLNode], String)
+    indirect case define(Int, [VTLNode])
+    indirect case evaluate(VTLExpr)
 }
 
 /// A class: rendering reaches a reference on every use, and a struct here would be copied
@@ -51,22 +53,24 @@ final class VTLReference {
     }
 }
 
-indirect enum VTLExpr {
+/// An expression. References and numbers, the operands rendering meets most, are held inline;
+/// the rest are boxed, which keeps every expression one word and a tag.
+enum VTLExpr {
     case reference(VTLReference)
-    case string(String)
-    case interpolated([VTLNode])
+    indirect case string(String)
+    indirect case interpolated([VTLNode])
     case int(Int)
-    case bigInt(String)
+    indirect case bigInt(String)
     case double(Double)
     case bool(Bool)
-    case list([VTLExpr])
-    case map([(VTLExpr, VTLExpr)])
-    case range(VTLExpr, VTLExpr)
-    case not(VTLExpr)
-    case binary(VTLOperator, VTLExpr, VTLExpr)
+    indirect case list([VTLExpr])
+    indirect case map([(VTLExpr, VTLExpr)])
+    indirect case range(VTLExpr, VTLExpr)
+    indirect case not(VTLExpr)
+    indirect case binary(VTLOperator, VTLExpr, VTLExpr)
     /// `a + b`, with each operand's literal text: Velocity 1.7 concatenates a String with the
     /// literal of an operand that is null (`$nope.foo() + 'x'` is "$nope.foo()x").
-    case plus(VTLExpr, VTLExpr, String, String)
+    indirect case plus(VTLExpr, VTLExpr, String, String)
 }
 
 /// A binary operator (`and`, `eq`, … are spellings of the same ones).
