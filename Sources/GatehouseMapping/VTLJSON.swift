@@ -12,10 +12,10 @@ struct VTLJSONParser {
     /// The last object's keys: sibling objects (an array of records) usually share them, and
     /// then share one array (whose keys are known to be distinct).
     var lastKeys: [String] = []
-    /// Their bytes, to compare with the text without building a string.
-    var lastKeyBytes: [[UInt8]] = []
-    /// Changes whenever `lastKeys` does.
-    var keysGeneration = 0
+    /// Their bytes end to end, and where each ends, to compare with the text without building
+    /// a string.
+    var lastKeyBytes: [UInt8] = []
+    var lastKeyEnds: [Int] = []
     /// Scratch stacks: a container's members collect here and are moved out once, at their
     /// final size, instead of growing an array per container.
     let valueStack = ScratchStack<VTLValue>()
@@ -51,18 +51,25 @@ struct VTLJSONParser {
             if i < b.count && b[i] == 0x7D { i += 1; return .map(VTLMap()) }
             let base = valueStack.count
             let keyBase = keyStack.count
-            let generation = keysGeneration
+            // The previous object's keys, as they were when this one began (a nested object
+            // replaces them meanwhile). While every key matches them in order, none is pushed.
+            let known = lastKeys, knownBytes = lastKeyBytes, knownEnds = lastKeyEnds
+            var count = 0
             var allReused = true
             while true {
                 space()
                 guard i < b.count, b[i] == 0x22 else { throw Failure() }
-                let position = keyStack.count - keyBase
-                if position < lastKeys.count, skipKey(lastKeyBytes[position]) {
-                    keyStack.push(lastKeys[position])
+                if allReused && count < known.count
+                    && skipKey(knownBytes, from: count == 0 ? 0 : knownEnds[count - 1], to: knownEnds[count]) {
+                    // reused: known[count]
                 } else {
-                    allReused = false
+                    if allReused {
+                        allReused = false
+                        for k in 0..<count { keyStack.push(known[k]) }
+                    }
                     keyStack.push(try string())
                 }
+                count += 1
                 space()
                 guard i < b.count, b[i] == 0x3A else { throw Failure() }
                 i += 1
@@ -74,18 +81,19 @@ struct VTLJSONParser {
                 if b[i] == 0x7D {
                     i += 1
                     let vals = valueStack.popArray(from: base)
-                    // Every key was the previous record's, in order, and that record's keys
-                    // did not change meanwhile (a nested object would change them).
-                    if allReused && generation == keysGeneration && keyStack.count - keyBase == lastKeys.count {
-                        keyStack.drop(from: keyBase)
-                        return .map(VTLMap(distinctKeys: lastKeys, values: vals))
+                    if allReused && count == known.count {
+                        return .map(VTLMap(distinctKeys: known, values: vals))
                     }
-                    let keys = keyStack.popArray(from: keyBase)
+                    let keys = allReused ? Array(known[0..<count]) : keyStack.popArray(from: keyBase)
                     let map = VTLMap(keys: keys, values: vals)
                     // Only distinct keys are shared (a repeated key collapses in the map).
                     lastKeys = map.count == keys.count ? keys : []
-                    lastKeyBytes = lastKeys.map { Array($0.utf8) }
-                    keysGeneration &+= 1
+                    lastKeyBytes.removeAll(keepingCapacity: true)
+                    lastKeyEnds.removeAll(keepingCapacity: true)
+                    for key in lastKeys {
+                        lastKeyBytes.append(contentsOf: key.utf8)
+                        lastKeyEnds.append(lastKeyBytes.count)
+                    }
                     return .map(map)
                 }
                 throw Failure()
@@ -127,17 +135,21 @@ struct VTLJSONParser {
         }
     }
 
-    /// Whether the string at the cursor is exactly `key` written without escapes; if so the
-    /// cursor moves past it. Records in an array repeat their keys: this reuses the previous
-    /// record's key instead of building the same string again.
+    /// Whether the string at the cursor is exactly `key[from..<to]` written without escapes; if
+    /// so the cursor moves past it. Records in an array repeat their keys: this reuses the
+    /// previous record's key instead of building the same string again.
     @inline(__always)
-    mutating func skipKey(_ key: [UInt8]) -> Bool {
+    mutating func skipKey(_ key: [UInt8], from: Int, to: Int) -> Bool {
         let start = i + 1
-        let end = start + key.count
+        let end = start + (to - from)
         guard end < b.count, b[end] == 0x22 else { return false }
-        for k in 0..<key.count {
-            let c = b[start + k]
+        var k = from
+        var j = start
+        while k < to {
+            let c = b[j]
             guard c == key[k], c != 0x5C, c != 0x22, c >= 0x20 else { return false }
+            k += 1
+            j += 1
         }
         i = end + 1
         return true
