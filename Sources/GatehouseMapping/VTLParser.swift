@@ -2,8 +2,9 @@
 /// references, the nodes rendering meets most, are held inline (copying one retains one
 /// object); the rest are boxed, which keeps every node one word and a tag.
 enum VTLNode {
-    /// Literal text, as the bytes it writes.
-    case text([UInt8])
+    /// Literal text, as the bytes it writes (kept by the template's arena: copying a text
+    /// node costs no reference counting).
+    case text(VTLText)
     case reference(VTLReference)
     /// `\$ref` with `count` backslashes before it.
     indirect case escapedReference(Int, VTLReference)
@@ -17,6 +18,31 @@ enum VTLNode {
     indirect case blockMacroCall(String, [VTLExpr], [VTLNode], String)
     indirect case define(Int, [VTLNode])
     indirect case evaluate(VTLExpr)
+}
+
+/// Bytes of a template's text, owned by its `VTLTextArena`.
+struct VTLText {
+    let start: UnsafePointer<UInt8>
+    let count: Int
+    var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: start, count: count) }
+}
+
+/// Owns the text of a template's nodes, which point into it: the template holds its arena,
+/// and so does whatever a render lets escape that can still reach the nodes (a `#define`
+/// block). Written while parsing, read-only after.
+final class VTLTextArena: @unchecked Sendable {
+    private var blocks: [UnsafeMutablePointer<UInt8>] = []
+
+    func store(_ bytes: [UInt8]) -> VTLText {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        p.initialize(from: bytes, count: bytes.count)
+        blocks.append(p)
+        return VTLText(start: UnsafePointer(p), count: bytes.count)
+    }
+
+    deinit {
+        for p in blocks { p.deallocate() }
+    }
 }
 
 /// A class: rendering reaches a reference on every use, and a struct here would be copied
@@ -146,8 +172,12 @@ struct VTLParser {
         "include", "parse",
     ]
 
-    init(_ text: String) {
+    /// Where the nodes' text is kept (shared with the parsers of interpolated strings).
+    var arena: VTLTextArena
+
+    init(_ text: String, arena: VTLTextArena = VTLTextArena()) {
         b = Array(text.utf8)
+        self.arena = arena
     }
 
     func error(_ message: String, at pos: Int? = nil) -> VTLParseError {
@@ -180,7 +210,7 @@ struct VTLParser {
         var runStart = 0
         func flush() {
             if !text.isEmpty {
-                nodes.append(.text(text))
+                nodes.append(.text(arena.store(text)))
                 text = []
             }
             runStart = 0
@@ -349,7 +379,7 @@ struct VTLParser {
                             throw error("Lexical error: encountered <EOF> in a string", at: b.count)
                         }
                         flush()
-                        if case .text(let t) = node { text.append(contentsOf: t) } else { nodes.append(node) }
+                        if case .text(let t) = node { text.append(contentsOf: t.buffer) } else { nodes.append(node) }
                         runStart = text.count
                         continue
                     }
@@ -629,7 +659,7 @@ struct VTLParser {
             guard term == "end" else { throw error("#macro without #end", at: start) }
             // Velocity 1.7: the first definition of a name wins.
             if macros[macroName] == nil { macros[macroName] = VTLMacro(name: macroName, params: params, body: body) }
-            return .text([])
+            return .text(VTLText(start: UnsafePointer(bitPattern: 1)!, count: 0))
         case "define":
             i = word.end
             guard openParen() else { i = start; return nil }
@@ -1003,7 +1033,7 @@ struct VTLParser {
         }
         let s = String(decoding: content, as: UTF8.self)
         if q == 0x22 && (content.contains(0x24) || content.contains(0x23)) {
-            var sub = VTLParser(s)
+            var sub = VTLParser(s, arena: arena)
             sub.macros = macros
             let nodes = try sub.parseTemplate()
             for (k, m) in sub.macros where macros[k] == nil { macros[k] = m }

@@ -21,6 +21,8 @@ public struct VTLLimits: Sendable {
 public final class VTLTemplate: @unchecked Sendable {
     let nodes: [VTLNode]
     let macros: [String: VTLMacro]
+    /// The nodes' text.
+    let arena: VTLTextArena
     public let source: String
     /// Whether the template can read `input.params`, `context`, `stageVariables` (what the
     /// parser saw it name; `#evaluate` can reach anything): a render builds only those.
@@ -38,6 +40,7 @@ public final class VTLTemplate: @unchecked Sendable {
         var p = VTLParser(source)
         nodes = try p.parseTemplate()
         macros = p.macros
+        arena = p.arena
         self.source = source
         let reads = p.reads, dynamic = p.dynamic
         func can(_ name: String) -> Bool { dynamic || reads.contains(name) }
@@ -64,6 +67,9 @@ public final class VTLRenderer {
     let limits: VTLLimits
     var depth = 0
     var foreachStack: [ForeachScope] = []
+    /// The templates this render has rendered (the one given and any `#evaluate` parsed): their
+    /// nodes' text must outlive what refers to it.
+    var templates: [VTLTemplate] = []
 
     public init(limits: VTLLimits = VTLLimits()) {
         self.limits = limits
@@ -90,6 +96,7 @@ public final class VTLRenderer {
 
     /// Renders `template`; `#stop` ends it early without an error.
     public func render(_ template: VTLTemplate) throws(VTLRenderError) -> String {
+        templates.append(template)
         for (k, m) in template.macros where macros[k] == nil { macros[k] = m }
         out.removeAll(keepingCapacity: true)
         // Output is usually about the template's size: room for twice that saves most regrowth.
@@ -125,7 +132,7 @@ public final class VTLRenderer {
     func renderNode(_ node: VTLNode) throws(VTLFlow) {
         switch node {
         case .text(let t):
-            out.append(contentsOf: t)
+            out.append(contentsOf: t.buffer)
             if out.count > limits.outputBytes { try write("") }
         case .reference(let r):
             let v = try evaluate(r)
@@ -181,11 +188,11 @@ public final class VTLRenderer {
             // The body, rendered where the macro reads `$bodyContent`.
             let id = VTLSymbols.id("bodyContent")
             let saved = get(id)
-            set(id, .object(DefineBlock(body: body)))
+            set(id, .object(DefineBlock(body: body, owners: templates)))
             defer { set(id, saved) }
             try callMacro(m, args)
         case .define(let name, let body):
-            set(name, .object(DefineBlock(body: body)))
+            set(name, .object(DefineBlock(body: body, owners: templates)))
         case .evaluate(let e):
             let v = try evaluate(e)
             if case .null = v { return }
@@ -195,6 +202,8 @@ public final class VTLRenderer {
                 throw VTLFlow.fail(VTLRenderError("#evaluate: \(error)"))
             }
             for (k, m) in t.macros where macros[k] == nil { macros[k] = m }
+            // Its macros and blocks may be used after it is rendered: it lives as long as the render.
+            templates.append(t)
             try nested { () throws(VTLFlow) in try renderNodes(t.nodes) }
         }
     }
@@ -606,7 +615,12 @@ final class ForeachScope: VTLObject {
 /// `#define($name)…#end`: rendered each time it is used.
 final class DefineBlock: VTLObject {
     let body: [VTLNode]
-    init(body: [VTLNode]) { self.body = body }
+    /// The templates whose text the body points into (a block can outlive the render).
+    let owners: [VTLTemplate]
+    init(body: [VTLNode], owners: [VTLTemplate]) {
+        self.body = body
+        self.owners = owners
+    }
     func property(_ name: String, _ r: VTLRenderer) -> VTLValue? { nil }
     func call(_ name: String, _ args: [VTLValue], _ r: VTLRenderer) throws -> VTLValue? {
         if name == "toString" { return .string((try? r.renderToString(body)) ?? "") }

@@ -288,3 +288,33 @@ import Testing
         #expect(render(c.0) == c.1, "\(c.0)")
     }
 }
+
+/// Text nodes point into their template's arena: a `#define` block that escapes the render (into
+/// `$context.requestOverride`) keeps the template's text alive after the template is gone.
+@Suite struct TemplateTextLifetimeTests {
+    @Test func aDefineBlockOutlivesItsTemplate() throws {
+        let input = MappingInput(body: "{}")
+        var overrides: VTLMap?
+        do {
+            let t = try VTLTemplate("#define($d)hello from a block#end#set($context.requestOverride.header.X = $d)ok")
+            let r = try renderMapping(t, input)
+            #expect(r.output == "ok")
+            overrides = r.overrides
+        }
+        // Allocate and free text of other templates meanwhile, to reuse freed memory if any.
+        for k in 0..<50 { _ = try VTLTemplate(String(repeating: "garbage \(k) ", count: 20)) }
+        guard case .map(let request)? = overrides?.get("requestOverride"),
+              case .map(let header)? = request.get("header"),
+              case .object(let block)? = header.get("X") else {
+            Issue.record("the block did not reach the overrides")
+            return
+        }
+        let text = try block.call("toString", [], VTLRenderer())
+        #expect(text?.javaString == "hello from a block")
+    }
+
+    @Test func evaluatedTemplatesLiveAsLongAsTheRender() throws {
+        let t = try VTLTemplate("#evaluate('#macro(m)from a macro#end#define($b)from a block#end')#m() $b")
+        #expect(try renderMapping(t, MappingInput(body: "{}")).output == "from a macro from a block")
+    }
+}
