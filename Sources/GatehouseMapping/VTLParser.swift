@@ -223,14 +223,7 @@ struct VTLParser {
                     flush()
                     nodes.append(.reference(ref))
                     endReference(ref)
-                    if i < b.count && b[i] == 0x7D && lexState != .text && lexState != .refArgs {
-                        // A } straight after a reference is a token of its own in Velocity's
-                        // lexer (it pops), so spaces after it start a new token (before #set, eaten).
-                        text.append(0x7D)
-                        i += 1
-                        lexPop()
-                        runStart = text.count
-                    }
+                    if takeBraceAfterReference(&text) { runStart = text.count }
                     continue
                 }
                 // Velocity's lexer cannot end on a lone $.
@@ -256,13 +249,7 @@ struct VTLParser {
                         flush()
                         nodes.append(.escapedReference(n, ref))
                         endReference(ref)
-                        if i < b.count && b[i] == 0x7D && lexState != .text && lexState != .refArgs {
-                            // As after a reference: } is a token of its own (see above).
-                            text.append(0x7D)
-                            i += 1
-                            lexPop()
-                            runStart = text.count
-                        }
+                        if takeBraceAfterReference(&text) { runStart = text.count }
                         continue
                     }
                     (lexState, _) = state
@@ -415,6 +402,16 @@ struct VTLParser {
         if lexState == .reference { lexPop() }
         lexStack.append(lexState)
         lexState = .reference
+    }
+
+    /// A } straight after a reference is a token of its own in Velocity's lexer (it pops), so
+    /// spaces after it start a new token (before #set, eaten). True when one was taken.
+    mutating func takeBraceAfterReference(_ text: inout [UInt8]) -> Bool {
+        guard i < b.count && b[i] == 0x7D && lexState != .text && lexState != .refArgs else { return false }
+        text.append(0x7D)
+        i += 1
+        lexPop()
+        return true
     }
 
     /// The state a reference leaves: `}` pops; `.name` (indexes after it aside) leaves the
