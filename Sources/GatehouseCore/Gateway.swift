@@ -126,10 +126,10 @@ public final class Gateway: HTTPRequestHandler {
         guard let integration = match.method.integration else {
             return fail(.internalServerError, "method has no integration")
         }
-        // What templates see; built only when one runs (a local function used without escaping,
+        // What mappings see; built only when one runs (a local function used without escaping,
         // so a proxied request allocates nothing for it).
-        func scope() -> TemplateScope {
-            TemplateScope(request: request, match: match, requestId: requestId,
+        func scope() -> RequestScope {
+            RequestScope(request: request, match: match, requestId: requestId,
                           requestTimeEpochMillis: x.record.requestTimeEpochMillis ?? 0,
                           callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
                           callerAccount: caller.context[.principalAccount]?.first, accessKey: caller.credential?.accessKeyId,
@@ -145,7 +145,7 @@ public final class Gateway: HTTPRequestHandler {
         if integration.responses.contains(where: { r in
             !r.headerMappings.isEmpty || r.responseTemplates.values.contains { !LiteralTemplate.isLiteral($0) }
         }) {
-            x.templateScope = scope()
+            x.requestScope = scope()
         }
         guard let plugin = plugin(for: integration) else {
             return fail(.internalServerError, "no plugin for integration type \(integration.type.rawValue) \(integration.uri)")
@@ -158,13 +158,7 @@ public final class Gateway: HTTPRequestHandler {
         call.sourceIp = request.remoteAddress
         call.clientTLS = request.isTLS
         if !integration.parameterMappings.isEmpty {
-            let source = MappingSource(
-                request: request, pathParameters: match.pathParameters, stageVariables: match.stage.variables,
-                requestId: requestId, stage: match.stage.name, apiId: match.api.id, accountId: match.api.accountId,
-                resourcePath: match.resource.path,
-                callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
-                accessKey: caller.credential?.accessKeyId)
-            call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, source)
+            call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, scope())
         }
         if case .map(let ro)? = overrides?.get("requestOverride") {
             // $context.requestOverride from the request template: it wins over requestParameters.
@@ -191,7 +185,7 @@ final class Exchange {
     var integration: Integration?
     var integrationStarted: UInt64 = 0
     /// What a response template sees, when the integration has one that needs the engine.
-    var templateScope: TemplateScope?
+    var requestScope: RequestScope?
     /// The client's Accept header, for choosing a response template.
     var accept: String?
 
@@ -233,7 +227,7 @@ final class Exchange {
             record.integrationStatus = outcome.status
             guard let integration else { return fail(.internalServerError) }
             switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId,
-                                                  scope: templateScope, cache: gateway.templates, accept: accept) {
+                                                  scope: requestScope, cache: gateway.templates, accept: accept) {
             case .success(let r): finish(r)
             case .failure(let e): fail(e, "response mapping: no integration response for status \(outcome.status)")
             }

@@ -23,7 +23,7 @@ enum LiteralTemplate {
 /// template rendered by the mapping engine.
 enum RequestMapping {
     static func integrationBody(_ request: HTTPRequest, integration: Integration, binaryMediaTypes: [String] = [],
-                                scope: @autoclosure () -> TemplateScope, cache: TemplateCache,
+                                scope: @autoclosure () -> RequestScope, cache: TemplateCache,
                                 overrides: inout VTLMap?) -> Result<[UInt8], GatewayError> {
         // Proxy integrations pass the request through untouched.
         if integration.type == .httpProxy || integration.type == .awsProxy { return .success(request.body) }
@@ -73,7 +73,7 @@ enum RequestMapping {
 /// output mapping specified").
 enum ResponseMapping {
     static func methodResponse(_ outcome: IntegrationOutcome, integration: Integration, requestId: String,
-                               scope: TemplateScope? = nil, cache: TemplateCache? = nil,
+                               scope: RequestScope? = nil, cache: TemplateCache? = nil,
                                accept: String? = nil) -> Result<HTTPResponse, GatewayError> {
         var headers = HTTPHeaders(capacity: outcome.headers.count + 2)
         headers.add("x-amzn-RequestId", requestId)
@@ -141,7 +141,7 @@ enum ResponseMapping {
     }
 
     static func methodResponseBody(_ outcome: IntegrationOutcome, _ response: IntegrationResponseSpec, headers: HTTPHeaders,
-                                   scope: TemplateScope?, cache: TemplateCache?) -> Result<HTTPResponse, GatewayError> {
+                                   scope: RequestScope?, cache: TemplateCache?) -> Result<HTTPResponse, GatewayError> {
         var headers = headers
         if let template = response.responseTemplates["application/json"] {
             var status = response.statusCode

@@ -1,4 +1,5 @@
 import GatehouseHTTP
+import GatehouseJSON
 import GatehouseModel
 
 /// The integration request's parameters, after `requestParameters` mapped them from the
@@ -11,48 +12,16 @@ public struct IntegrationParameters: Sendable {
     public init() {}
 }
 
-/// What a mapping expression can read: the method request and its surroundings.
-struct MappingSource {
-    var request: HTTPRequest
-    var pathParameters: [String: String]
-    var stageVariables: [String: String]
-    var requestId: String
-    var stage: String
-    var apiId: String
-    var accountId: String
-    var resourcePath: String
-    /// The IAM caller's ARN, nil for anonymous and service callers.
-    var callerArn: String?
-    var accessKey: String?
-
-    /// `context.NAME` for the variables a parameter mapping may read.
-    func context(_ name: String) -> String? {
-        switch name {
-        case "requestId": return requestId
-        case "stage": return stage
-        case "apiId": return apiId
-        case "accountId": return accountId
-        case "httpMethod": return request.method
-        case "resourcePath": return resourcePath
-        case "path": return request.path
-        case "identity.sourceIp": return request.remoteAddress
-        case "identity.userAgent": return request.headers["User-Agent"]
-        case "identity.caller", "identity.userArn": return callerArn
-        case "identity.accessKey": return accessKey
-        default: return nil
-        }
-    }
-}
-
 /// `requestParameters`: destination `integration.request.{path|querystring|header|
 /// multivaluequerystring|multivalueheader}.NAME`; source `method.request.{path|querystring|
 /// header|multivaluequerystring|multivalueheader}.NAME`, `'static'`, `stageVariables.NAME` or
 /// `context.NAME`. A source with no value leaves its destination out, as API Gateway does.
 enum ParameterMapping {
-    static func integrationParameters(_ mappings: [ParameterMappingEntry], _ source: MappingSource) -> IntegrationParameters {
+    static func integrationParameters(_ mappings: [ParameterMappingEntry], _ scope: RequestScope) -> IntegrationParameters {
         var out = IntegrationParameters()
+        var context: JSONObject?   // built once, when a mapping reads it
         for m in mappings {
-            let values = evaluate(m.source, source)
+            let values = evaluate(m.source, scope, context: &context)
             guard !values.isEmpty else { continue }
             switch m.place {
             case .path: out.path[m.name] = values.joined(separator: ",")
@@ -66,14 +35,16 @@ enum ParameterMapping {
     }
 
     /// The values an expression yields (several for the multi-value sources).
-    static func evaluate(_ expression: ParameterSource, _ s: MappingSource) -> [String] {
+    static func evaluate(_ expression: ParameterSource, _ s: RequestScope, context: inout JSONObject?) -> [String] {
         switch expression {
         case .literal(let v): return [v]
-        case .stageVariable(let n): return s.stageVariables[n].map { [$0] } ?? []
-        case .context(let n): return s.context(n).map { [$0] } ?? []
+        case .stageVariable(let n): return s.match.stage.variables[n].map { [$0] } ?? []
+        case .context(let n):
+            if context == nil { context = s.context() }
+            return RequestScope.contextValue(n, in: context!).map { [$0] } ?? []
         case .methodRequest(let place, let name):
             switch place {
-            case .path: return s.pathParameters[name].map { [$0] } ?? []
+            case .path: return s.match.pathParameters[name].map { [$0] } ?? []
             case .querystring: return QueryString.values(name, in: s.request.query).last.map { [$0] } ?? []
             case .multivaluequerystring: return QueryString.values(name, in: s.request.query)
             case .header:

@@ -18,9 +18,10 @@ final class TemplateCache {
     }
 }
 
-/// What a template sees of the method request: `$input.params()`, `$context`,
-/// `$stageVariables`. Built only when a non-literal template runs.
-struct TemplateScope {
+/// The method request as mappings see it: templates (`$input.params()`, `$context`,
+/// `$stageVariables`), `requestParameters` and `responseParameters` (`method.request.*`,
+/// `context.*`, `stageVariables.*`). Built only when a mapping needs it.
+struct RequestScope {
     var request: HTTPRequest
     var match: RouteMatch
     var requestId: String
@@ -60,6 +61,20 @@ struct TemplateScope {
     func contextMap() -> VTLMap {
         if case .map(let m) = VTLValue(json: .object(context())) { return m }
         return VTLMap()
+    }
+
+    /// `context.a.b` as a mapping reads it: text as it is, other values as JSON, null absent.
+    static func contextValue(_ dotted: String, in context: JSONObject) -> String? {
+        var v: JSONValue = .object(context)
+        for part in dotted.split(separator: ".") {
+            guard let next = v[String(part)] else { return nil }
+            v = next
+        }
+        switch v {
+        case .string(let s): return s
+        case .null: return nil
+        default: return String(decoding: v.serialized(), as: UTF8.self)
+        }
     }
 
     /// `$context`, with the variables API Gateway documents for mapping templates.
@@ -104,7 +119,7 @@ struct TemplateScope {
 /// Renders a template for the pipeline: the literal fast path, else the engine. A template
 /// that does not parse or fails while rendering answers 500, as API Gateway does.
 enum TemplateRenderer {
-    static func render(_ text: String, body: [UInt8], scope: @autoclosure () -> TemplateScope, cache: TemplateCache)
+    static func render(_ text: String, body: [UInt8], scope: @autoclosure () -> RequestScope, cache: TemplateCache)
         -> Result<(body: [UInt8], overrides: VTLMap?), GatewayError> {
         if let literal = LiteralTemplate.render(text) { return .success((literal, nil)) }
         switch cache.template(text) {
@@ -125,7 +140,7 @@ enum TemplateRenderer {
 /// stage variables and `$context`.
 enum ResponseParameters {
     static func apply(_ mappings: [(header: String, source: String)], outcome: IntegrationOutcome,
-                      scope: TemplateScope?, stageVariables: [String: String], to headers: inout HTTPHeaders) {
+                      scope: RequestScope?, stageVariables: [String: String], to headers: inout HTTPHeaders) {
         for (header, source) in mappings {
             if let v = value(source, outcome: outcome, scope: scope, stageVariables: stageVariables) {
                 headers.set(header, v)
@@ -133,7 +148,7 @@ enum ResponseParameters {
         }
     }
 
-    static func value(_ source: String, outcome: IntegrationOutcome, scope: TemplateScope?,
+    static func value(_ source: String, outcome: IntegrationOutcome, scope: RequestScope?,
                       stageVariables: [String: String]) -> String? {
         if source.count >= 2 && source.hasPrefix("'") && source.hasSuffix("'") {
             return String(source.dropFirst().dropLast())
@@ -153,16 +168,7 @@ enum ResponseParameters {
             return JSONBodyPath.read(outcome.body, path)
         }
         if source.hasPrefix("context."), let scope {
-            var v: JSONValue = .object(scope.context())
-            for part in source.dropFirst("context.".count).split(separator: ".") {
-                guard let next = v[String(part)] else { return nil }
-                v = next
-            }
-            switch v {
-            case .string(let s): return s
-            case .null: return nil
-            default: return String(decoding: v.serialized(), as: UTF8.self)
-            }
+            return RequestScope.contextValue(String(source.dropFirst("context.".count)), in: scope.context())
         }
         return nil
     }

@@ -57,6 +57,10 @@ def test_http_integration_maps_parameters_and_stage_variables(proxy_gateway):
     assert seen["headers"]["X-Color"] == "blue"
     assert seen["headers"]["X-Static"] == "fixed"
     assert seen["headers"]["X-Request-Id"] == r.headers["x-amzn-RequestId"]
+    # Any $context variable can be a source, as in templates (one request scope serves both).
+    assert seen["headers"]["X-Source-Ip"] == "127.0.0.1"
+    assert seen["headers"]["X-Resource"] == "/items/{id}"
+    assert abs(int(seen["headers"]["X-Epoch"]) - time.time() * 1000) < 60_000
     assert "X-Not-Mapped" not in seen["headers"]
     assert seen["headers"]["User-Agent"].startswith("AmazonAPIGateway_")
     assert r.headers["Content-Type"] == "application/json"
