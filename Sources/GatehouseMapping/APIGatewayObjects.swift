@@ -39,8 +39,8 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
             params.put(section, .map(m))
         }
     }
-    r.setVariable("input", .object(InputObject(body: input.body, params: params)))
-    r.setVariable("util", .object(UtilObject.shared))
+    r.set(VTLSymbols.input, .object(InputObject(body: input.body, params: params)))
+    r.set(VTLSymbols.util, .object(UtilObject.shared))
     // Only what the template can reach is built: most templates never read $context.
     let overrides = VTLMap()
     if template.readsContext {
@@ -54,14 +54,14 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
         for s in ["header", "path", "querystring"] { _ = VTLMap.ensureMap(requestOverride, s) }
         let responseOverride = VTLMap.ensureMap(ctx, "responseOverride")
         _ = VTLMap.ensureMap(responseOverride, "header")
-        r.setVariable("context", .map(ctx))
+        r.set(VTLSymbols.context, .map(ctx))
         overrides.put("requestOverride", .map(requestOverride))
         overrides.put("responseOverride", .map(responseOverride))
     }
     if template.readsStageVariables {
         let stage = VTLMap()
         for (k, v) in input.stageVariables { stage.put(k, .string(v)) }
-        r.setVariable("stageVariables", .map(stage))
+        r.set(VTLSymbols.stageVariables, .map(stage))
     }
     let output = try r.render(template)
     return (output, overrides)

@@ -237,14 +237,16 @@ final class ScratchStack<Element> {
     private var capacity: Int
     private(set) var count = 0
 
+    /// Nothing is allocated until the first push: most request bodies are small, and a
+    /// parse of `{"a":1}` should not pay for room it never uses.
     init() {
-        capacity = 64
-        base = .allocate(capacity: capacity)
+        capacity = 0
+        base = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment)!
     }
 
     deinit {
         base.deinitialize(count: count)
-        base.deallocate()
+        if capacity > 0 { base.deallocate() }
     }
 
     @inline(__always)
@@ -255,11 +257,12 @@ final class ScratchStack<Element> {
     }
 
     private func grow() {
-        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        let newCapacity = max(16, capacity * 2)
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
         bigger.moveInitialize(from: base, count: count)
-        base.deallocate()
+        if capacity > 0 { base.deallocate() }
         base = bigger
-        capacity *= 2
+        capacity = newCapacity
     }
 
     /// The elements from `start` to the top, moved into an array; the stack shrinks to `start`.

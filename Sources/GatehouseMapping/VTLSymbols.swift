@@ -19,4 +19,9 @@ enum VTLSymbols {
     static let foreach = 0
     static let velocityCount = 1
     static let velocityHasNext = 2
+    /// The names every render sets, interned once (not looked up under the lock per render).
+    static let input = id("input")
+    static let util = id("util")
+    static let context = id("context")
+    static let stageVariables = id("stageVariables")
 }
