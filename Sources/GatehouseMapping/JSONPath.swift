@@ -312,7 +312,7 @@ struct JSONPath: @unchecked Sendable {
     static func numberText(_ v: VTLValue) -> String {
         switch v {
         case .int(let n): return String(n)
-        case .bigInt(let d): return d
+        case .bigInt(let d), .bigDecimal(let d): return d
         case .double(let d): return javaDouble(d)
         default: return v.javaString
         }

@@ -207,6 +207,10 @@ struct VTLJSONParser {
             guard i > e else { throw Failure() }
         }
         if !isFloat && significant <= 18 { return .int(negative ? -Int(m) : Int(m)) }
+        if isFloat && i - start > 18 {
+            // json-smart keeps a decimal written in more than 18 characters exact (BigDecimal).
+            return .bigDecimal(bigDecimalText(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)))
+        }
         if isFloat && !exponent && significant <= 15 && scale <= 22 {
             let v = Double(m) / powerOfTen(scale)
             return .double(negative ? -v : v)

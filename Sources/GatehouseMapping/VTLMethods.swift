@@ -10,7 +10,7 @@ extension VTLRenderer {
             case .string(let s): result = try stringMethod(s, name, args)
             case .list(let l): result = try listMethod(l, name, args)
             case .map(let m): result = mapMethod(m, name, args)
-            case .int, .double, .bigInt: result = numberMethod(v, name, args)
+            case .int, .double, .bigInt, .bigDecimal: result = numberMethod(v, name, args)
             case .bool(let b): result = boolMethod(b, name, args)
             case .object(let o): result = try o.call(name, args, self)
             case .null: result = nil

@@ -486,6 +486,14 @@ public final class VTLRenderer {
         case .equal: return .bool(VTLRenderer.equals(a, b))
         case .notEqual: return .bool(!VTLRenderer.equals(a, b))
         case .less, .lessOrEqual, .greater, .greaterOrEqual:
+            if let c = VTLRenderer.exactCompare(a, b) {
+                switch op {
+                case .less: return .bool(c < 0)
+                case .lessOrEqual: return .bool(c <= 0)
+                case .greater: return .bool(c > 0)
+                default: return .bool(c >= 0)
+                }
+            }
             guard let x = a.numberAsDouble, let y = b.numberAsDouble else { return .bool(false) }
             switch op {
             case .less: return .bool(x < y)
@@ -533,8 +541,22 @@ public final class VTLRenderer {
 
     /// Velocity 1.7's `==`: numbers by value, same-class values by `equals`, anything else by
     /// comparing their strings (so `'1' == 1`).
+    /// Numbers compared exactly when one of them is a BigInteger or BigDecimal (as Velocity's
+    /// MathUtils compares them); nil for any other pair.
+    static func exactCompare(_ a: VTLValue, _ b: VTLValue) -> Int? {
+        switch (a, b) {
+        case (.bigInt, _), (.bigDecimal, _), (_, .bigInt), (_, .bigDecimal):
+            guard a.isNumber, b.isNumber, let x = ExactDecimal(JSONPath.numberText(a)),
+                  let y = ExactDecimal(JSONPath.numberText(b)) else { return nil }
+            return x.compare(y)
+        default:
+            return nil
+        }
+    }
+
     static func equals(_ a: VTLValue, _ b: VTLValue, depth: Int = 0) -> Bool {
         if depth > 256 { return false }   // a self-containing list or map
+        if let c = exactCompare(a, b) { return c == 0 }
         if let x = a.numberAsDouble, let y = b.numberAsDouble, a.isNumber, b.isNumber { return x == y }
         switch (a, b) {
         case (.null, .null): return true

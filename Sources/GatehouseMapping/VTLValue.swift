@@ -10,6 +10,9 @@ public enum VTLValue {
     case int(Int)
     /// An integer too large for 64 bits, kept as its digits (json-smart's BigInteger).
     case bigInt(String)
+    /// A decimal json-smart keeps exact (written in more than 18 characters), as
+    /// BigDecimal.toString prints it. Arithmetic and comparison read it as a double.
+    case bigDecimal(String)
     case double(Double)
     case bool(Bool)
     case list(VTLList)
@@ -32,7 +35,7 @@ public enum VTLValue {
         case .null: return "null"
         case .string(let s): return s
         case .int(let n): return String(n)
-        case .bigInt(let d): return d
+        case .bigInt(let d), .bigDecimal(let d): return d
         case .double(let d): return javaDouble(d)
         case .bool(let b): return b ? "true" : "false"
         case .list(let l): return l.javaString(depth: depth + 1)
@@ -52,7 +55,7 @@ public enum VTLValue {
 
     var isNumber: Bool {
         switch self {
-        case .int, .double, .bigInt: return true
+        case .int, .double, .bigInt, .bigDecimal: return true
         default: return false
         }
     }
@@ -61,7 +64,7 @@ public enum VTLValue {
         switch self {
         case .int(let n): return Double(n)
         case .double(let d): return d
-        case .bigInt(let s): return Double(s)
+        case .bigInt(let s), .bigDecimal(let s): return Double(s)
         default: return nil
         }
     }
@@ -73,6 +76,7 @@ public enum VTLValue {
         case .string: return "String"
         case .int: return "Integer"
         case .bigInt: return "BigInteger"
+        case .bigDecimal: return "BigDecimal"
         case .double: return "Double"
         case .bool: return "Boolean"
         case .list(let l): return l.jsonArray ? "JSONArray" : "ArrayList"
@@ -382,7 +386,7 @@ func writeJSON(_ v: VTLValue, into out: inout [UInt8], depth: Int = 0) {
     case .null: out.append(contentsOf: "null".utf8)
     case .bool(let b): if b { out.append(contentsOf: "true".utf8) } else { out.append(contentsOf: "false".utf8) }
     case .int(let n): out.append(contentsOf: String(n).utf8)
-    case .bigInt(let s): out.append(contentsOf: s.utf8)
+    case .bigInt(let s), .bigDecimal(let s): out.append(contentsOf: s.utf8)
     case .double(let d):
         if d.isFinite { appendJavaDouble(d, to: &out) } else { out.append(contentsOf: "null".utf8) }
     case .string(let s): writeJSONString(s, into: &out)
@@ -460,4 +464,42 @@ func writeJSONString(_ s: String, into out: inout [UInt8]) {
 func hex4(_ v: UInt32) -> String {
     let h = String(v, radix: 16, uppercase: true)
     return String(repeating: "0", count: max(0, 4 - h.count)) + h
+}
+
+/// Java's BigDecimal.toString of a decimal's text (`1.23456789012345678e5` is
+/// `123456.789012345678`): the digits with the scale the text gives them, in plain notation
+/// unless the scale is negative or the number is below 10^-6, then as `d.dddE±n`.
+func bigDecimalText(_ text: String) -> String {
+    var negative = false
+    var digits: [UInt8] = []
+    var fraction = 0
+    var exponent = 0
+    var seenPoint = false
+    var u = Substring(text).utf8[...]
+    if let f = u.first, f == 0x2D || f == 0x2B { negative = f == 0x2D; u = u.dropFirst() }
+    while let c = u.first, (c >= 0x30 && c <= 0x39) || c == 0x2E {
+        if c == 0x2E { seenPoint = true } else { digits.append(c); if seenPoint { fraction += 1 } }
+        u = u.dropFirst()
+    }
+    if let e = u.first, e == 0x65 || e == 0x45 {
+        exponent = Int(String(decoding: u.dropFirst(), as: UTF8.self)) ?? 0
+    }
+    while digits.count > 1 && digits.first == 0x30 { digits.removeFirst() }
+    if digits.isEmpty { digits = [0x30] }
+    let scale = fraction - exponent
+    let coefficient = String(decoding: digits, as: UTF8.self)
+    let sign = negative && !(digits.count == 1 && digits[0] == 0x30) ? "-" : ""
+    if scale == 0 { return sign + coefficient }
+    let adjusted = -scale + (digits.count - 1)
+    if scale > 0 && adjusted >= -6 {
+        if digits.count > scale {
+            let cut = digits.count - scale
+            return sign + String(decoding: digits[..<cut], as: UTF8.self) + "." + String(decoding: digits[cut...], as: UTF8.self)
+        }
+        return sign + "0." + String(repeating: "0", count: scale - digits.count) + coefficient
+    }
+    let mantissa = digits.count > 1
+        ? String(decoding: digits[..<1], as: UTF8.self) + "." + String(decoding: digits[1...], as: UTF8.self)
+        : coefficient
+    return sign + mantissa + "E" + (adjusted >= 0 ? "+" : "") + String(adjusted)
 }

@@ -1,7 +1,7 @@
 """Differential test of the template engine against Apache Velocity 1.7 (the oracle in
 ../shared/oracle/vtl, which emulates API Gateway's $input, $util and $context).
 
-vtl/corpus.jsonl holds 2,962 templates — 462 hand-written ones covering every construct and the
+vtl/corpus.jsonl holds 2,970 templates — 470 hand-written ones covering every construct and the
 lexer's and Jayway's corner cases, and 2,500 generated over the grammar with random JSON bodies
 (vtl/generate.py, seeds 1 and 2) —
 each with the oracle's output (vtl/build_corpus.py rebuilds it). `gatehouse render --batch` must

@@ -39,6 +39,23 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
     }
 
+    /// json-smart keeps long decimals as BigDecimal; these are Java's toString of each (recorded
+    /// from the oracle).
+    @Test(arguments: [
+        ("0.30000000000000001", "0.30000000000000001"), ("1.23456789012345678e5", "123456.789012345678"),
+        ("-12345678901234567.5", "-12345678901234567.5"), ("0.00000000000000001", "1E-17"),
+        ("1.0000000000000000000e-10", "1.0000000000000000000E-10"), ("12345678901234567e+5", "1.2345678901234567E+21"),
+        ("-0.000000000000000000", "0E-18"), ("1.5000000000000000000", "1.5000000000000000000"),
+    ])
+    func bigDecimalToString(_ c: (String, String)) {
+        #expect(bigDecimalText(c.0) == c.1)
+        if case .map(let m)? = VTLJSONParser.parse(#"{"x": \#(c.0)}"#) {
+            #expect(jsonText(m.get("x")!) == c.1)
+        } else {
+            Issue.record("did not parse")
+        }
+    }
+
     @Test func escapeJavaScriptAsCommonsLang26() {
         #expect(UtilObject.escapeJavaScript("it's \"q\" / \\ \n\t é ☃") == "it\\'s \\\"q\\\" \\/ \\\\ \\n\\t \\u00E9 \\u2603")
         #expect(UtilObject.escapeJavaScript("\u{01}") == "\\u0001")

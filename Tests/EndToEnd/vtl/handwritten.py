@@ -518,3 +518,18 @@ for _template, _body in [
     ("$input.json(\"$.arr[?(@.x =~ 'abc')]\")", "{\"arr\":[{\"x\":\"abc\"}]}"),
 ]:
     t(_template, _body)
+
+# --- json-smart keeps a decimal written in more than 18 characters exact (BigDecimal): printed as
+# BigDecimal.toString, compared exactly. (Arithmetic on it is read as a double: not reproduced.)
+_BIG = "{\"x\": 0.30000000000000001, \"e\": 1.23456789012345678e5, \"n\": -12345678901234567.5, \"s\": 123456789012345.6789, \"t\": 0.00000000000000001, \"u\": 1.0000000000000000000e-10, \"v\": 12345678901234567e+5, \"w\": -0.000000000000000000, \"z\": 1.5000000000000000000}"
+for _template in [
+    "[$input.json('$.x')][$input.path('$.x')]",
+    "[$input.json('$.e')][$input.path('$.e')][$input.json('$.n')][$input.json('$.s')]",
+    "[$input.json('$.t')][$input.json('$.u')][$input.json('$.v')][$input.json('$.w')][$input.json('$.z')]",
+    "[$input.json('$')]",
+    "$input.json(\"$[?(@.x == 0.3)]\")",
+    "[$input.path('$.z')][$input.path('$.t')]",
+    "#if($input.path('$.x') == 0.3)T#{else}F#end#if($input.path('$.x') > 0.3)T#{else}F#end#if($input.path('$.z') == 1.5)T#{else}F#end#if($input.path('$.x') < 1)T#{else}F#end",
+    "#if($input.path('$.n') < 0)T#{else}F#end#if($input.path('$.z') == $input.path('$.z'))T#{else}F#end",
+]:
+    t(_template, _BIG)
