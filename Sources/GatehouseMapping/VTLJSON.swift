@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import GatehouseJSON
 
 /// JSON read straight into template values, as json-smart reads it for Jayway: objects keep
@@ -18,15 +21,23 @@ struct VTLJSONParser {
     var lastKeyEnds: [Int] = []
     /// Scratch stacks: a container's members collect here and are moved out once, at their
     /// final size, instead of growing an array per container.
-    let valueStack = ScratchStack<VTLValue>()
-    let keyStack = ScratchStack<String>()
+    let valueStack: ScratchStack<VTLValue>
+    let keyStack: ScratchStack<String>
+
+    init(b: UnsafeBufferPointer<UInt8>, scratch: ParseScratch = ParseScratch.current()) {
+        self.b = b
+        valueStack = scratch.values
+        keyStack = scratch.keys
+    }
 
     struct Failure: Error {}
 
     static func parse(_ text: String) -> VTLValue? {
         var text = text
+        let scratch = ParseScratch.current()
+        defer { scratch.clear() }
         return text.withUTF8 { bytes in
-            var p = VTLJSONParser(b: bytes)
+            var p = VTLJSONParser(b: bytes, scratch: scratch)
             guard let v = try? p.value() else { return nil }
             p.space()
             return p.i == p.b.count ? v : nil
@@ -234,6 +245,37 @@ struct VTLJSONParser {
     }
 }
 
+/// The parser's scratch stacks, one pair per thread and kept between parses (a parse of a
+/// request body then allocates only the values it returns). A parse that fails leaves its
+/// partial members behind; `clear` drops them, and gives back room a huge body grew.
+final class ParseScratch {
+    let values = ScratchStack<VTLValue>()
+    let keys = ScratchStack<String>()
+
+    func clear() {
+        values.drop(from: 0)
+        keys.drop(from: 0)
+        values.shrink(above: 4096)
+        keys.shrink(above: 4096)
+    }
+
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in
+            if let p { Unmanaged<ParseScratch>.fromOpaque(p).release() }
+        }
+        return k
+    }()
+
+    /// This thread's scratch.
+    static func current() -> ParseScratch {
+        if let p = pthread_getspecific(key) { return Unmanaged<ParseScratch>.fromOpaque(p).takeUnretainedValue() }
+        let s = ParseScratch()
+        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
+        return s
+    }
+}
+
 /// A growable stack whose top run is moved out into an array without copying each element
 /// (no retain and release per value, as slicing and removing would cost).
 final class ScratchStack<Element> {
@@ -285,6 +327,14 @@ final class ScratchStack<Element> {
     func drop(from start: Int) {
         (base + start).deinitialize(count: count - start)
         count = start
+    }
+
+    /// Gives the room back when it grew past `limit` elements (the stack must be empty).
+    func shrink(above limit: Int) {
+        guard count == 0, capacity > limit else { return }
+        base.deallocate()
+        capacity = 0
+        base = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment)!
     }
 }
 
