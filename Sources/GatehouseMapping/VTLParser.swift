@@ -53,9 +53,7 @@ final class VTLReference {
         case method(String, [VTLExpr])
         case index(VTLExpr)
     }
-    let silent: Bool
-    let root: String
-    /// `root` interned (VTLSymbols).
+    /// The root name, interned (VTLSymbols).
     let rootID: Int
     let parts: [Part]
     /// The reference as written, e.g. `$!{a.b}`: what an unrendered reference prints.
@@ -65,9 +63,7 @@ final class VTLReference {
     /// comparing names on every iteration.
     let loopProperty: ForeachScope.Property?
 
-    init(silent: Bool, root: String, rootID: Int, parts: [Part], source: String) {
-        self.silent = silent
-        self.root = root
+    init(rootID: Int, parts: [Part], source: String) {
         self.rootID = rootID
         self.parts = parts
         self.source = source
@@ -106,7 +102,6 @@ enum VTLOperator {
 }
 
 struct VTLMacro {
-    var name: String
     /// Parameter names, interned.
     var params: [Int]
     var body: [VTLNode]
@@ -233,6 +228,9 @@ struct VTLParser {
                 if b[i] == 0x21 {  // `$!` is one token
                     text.append(0x21)
                     i += 1
+                } else if b[i] == 0x5B {
+                    // `$[` is text: no reference began, so no index follows one.
+                    lexPop()
                 }
                 continue
             }
@@ -259,7 +257,7 @@ struct VTLParser {
                 if try readInState(&text) { continue }
                 i = save + n
                 if i < b.count && b[i] == 0x23, let word = directiveWord(at: i) {
-                    let known = VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil
+                    let known = isDirective(word.name)
                     if n % 2 == 1 && !known {
                         // `\#word` with an odd count is one escaped-directive token for any word:
                         // printed as written, and what follows it is plain text.
@@ -297,7 +295,7 @@ struct VTLParser {
                         // the second starts a directive if a name follows; else both are text.
                         lexPop()
                         if let word = directiveWord(at: i + 1),
-                           VTLParser.directiveNames.contains(word.name) || macros[word.name] != nil {
+                           isDirective(word.name) {
                             i += 1
                         } else {
                             text.append(0x23)
@@ -333,12 +331,9 @@ struct VTLParser {
                 }
                 if let word = directiveWord(at: i) {
                     let name = word.name
-                    // Straight after a reference (spaces aside), Velocity's lexer is still in
-                    // its reference state when #set ends, and a "[" there is a parse error.
-                    var setAfterReference = false
+                    // Spaces before #set that start a token belong to the directive.
                     if name == "set" && runStart <= text.count
                         && text[runStart...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                        if case .reference? = nodes.last, runStart == 0 { setAfterReference = true }
                         text.removeSubrange(runStart...)
                     } else if name == "set", case .reference(let r)? = nodes.last, r.source.hasSuffix(")") || r.source.hasSuffix("]") {
                         // After `$a.b()` or `$a[0]`, one word of text is still the reference's
@@ -357,14 +352,6 @@ struct VTLParser {
                         return (nodes, name)
                     }
                     if let node = try parseDirective(name, word: word) {
-                        if setAfterReference && i < b.count && b[i] == 0x5B {
-                            throw error("Encountered \"[\" after #set", at: i)
-                        }
-                        if setAfterReference && i + 1 < b.count && b[i] == 0x28 && b[i + 1] == 0x22
-                            && !b[(i + 2)...].contains(0x22) {
-                            // In that state "(\"" opens a string literal, which never closes.
-                            throw error("Lexical error: encountered <EOF> in a string", at: b.count)
-                        }
                         flush()
                         if case .text(let t) = node { text.append(contentsOf: t.buffer) } else { nodes.append(node) }
                         runStart = text.count
@@ -464,8 +451,10 @@ struct VTLParser {
                     }
                     return true
                 }
+                // A [ in either state opens an index, which at block level belongs to no
+                // reference (after a comment, a #set or a call's `)`, too).
+                if c == 0x5B { throw error("Encountered \"[\": an index here belongs to no reference", at: i) }
                 if lexState == .refModifier {
-                    if c == 0x5B { throw error("Encountered \"[\": an index here belongs to no reference", at: i) }
                     if c == 0x28 {  // ( opens arguments
                         text.append(c)
                         i += 1
@@ -522,6 +511,11 @@ struct VTLParser {
             throw error("Encountered \"\(String(decoding: [c], as: UTF8.self))\" in a method's arguments", at: i)
         }
         text.append(contentsOf: b[start..<i])
+    }
+
+    /// Whether `#name` is a directive or a macro defined so far (else it is text).
+    func isDirective(_ name: String) -> Bool {
+        VTLParser.directiveNames.contains(name) || macros[name] != nil
     }
 
     /// `#name` or `#{name}` at `p`: the name and where it ends.
@@ -655,8 +649,8 @@ struct VTLParser {
             let (body, term) = try parseBlock(until: ["end"])
             guard term == "end" else { throw error("#macro without #end", at: start) }
             // Velocity 1.7: the first definition of a name wins.
-            if macros[macroName] == nil { macros[macroName] = VTLMacro(name: macroName, params: params, body: body) }
-            return .text(VTLText(start: UnsafePointer(bitPattern: 1)!, count: 0))
+            if macros[macroName] == nil { macros[macroName] = VTLMacro(params: params, body: body) }
+            return .text(arena.store([]))   // defined: nothing to render here
         case "define":
             i = word.end
             guard openParen() else { i = start; return nil }
@@ -764,8 +758,7 @@ struct VTLParser {
         let start = i
         guard i < b.count, b[i] == 0x24 else { return nil }
         var k = i + 1
-        var silent = false
-        if k < b.count && b[k] == 0x21 { silent = true; k += 1 }
+        if k < b.count && b[k] == 0x21 { k += 1 }   // `$!`: silent (a null prints nothing either way)
         var formal = false
         if k < b.count && b[k] == 0x7B { formal = true; k += 1 }
         i = k
@@ -840,7 +833,7 @@ struct VTLParser {
         case .property(let m)?, .method(let m, _)?: reads.insert(root + "." + m)
         default: break
         }
-        return VTLReference(silent: silent, root: root, rootID: VTLSymbols.id(root), parts: parts, source: source)
+        return VTLReference(rootID: VTLSymbols.id(root), parts: parts, source: source)
     }
 
     // MARK: - expressions

@@ -297,6 +297,8 @@ import Testing
         ("#if(true)$a.b(#end \n", "("), ("#if(true)$a.b(#end,", nil), ("$a.b($n,", nil),
         // A [ after a reference is an index or an error; an index in the buried state is one.
         ("$a.b[x", nil), ("$a[]", nil), ("$a.b$c#if(true)[x]#end", nil), ("$a.b#macro(mm)[x]#end", ""),
+        ("$a#* c *#[0]", nil), ("$a#[[x]]#[0]", nil), ("$a.b()#* c *#[0]", nil), ("$a#set($x=1)[0]", nil),
+        ("$a #set($x = 1)(\"x", "(\"x"), ("x$[0]", "x$[0]"), ("$a$[0]", "$[0]"),
         // A String + null concatenates the null operand's literal.
         ("#set($r = $nope.foo() + 'x')$r", "$nope.foo()x"), ("#set($r = ([] - 1) + '')$r", "[] - 1"),
         ("#set($r = [] - 1 + '')[$r]", "[ 1 ]"), ("#set($r = 1 + $nope.foo())[$r]", "[]"),
