@@ -126,14 +126,18 @@ public final class Gateway: HTTPRequestHandler {
         guard let integration = match.method.integration else {
             return fail(.internalServerError, "method has no integration")
         }
-        // What mappings see; built only when one runs (a local function used without escaping,
-        // so a proxied request allocates nothing for it).
+        // What mappings see; built when the first one runs and then reused (a local function
+        // used without escaping, so a proxied request allocates nothing for it).
+        var built: RequestScope?
         func scope() -> RequestScope {
-            RequestScope(request: request, match: match, requestId: requestId,
-                          requestTimeEpochMillis: x.record.requestTimeEpochMillis ?? 0,
-                          callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
-                          callerAccount: caller.context[.principalAccount]?.first, accessKey: caller.credential?.accessKeyId,
-                          apiKey: x.record.apiKey)
+            if let built { return built }
+            let s = RequestScope(request: request, match: match, requestId: requestId,
+                                 requestTimeEpochMillis: x.record.requestTimeEpochMillis ?? 0,
+                                 callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
+                                 callerAccount: caller.context[.principalAccount]?.first,
+                                 accessKey: caller.credential?.accessKeyId, apiKey: x.record.apiKey)
+            built = s
+            return s
         }
         let body: [UInt8]
         var overrides: VTLMap?

@@ -3,8 +3,8 @@ import GatehouseMapping
 import GatehouseModel
 
 /// A template with no reference, directive or escape renders as its own text in Velocity, so
-/// it needs no engine (MOCK's `{"statusCode": 200}`). Any other template needs the mapping
-/// engine (not yet here) and yields nil.
+/// it needs no engine (MOCK's `{"statusCode": 200}`). Any other template goes to the engine
+/// (`render` yields nil).
 enum LiteralTemplate {
     /// Whether the template is plain text (checked without copying it).
     static func isLiteral(_ template: String) -> Bool {
@@ -12,10 +12,7 @@ enum LiteralTemplate {
     }
 
     static func render(_ template: String) -> [UInt8]? {
-        for b in template.utf8 where b == UInt8(ascii: "$") || b == UInt8(ascii: "#") || b == UInt8(ascii: "\\") {
-            return nil
-        }
-        return Array(template.utf8)
+        isLiteral(template) ? Array(template.utf8) : nil
     }
 }
 

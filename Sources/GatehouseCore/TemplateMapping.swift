@@ -36,7 +36,7 @@ struct RequestScope {
         if template.readsStageVariables {
             m.stageVariables = match.stage.variables.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
-        if template.readsContext { m.contextMap = contextMap() }
+        if template.readsContext { m.context = context() }
         guard template.readsParams else { return m }
         m.path = match.pathParameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         var seen = Set<String>()
@@ -55,12 +55,6 @@ struct RequestScope {
             m.header.append((n, v))
         }
         return m
-    }
-
-    /// `$context` as the engine's map, built directly.
-    func contextMap() -> VTLMap {
-        if case .map(let m) = VTLValue(json: .object(context())) { return m }
-        return VTLMap()
     }
 
     /// `context.a.b` as a mapping reads it: text as it is, other values as JSON, null absent.

@@ -14,7 +14,7 @@ extension JSONValue {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let v): out.append(contentsOf: (v ? "true" : "false").utf8)
-        case .int(let n): out.append(contentsOf: String(n).utf8)
+        case .int(let n): appendDecimal(Int(n), to: &out)
         case .double(let d):
             if d.isFinite, d == d.rounded(), abs(d) < 1e15 {
                 out.append(contentsOf: String(Int64(d)).utf8)
@@ -104,5 +104,24 @@ extension JSONValue {
         var out: [UInt8] = []
         writeString(s, into: &out)
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Appends the decimal digits of `n` (a minus sign first when negative), without a String.
+public func appendDecimal(_ n: Int, to out: inout [UInt8]) {
+    if n == 0 { out.append(0x30); return }
+    if n < 0 { out.append(0x2D) }
+    var v = n.magnitude
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        while v > 0 {
+            d[count] = UInt8(v % 10) + 0x30
+            v /= 10
+            count += 1
+        }
+        for k in stride(from: count - 1, through: 0, by: -1) { out.append(d[k]) }
     }
 }

@@ -11,8 +11,6 @@ public struct MappingInput {
     public var header: [(String, String)] = []
     /// `$context`, as JSON (nested objects for `identity`, `authorizer`, …).
     public var context: JSONObject = JSONObject()
-    /// `$context` already as a map (the gateway builds it so); used instead of `context`.
-    public var contextMap: VTLMap?
     public var stageVariables: [(String, String)] = []
 
     public init(body: String?) {
@@ -45,11 +43,7 @@ public func renderMapping(_ template: VTLTemplate, _ input: MappingInput,
     let overrides = VTLMap()
     if template.readsContext {
         var ctx = VTLMap()
-        if let m = input.contextMap {
-            ctx = m
-        } else if case .map(let m) = VTLValue(json: .object(input.context)) {
-            ctx = m
-        }
+        if case .map(let m) = VTLValue(json: .object(input.context)) { ctx = m }
         let requestOverride = VTLMap.ensureMap(ctx, "requestOverride")
         for s in ["header", "path", "querystring"] { _ = VTLMap.ensureMap(requestOverride, s) }
         let responseOverride = VTLMap.ensureMap(ctx, "responseOverride")

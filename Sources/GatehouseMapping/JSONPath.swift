@@ -291,11 +291,11 @@ struct JSONPath: @unchecked Sendable {
             return javaCompare(a2, b)
         case (.string(let a), _) where q.isNumber:
             guard let x = ExactDecimal(a) else { throw Failure(message: "NumberFormatException: \(a) is not a number") }
-            guard let y = ExactDecimal(numberText(q)) else { throw Failure(message: "NumberFormatException: \(numberText(q))") }
+            guard let y = ExactDecimal(q.javaString) else { throw Failure(message: "NumberFormatException: \(q.javaString)") }
             return x.compare(y)
         case (_, _) where p.isNumber && q.isNumber:
-            guard let x = ExactDecimal(numberText(p)), let y = ExactDecimal(numberText(q)) else {
-                throw Failure(message: "NumberFormatException: \(numberText(p)), \(numberText(q))")
+            guard let x = ExactDecimal(p.javaString), let y = ExactDecimal(q.javaString) else {
+                throw Failure(message: "NumberFormatException: \(p.javaString), \(q.javaString)")
             }
             return x.compare(y)
         case (.string(let a), .bool(let b)):
@@ -308,15 +308,6 @@ struct JSONPath: @unchecked Sendable {
         }
     }
 
-    /// A number as Java's toString writes it.
-    static func numberText(_ v: VTLValue) -> String {
-        switch v {
-        case .int(let n): return String(n)
-        case .bigInt(let d), .bigDecimal(let d): return d
-        case .double(let d): return javaDouble(d)
-        default: return v.javaString
-        }
-    }
 
     /// What a regex filter matches against: a value's text (objects and arrays as JSON).
     static func javaText(_ v: VTLValue) -> String {
@@ -353,15 +344,6 @@ struct JSONPath: @unchecked Sendable {
         }
     }
 
-    func filterEquals(_ a: VTLValue, _ b: VTLValue) -> Bool {
-        if a.isNumber && b.isNumber { return a.numberAsDouble == b.numberAsDouble }
-        switch (a, b) {
-        case (.string(let x), .string(let y)): return x == y
-        case (.bool(let x), .bool(let y)): return x == y
-        case (.null, .null): return true
-        default: return false
-        }
-    }
 }
 
 private struct PathParser {
@@ -552,7 +534,7 @@ private struct PathParser {
             return .exists(p)
         }
         let right = try operand()
-        return .compare(left, op == "=~" ? "=~" : op, right)
+        return .compare(left, op, right)
     }
 
     mutating func operand() throws(JSONPath.Failure) -> JSONPath.Operand {

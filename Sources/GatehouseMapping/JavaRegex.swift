@@ -1,14 +1,12 @@
 /// Java `Pattern` semantics for `replaceAll`, `replaceFirst`, `matches` and `split`, on
-/// Swift's regex engine (whose syntax covers the Java constructs templates use). Compiled
-/// patterns are cached per thread-free value: templates reuse a handful of patterns.
+/// Swift's regex engine (whose syntax covers the Java constructs templates use). A pattern is
+/// compiled for each call that uses it (no cache yet).
 struct JavaRegex {
-    let pattern: String
     let regex: Regex<AnyRegexOutput>?
     /// A pattern without metacharacters, matched as plain text (Java's split fast path).
     let literal: String?
 
     init(_ pattern: String) throws {
-        self.pattern = pattern
         if let lit = JavaRegex.literalText(pattern) {
             literal = lit
             regex = nil
@@ -38,7 +36,6 @@ struct JavaRegex {
     func matches(in s: String) -> [(Range<String.Index>, Regex<AnyRegexOutput>.Match?)] {
         if let literal {
             var out: [(Range<String.Index>, Regex<AnyRegexOutput>.Match?)] = []
-            var from = s.startIndex
             let needle = Array(literal.utf8)
             let hay = Array(s.utf8)
             guard !needle.isEmpty, hay.count >= needle.count else { return out }
@@ -53,7 +50,6 @@ struct JavaRegex {
                     k += 1
                 }
             }
-            _ = from
             return out
         }
         guard let regex else { return [] }

@@ -24,7 +24,7 @@ struct VTLJSONParser {
     let valueStack: ScratchStack<VTLValue>
     let keyStack: ScratchStack<String>
 
-    init(b: UnsafeBufferPointer<UInt8>, scratch: ParseScratch = ParseScratch.current()) {
+    init(b: UnsafeBufferPointer<UInt8>, scratch: ParseScratch) {
         self.b = b
         valueStack = scratch.values
         keyStack = scratch.keys

@@ -1,3 +1,5 @@
+import GatehouseJSON
+
 /// Why rendering stopped with an error (AWS answers 500 for these).
 public struct VTLRenderError: Error, CustomStringConvertible {
     public var message: String
@@ -75,11 +77,6 @@ public final class VTLRenderer {
         self.limits = limits
     }
 
-    /// Sets a top-level variable by name.
-    public func setVariable(_ name: String, _ value: VTLValue) {
-        set(VTLSymbols.id(name), value)
-    }
-
     @inline(__always)
     func get(_ id: Int) -> VTLValue? {
         id < slots.count ? slots[id] : nil
@@ -120,6 +117,11 @@ public final class VTLRenderer {
         // to the stack first.
         var s = s
         s.withUTF8 { out.append(contentsOf: $0) }
+        try checkOutputLimit()
+    }
+
+    @inline(__always)
+    func checkOutputLimit() throws(VTLFlow) {
         if out.count > limits.outputBytes {
             throw VTLFlow.fail(VTLRenderError("the rendered template is larger than \(limits.outputBytes) bytes"))
         }
@@ -133,7 +135,7 @@ public final class VTLRenderer {
         switch node {
         case .text(let t):
             out.append(contentsOf: t.buffer)
-            if out.count > limits.outputBytes { try write("") }
+            try checkOutputLimit()
         case .reference(let r):
             let v = try evaluate(r)
             // API Gateway renders a null reference as empty text (not its source, as stock
@@ -143,11 +145,11 @@ public final class VTLRenderer {
             case .string(let s): try write(s)
             case .int(let n):
                 // Digits straight into the output, without a String.
-                appendDecimal(n)
-                if out.count > limits.outputBytes { try write("") }
+                appendDecimal(n, to: &out)
+                try checkOutputLimit()
             case .double(let d):
                 appendJavaDouble(d, to: &out)
-                if out.count > limits.outputBytes { try write("") }
+                try checkOutputLimit()
             default: try write(try display(v))
             }
         case .escapedReference(let n, let r):
@@ -186,7 +188,7 @@ public final class VTLRenderer {
                 return
             }
             // The body, rendered where the macro reads `$bodyContent`.
-            let id = VTLSymbols.id("bodyContent")
+            let id = VTLSymbols.bodyContent
             let saved = get(id)
             set(id, .object(DefineBlock(body: body, owners: templates)))
             defer { set(id, saved) }
@@ -205,24 +207,6 @@ public final class VTLRenderer {
             // Its macros and blocks may be used after it is rendered: it lives as long as the render.
             templates.append(t)
             try nested { () throws(VTLFlow) in try renderNodes(t.nodes) }
-        }
-    }
-
-    func appendDecimal(_ n: Int) {
-        if n == 0 { out.append(0x30); return }
-        var v = n.magnitude
-        if n < 0 { out.append(0x2D) }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            while v > 0 {
-                d[count] = UInt8(v % 10) + 0x30
-                v /= 10
-                count += 1
-            }
-            for k in stride(from: count - 1, through: 0, by: -1) { out.append(d[k]) }
         }
     }
 
@@ -546,8 +530,8 @@ public final class VTLRenderer {
     static func exactCompare(_ a: VTLValue, _ b: VTLValue) -> Int? {
         switch (a, b) {
         case (.bigInt, _), (.bigDecimal, _), (_, .bigInt), (_, .bigDecimal):
-            guard a.isNumber, b.isNumber, let x = ExactDecimal(JSONPath.numberText(a)),
-                  let y = ExactDecimal(JSONPath.numberText(b)) else { return nil }
+            guard a.isNumber, b.isNumber, let x = ExactDecimal(a.javaString),
+                  let y = ExactDecimal(b.javaString) else { return nil }
             return x.compare(y)
         default:
             return nil

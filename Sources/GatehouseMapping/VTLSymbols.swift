@@ -24,4 +24,6 @@ enum VTLSymbols {
     static let util = id("util")
     static let context = id("context")
     static let stageVariables = id("stageVariables")
+    /// What a block macro's body is to the macro.
+    static let bodyContent = id("bodyContent")
 }

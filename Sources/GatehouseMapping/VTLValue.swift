@@ -309,30 +309,12 @@ func javaDouble(_ d: Double) -> String {
     if d.isNaN { return "NaN" }
     if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
     if d == 0 { return d.sign == .minus ? "-0.0" : "0.0" }
-    let magnitudeFast = abs(d)
-    if magnitudeFast >= 1e-3 && magnitudeFast < 1e7 {
+    if abs(d) >= 1e-3 && abs(d) < 1e7 {
         // Here Swift's shortest form is Java's: plain digits with at least one decimal.
         return d.description
     }
     let (digits, exponent) = shortestDigits(abs(d))   // value = 0.d1d2d3… × 10^exponent
     let sign = d < 0 ? "-" : ""
-    let magnitude = abs(d)
-    if magnitude >= 1e-3 && magnitude < 1e7 {
-        var intPart: String, fracPart: String
-        if exponent <= 0 {
-            intPart = "0"
-            fracPart = String(repeating: "0", count: -exponent) + digits
-        } else if exponent >= digits.count {
-            intPart = digits + String(repeating: "0", count: exponent - digits.count)
-            fracPart = "0"
-        } else {
-            let cut = digits.index(digits.startIndex, offsetBy: exponent)
-            intPart = String(digits[..<cut])
-            fracPart = String(digits[cut...])
-        }
-        if fracPart.isEmpty { fracPart = "0" }
-        return sign + intPart + "." + fracPart
-    }
     let first = digits.prefix(1)
     var rest = String(digits.dropFirst())
     if rest.isEmpty { rest = "0" }
@@ -385,7 +367,7 @@ func writeJSON(_ v: VTLValue, into out: inout [UInt8], depth: Int = 0) {
     switch v {
     case .null: out.append(contentsOf: "null".utf8)
     case .bool(let b): if b { out.append(contentsOf: "true".utf8) } else { out.append(contentsOf: "false".utf8) }
-    case .int(let n): out.append(contentsOf: String(n).utf8)
+    case .int(let n): appendDecimal(n, to: &out)
     case .bigInt(let s), .bigDecimal(let s): out.append(contentsOf: s.utf8)
     case .double(let d):
         if d.isFinite { appendJavaDouble(d, to: &out) } else { out.append(contentsOf: "null".utf8) }

@@ -5,7 +5,6 @@ import json
 import socket
 import socketserver
 import ssl
-import subprocess
 import threading
 from pathlib import Path
 

@@ -1,6 +1,6 @@
 """Hand-written mapping templates covering every construct the engine supports: the
 differential test renders each with `gatehouse render --batch` and with the Apache Velocity
-oracle (../shared/oracle/vtl), and the stored expectations in cases.jsonl come from the oracle."""
+oracle (../shared/oracle/vtl), and the stored expectations in corpus.jsonl come from the oracle."""
 import json
 
 BODY = json.dumps({
