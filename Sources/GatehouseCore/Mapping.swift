@@ -208,13 +208,21 @@ public enum ProxyHeaders {
     }
 
     static func disposition(bytes name: UnsafeBufferPointer<UInt8>) -> Disposition {
-        func equals(_ list: [[UInt8]]) -> Bool {
-            list.contains { l in
-                l.count == name.count && zip(l, name).allSatisfy { $0 == ($1 >= 0x41 && $1 <= 0x5A ? $1 | 0x20 : $1) }
-            }
+        // Runs per upstream header line: only names of a listed length are compared.
+        switch name.count {
+        case 2, 4, 6, 7, 10, 14, 16, 17, 18, 19: break
+        default: return .pass
         }
-        if equals(droppedBytes) { return .drop }
-        if equals(remappedBytes) { return .remap }
+        func equals(_ l: [UInt8]) -> Bool {
+            guard l.count == name.count else { return false }
+            for i in 0..<l.count {
+                let c = name[i]
+                if l[i] != (c >= 0x41 && c <= 0x5A ? c | 0x20 : c) { return false }
+            }
+            return true
+        }
+        for l in droppedBytes where equals(l) { return .drop }
+        for l in remappedBytes where equals(l) { return .remap }
         return .pass
     }
 

@@ -2,13 +2,25 @@ import GatehouseModel
 
 /// The API, stage, resource and method a request addresses, with its path parameters.
 public struct RouteMatch: Sendable {
-    public var api: RestApiSpec
-    public var stage: StageSpec
-    public var resource: ResourceSpec
-    public var method: MethodSpec
+    /// The matched parts are held by reference to the router's copies, made once per snapshot:
+    /// a match then costs four retains, where copies of the specs cost dozens (perf).
+    let apiRef: Frozen<RestApiSpec>
+    let stageRef: Frozen<StageSpec>
+    let resourceRef: Frozen<ResourceSpec>
+    let methodRef: Frozen<MethodSpec>
+    public var api: RestApiSpec { apiRef.value }
+    public var stage: StageSpec { stageRef.value }
+    public var resource: ResourceSpec { resourceRef.value }
+    public var method: MethodSpec { methodRef.value }
     /// The resource path as requested, stage removed (e.g. `/execution`), still percent-encoded.
     public var path: String
     public var pathParameters: [String: String]
+}
+
+/// An immutable value kept in one place and shared by reference.
+final class Frozen<Value: Sendable>: Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Phase 2 and 3: picks the API by Host (or the LocalStack path form, or the only API), the
@@ -21,6 +33,12 @@ public struct Router: Sendable {
     let patterns: [[[CompiledSegment]]]
     /// Per API, its stage names as bytes.
     let stageNames: [[[UInt8]]]
+    /// The specs a match refers to: per API, its stages, and its resources with their methods
+    /// by HTTP method (as bytes, found by a linear scan: a resource has a handful).
+    let apiRefs: [Frozen<RestApiSpec>]
+    let stageRefs: [[Frozen<StageSpec>]]
+    let resourceRefs: [[Frozen<ResourceSpec>]]
+    let methodRefs: [[[(method: [UInt8], spec: Frozen<MethodSpec>)]]]
 
     enum CompiledSegment: Sendable {
         case literal([UInt8])
@@ -45,43 +63,88 @@ public struct Router: Sendable {
             }
         }
         stageNames = apis.map { $0.stages.map { Array($0.name.utf8) } }
+        apiRefs = apis.map { Frozen($0) }
+        stageRefs = apis.map { $0.stages.map { Frozen($0) } }
+        resourceRefs = apis.map { $0.resources.map { Frozen($0) } }
+        methodRefs = apis.map { api in
+            api.resources.map { r in
+                r.methods.sorted { $0.key < $1.key }.map { (Array($0.key.utf8), Frozen($0.value)) }
+            }
+        }
+    }
+
+    /// The resource's method for `method`, else its ANY method.
+    private func methodRef(api: Int, resource: Int, method: String) -> Frozen<MethodSpec>? {
+        let methods = methodRefs[api][resource]
+        var any: Frozen<MethodSpec>?
+        var method = method
+        return method.withUTF8 { m in
+            for (name, spec) in methods {
+                if name.elementsEqual(m) { return spec }
+                if name.elementsEqual("ANY".utf8) { any = spec }
+            }
+            return any
+        }
     }
 
     public func route(method: String, path rawPath: String, host: String?) -> RouteMatch? {
-        var path = Array(rawPath.utf8)[...]
-        var apiIndex: Int?
         // LocalStack's form: /restapis/{apiId}/{stage}/_user_request_/{path}
-        let restapis = Array("/restapis/".utf8)
-        if path.starts(with: restapis) {
-            let parts = path.dropFirst(restapis.count).split(separator: 0x2F, maxSplits: 3, omittingEmptySubsequences: false)
+        if rawPath.utf8.starts(with: Router.restapis) {
+            let parts = Array(rawPath.utf8).dropFirst(Router.restapis.count)
+                .split(separator: 0x2F, maxSplits: 3, omittingEmptySubsequences: false)
             guard parts.count >= 3, parts[2].elementsEqual("_user_request_".utf8),
                   let i = byId[String(decoding: parts[0], as: UTF8.self)] else { return nil }
-            apiIndex = i
-            path = ([0x2F] + parts[1] + [0x2F] + (parts.count > 3 ? Array(parts[3]) : []))[...]
-        } else if let host, let i = Router.apiIndex(host: host, byId: byId) {
+            let path = [0x2F] + parts[1] + [0x2F] + (parts.count > 3 ? Array(parts[3]) : [])
+            return path.withUnsafeBufferPointer { route(api: i, method: method, path: $0) }
+        }
+        let apiIndex: Int
+        if let host, let i = Router.apiIndex(host: host, byId: byId) {
             apiIndex = i
         } else if apis.count == 1 {
             apiIndex = 0
+        } else {
+            return nil
         }
-        guard let a = apiIndex else { return nil }
-        let afterSlash = path.dropFirst()
-        let stageName = afterSlash.prefix { $0 != 0x2F }
+        var rawPath = rawPath
+        return rawPath.withUTF8 { route(api: apiIndex, method: method, path: $0) }
+    }
+
+    private static let restapis = Array("/restapis/".utf8)
+
+    /// Routes a path (stage first) within API `a`, over its bytes: no copies of it but the
+    /// resource path and the parameters a match keeps.
+    private func route(api a: Int, method: String, path: UnsafeBufferPointer<UInt8>) -> RouteMatch? {
+        guard !path.isEmpty else { return nil }
+        var stageEnd = 1
+        while stageEnd < path.count && path[stageEnd] != 0x2F { stageEnd += 1 }
+        let stageName = UnsafeBufferPointer(rebasing: path[1..<stageEnd])
         guard let s = stageNames[a].firstIndex(where: { $0.elementsEqual(stageName) }) else { return nil }
-        var resourcePath = afterSlash.dropFirst(stageName.count)
-        if resourcePath.isEmpty { resourcePath = [0x2F][...] }
-        let segments = resourcePath.split(separator: 0x2F, omittingEmptySubsequences: true)
+        let resourcePath = UnsafeBufferPointer(rebasing: path[stageEnd...])
         var best: (score: UInt64, index: Int)?
         for (k, pattern) in patterns[a].enumerated() {
-            guard let score = Router.score(pattern, segments) else { continue }
+            guard let score = Router.score(pattern, Segments(resourcePath)) else { continue }
             if best == nil || score < best!.score { best = (score, k) }
         }
-        guard let found = best else { return nil }
-        let api = apis[a]
-        let resource = api.resources[found.index]
-        guard let m = resource.methods[method] ?? resource.methods["ANY"] else { return nil }
-        return RouteMatch(api: api, stage: api.stages[s], resource: resource, method: m,
-                          path: String(decoding: resourcePath, as: UTF8.self),
-                          pathParameters: Router.parameters(patterns[a][found.index], segments))
+        guard let found = best, let m = methodRef(api: a, resource: found.index, method: method) else { return nil }
+        let pattern = patterns[a][found.index]
+        return RouteMatch(apiRef: apiRefs[a], stageRef: stageRefs[a][s], resourceRef: resourceRefs[a][found.index], methodRef: m,
+                          path: resourcePath.isEmpty ? "/" : String(decoding: resourcePath, as: UTF8.self),
+                          pathParameters: Router.parameters(pattern, Segments(resourcePath)))
+    }
+
+    /// The non-empty `/`-separated segments of a path, as ranges of it.
+    struct Segments: IteratorProtocol {
+        let path: UnsafeBufferPointer<UInt8>
+        var i = 0
+        init(_ path: UnsafeBufferPointer<UInt8>) { self.path = path }
+
+        mutating func next() -> UnsafeBufferPointer<UInt8>? {
+            while i < path.count && path[i] == 0x2F { i += 1 }
+            guard i < path.count else { return nil }
+            let start = i
+            while i < path.count && path[i] != 0x2F { i += 1 }
+            return UnsafeBufferPointer(rebasing: path[start..<i])
+        }
     }
 
     /// `{apiId}.execute-api.{region}.amazonaws.com` → the API's index.
@@ -94,9 +157,9 @@ public struct Router: Sendable {
     /// Ranks a match: per segment, literal (0) before `{param}` (1) before `{proxy+}` (2), the
     /// first segment weighing most. The ranks are packed two bits a segment into one number
     /// (the first 32 segments; deeper ones tie), so a smaller number is a better match.
-    static func score(_ pattern: [CompiledSegment], _ segs: [ArraySlice<UInt8>]) -> UInt64? {
+    static func score(_ pattern: [CompiledSegment], _ segments: Segments) -> UInt64? {
+        var segs = segments
         var score: UInt64 = 0
-        var i = 0
         var ranked = 0
         func rank(_ r: UInt64) {
             guard ranked < 32 else { return }
@@ -104,45 +167,41 @@ public struct Router: Sendable {
             ranked += 1
         }
         for p in pattern {
+            guard let seg = segs.next() else { return nil }
             switch p {
             case .literal(let l):
-                guard i < segs.count, segs[i].elementsEqual(l) else { return nil }
+                guard seg.elementsEqual(l) else { return nil }
                 rank(0)
-                i += 1
             case .parameter:
-                guard i < segs.count else { return nil }
                 rank(1)
-                i += 1
             case .greedy:
-                guard i < segs.count else { return nil }
                 rank(2)
-                i = segs.count
+                while segs.next() != nil {}
             }
         }
-        guard i == segs.count else { return nil }
+        guard segs.next() == nil else { return nil }
         if ranked < 32 { score <<= UInt64(2 * (32 - ranked)) }
         return score
     }
 
     /// The path parameters of a pattern that matched.
-    static func parameters(_ pattern: [CompiledSegment], _ segs: [ArraySlice<UInt8>]) -> [String: String] {
+    static func parameters(_ pattern: [CompiledSegment], _ segments: Segments) -> [String: String] {
         var params: [String: String] = [:]
-        var i = 0
+        var segs = segments
         for p in pattern {
+            guard let seg = segs.next() else { break }
             switch p {
             case .literal:
-                i += 1
+                continue
             case .parameter(let name):
-                params[name] = String(decoding: segs[i], as: UTF8.self)
-                i += 1
+                params[name] = String(decoding: seg, as: UTF8.self)
             case .greedy(let name):
-                var joined: [UInt8] = []
-                for (k, seg) in segs[i...].enumerated() {
-                    if k > 0 { joined.append(0x2F) }
-                    joined.append(contentsOf: seg)
+                var joined = Array(seg)
+                while let more = segs.next() {
+                    joined.append(0x2F)
+                    joined.append(contentsOf: more)
                 }
                 params[name] = String(decoding: joined, as: UTF8.self)
-                i = segs.count
             }
         }
         return params

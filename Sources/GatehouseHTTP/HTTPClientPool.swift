@@ -124,8 +124,8 @@ final class UpstreamConnection: TCPStreamDelegate {
     private var receivedAny = false
     private var complete = false
     private var tooLarge = false
-    private var field: [UInt8] = []
-    private var value: [UInt8] = []
+    /// A header name has been started and its line not ended.
+    private var inField = false
     private var lastWasValue = false
     private var rawHeaders: [UInt8] = []
     private var body: [UInt8] = []
@@ -294,8 +294,7 @@ final class UpstreamConnection: TCPStreamDelegate {
         body = []
         status = 0
         lastWasValue = false
-        field.removeAll(keepingCapacity: true)
-        value.removeAll(keepingCapacity: true)
+        inField = false
         http_parser_init(parser, HTTP_RESPONSE)
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
@@ -330,38 +329,47 @@ final class UpstreamConnection: TCPStreamDelegate {
 
     // MARK: parser callbacks
 
+    // Each header is written as a line straight into `rawHeaders` as its pieces arrive (a name
+    // or value may come in several calls when split across reads): `name: value\r\n`.
+
     func onHeaderField(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
-        if lastWasValue { flushHeader() }
-        append(&field, at, len)
+        if lastWasValue { endLine() }
+        inField = true
+        append(&rawHeaders, at, len)
         lastWasValue = false
         return 0
     }
 
     func onHeaderValue(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
-        append(&value, at, len)
+        if !lastWasValue {
+            rawHeaders.append(0x3A)
+            rawHeaders.append(0x20)
+        }
+        // A value never carries CR or LF on (http-parser's lenient mode joins folded lines).
+        at.withMemoryRebound(to: UInt8.self, capacity: len) { p in
+            let v = UnsafeBufferPointer(start: p, count: len)
+            if v.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+                for b in v where b != 0x0D && b != 0x0A { rawHeaders.append(b) }
+            } else {
+                rawHeaders.append(contentsOf: v)
+            }
+        }
         lastWasValue = true
         return 0
     }
 
-    private func flushHeader() {
-        // Kept as a line; a value never carries CR or LF on (http-parser's lenient mode joins
-        // folded lines).
-        rawHeaders.append(contentsOf: field)
-        rawHeaders.append(0x3A)
-        rawHeaders.append(0x20)
-        if value.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            for b in value where b != 0x0D && b != 0x0A { rawHeaders.append(b) }
-        } else {
-            rawHeaders.append(contentsOf: value)
+    private func endLine() {
+        if !lastWasValue {
+            rawHeaders.append(0x3A)
+            rawHeaders.append(0x20)
         }
         rawHeaders.append(0x0D)
         rawHeaders.append(0x0A)
-        field.removeAll(keepingCapacity: true)
-        value.removeAll(keepingCapacity: true)
+        inField = false
     }
 
     func onHeadersComplete() -> Int32 {
-        if lastWasValue || !field.isEmpty { flushHeader() }
+        if lastWasValue || inField { endLine() }
         status = Int(parser.pointee.status_code)
         if parser.pointee.content_length != UInt64.max, parser.pointee.content_length > UInt64(pool.maxResponseBytes) {
             tooLarge = true

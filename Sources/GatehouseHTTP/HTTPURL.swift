@@ -36,10 +36,16 @@ public struct HTTPURL: Sendable, Equatable {
     }
 
     /// The target's path, before any `?`.
-    public var path: String { String(target.prefix { $0 != "?" }) }
+    public var path: String {
+        guard let q = target.utf8.firstIndex(of: 0x3F) else { return target }
+        return String(target[..<q])
+    }
 
     /// The target's raw query after `?`, or "".
-    public var query: String { target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) } ?? "" }
+    public var query: String {
+        guard let q = target.utf8.firstIndex(of: 0x3F) else { return "" }
+        return String(target[target.utf8.index(after: q)...])
+    }
 
     /// The `Host` header value for this URL.
     public var hostHeader: String {

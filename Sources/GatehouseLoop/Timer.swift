@@ -2,10 +2,20 @@ import CLibUV
 
 /// A libuv timer. The handle's memory and the Swift object's retain are released in the close
 /// callback, so a timer may be closed from inside its own callback.
+///
+/// `start(after:)` and `stop()` are lazy, for timeouts re-armed on every request: they record a
+/// deadline and touch libuv only when the new deadline is earlier than the one it is armed
+/// for. When libuv fires early (the deadline moved later, or was cleared) the timer re-arms for
+/// what is left, or does nothing. A keep-alive connection then costs no timer-heap work per
+/// request (uv_timer_start/stop were 4 % of a proxied request's user time, perf).
 public final class LoopTimer: LoopClosable {
     private let handle: UnsafeMutablePointer<uv_timer_t>
     private var callback: (() -> Void)?
     private var closed = false
+    /// When the handler set by `setHandler` is due (loop time, ms); nil: not due.
+    private var deadline: UInt64?
+    /// The loop time libuv is armed to fire at for the lazy handler; nil: not armed.
+    private var armedAt: UInt64?
 
     public init(loop: EventLoop) {
         handle = .allocate(capacity: 1)
@@ -18,6 +28,8 @@ public final class LoopTimer: LoopClosable {
     public func schedule(after millis: UInt64, repeat interval: UInt64 = 0, _ callback: @escaping () -> Void) {
         guard !closed else { return }
         self.callback = callback
+        deadline = nil
+        armedAt = nil
         uv_timer_start(handle, { h in
             guard let h, let data = h.pointee.data else { return }
             let timer = Unmanaged<LoopTimer>.fromOpaque(data).takeUnretainedValue()
@@ -32,25 +44,47 @@ public final class LoopTimer: LoopClosable {
         self.callback = callback
     }
 
+    private var now: UInt64 { uv_now(handle.pointee.loop) }
+
     /// Fires the handler set by `setHandler` once after `millis`, replacing any earlier arming.
     public func start(after millis: UInt64) {
         guard !closed else { return }
+        let due = now &+ millis
+        deadline = due
+        if let armedAt, armedAt <= due { return }  // fires first, then re-arms for the rest
+        arm(at: due, after: millis)
+    }
+
+    private func arm(at due: UInt64, after millis: UInt64) {
+        armedAt = due
         uv_timer_start(handle, { h in
             guard let h, let data = h.pointee.data else { return }
-            let timer = Unmanaged<LoopTimer>.fromOpaque(data).takeUnretainedValue()
-            timer.callback?()
+            Unmanaged<LoopTimer>.fromOpaque(data).takeUnretainedValue().lazyFired()
         }, millis, 0)
+    }
+
+    private func lazyFired() {
+        armedAt = nil
+        guard let due = deadline else { return }
+        let t = now
+        if t < due { return arm(at: due, after: due - t) }
+        deadline = nil
+        callback?()
     }
 
     /// Stops the timer; the handler stays for the next `start`.
     public func stop() {
         guard !closed else { return }
-        uv_timer_stop(handle)
+        // An armed libuv timer is left to fire and find nothing due: cheaper than taking it
+        // out of the heap when the next `start` follows within the period.
+        deadline = nil
     }
 
     public func cancel() {
         guard !closed else { return }
         uv_timer_stop(handle)
+        deadline = nil
+        armedAt = nil
         callback = nil
     }
 
@@ -63,6 +97,7 @@ public final class LoopTimer: LoopClosable {
         guard !closed else { return }
         closed = true
         callback = nil
+        deadline = nil
         uv_timer_stop(handle)
         uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { h in
             guard let h else { return }

@@ -15,6 +15,9 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
     let pool: HTTPClientPool
     /// Integration URIs taken apart once, by their text (this plugin lives on one loop).
     private var templates: [String: URITemplate] = [:]
+    /// The template used last, checked before the table: most requests repeat an integration,
+    /// and comparing a URI is cheaper than hashing it.
+    private var lastTemplate: (uri: String, template: URITemplate)?
 
     public init(pool: HTTPClientPool) {
         self.pool = pool
@@ -29,11 +32,15 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
         let integration = call.integration
         let proxy = integration.type == .httpProxy
         let template: URITemplate
-        if let t = templates[integration.uri] {
+        if let last = lastTemplate, last.uri == integration.uri {
+            template = last.template
+        } else if let t = templates[integration.uri] {
             template = t
+            lastTemplate = (integration.uri, t)
         } else {
             template = URITemplate(integration.uri)
             templates[integration.uri] = template
+            lastTemplate = (integration.uri, template)
         }
         let url: HTTPURL
         if let fixed = template.fixed {
