@@ -66,23 +66,30 @@ public final class Gateway: HTTPRequestHandler {
         // One object per request carries what the answer and the log need (rather than
         // closures and boxed variables).
         let x = Exchange(gateway: self, responder: responder, requestId: requestId, started: loop.nowMillis)
-        x.record.requestId = requestId
-        x.record.requestTimeEpochMillis = RequestId.epochMillis()
-        x.record.httpMethod = request.method
-        x.record.path = request.path
-        x.record.protocolName = "HTTP/1.1"
-        x.record.sourceIp = request.remoteAddress
-        x.record.userAgent = request.headers["User-Agent"]
+        x.httpMethod = request.method
+        x.requestTimeEpochMillis = RequestId.epochMillis()
+        if x.record != nil {
+            x.record?.requestId = requestId
+            x.record?.requestTimeEpochMillis = x.requestTimeEpochMillis
+            x.record?.httpMethod = request.method
+            x.record?.path = request.path
+            x.record?.protocolName = "HTTP/1.1"
+            x.record?.sourceIp = request.remoteAddress
+            x.record?.userAgent = request.headers["User-Agent"]
+        }
         func fail(_ e: GatewayError, _ note: String = "") { x.fail(e, note) }
 
         guard let match = router.route(method: request.method, path: request.path, host: request.headers["Host"]) else {
             return fail(.missingAuthenticationToken, "no route")
         }
-        x.record.apiId = match.api.id
-        x.record.stage = match.stage.name
-        x.record.resourcePath = match.resource.path
-        x.record.accountId = match.api.accountId
-        x.record.domainName = request.headers["Host"]
+        x.matched = (match.apiRef, match.stageRef, match.resourceRef)
+        if x.record != nil {
+            x.record?.apiId = match.api.id
+            x.record?.stage = match.stage.name
+            x.record?.resourcePath = match.resource.path
+            x.record?.accountId = match.api.accountId
+            x.record?.domainName = request.headers["Host"]
+        }
         // Phase 4: authentication.
         var caller = AuthenticatedCaller.anonymous
         if match.method.authorization == .awsIAM {
@@ -90,9 +97,11 @@ public final class Gateway: HTTPRequestHandler {
             case .failure(let e): return fail(e, "authentication")
             case .success(let c):
                 caller = c
-                x.record.caller = c.displayName
-                x.record.userArn = c.displayName
-                x.record.user = c.credential?.accessKeyId
+                if x.record != nil {
+                    x.record?.caller = c.displayName
+                    x.record?.userArn = c.displayName
+                    x.record?.user = c.credential?.accessKeyId
+                }
             }
         }
         // Phase 5: authorization. The method ARN names the resource path as requested.
@@ -120,7 +129,8 @@ public final class Gateway: HTTPRequestHandler {
             if let denial = usagePlans.check(apiKey: key, apiId: match.api.id, stage: match.stage.name, limiter: limiter) {
                 return fail(denial, "api key")
             }
-            x.record.apiKey = key
+            x.apiKey = key
+            if x.record != nil { x.record?.apiKey = key }
         }
         // Phases 8–10.
         guard let integration = match.method.integration else {
@@ -132,10 +142,10 @@ public final class Gateway: HTTPRequestHandler {
         func scope() -> RequestScope {
             if let built { return built }
             let s = RequestScope(request: request, match: match, requestId: requestId,
-                                 requestTimeEpochMillis: x.record.requestTimeEpochMillis ?? 0,
+                                 requestTimeEpochMillis: x.requestTimeEpochMillis,
                                  callerArn: caller.displayName == "anonymous" ? nil : caller.displayName,
                                  callerAccount: caller.context[.principalAccount]?.first,
-                                 accessKey: caller.credential?.accessKeyId, apiKey: x.record.apiKey)
+                                 accessKey: caller.credential?.accessKeyId, apiKey: x.apiKey)
             built = s
             return s
         }
@@ -154,13 +164,7 @@ public final class Gateway: HTTPRequestHandler {
         guard let plugin = plugin(for: integration) else {
             return fail(.internalServerError, "no plugin for integration type \(integration.type.rawValue) \(integration.uri)")
         }
-        var call = IntegrationCall(
-            integration: integration, apiId: match.api.id, stage: match.stage.name, region: match.api.region,
-            httpMethod: request.method, resourcePath: match.resource.path, pathParameters: match.pathParameters,
-            query: request.query, headers: request.headers, body: body, requestId: requestId)
-        call.stageVariables = match.stage.variables
-        call.sourceIp = request.remoteAddress
-        call.clientTLS = request.isTLS
+        var call = IntegrationCall(integration: integration, request: request, route: match, body: body, requestId: requestId)
         if !integration.parameterMappings.isEmpty {
             call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, scope())
         }
@@ -185,7 +189,14 @@ final class Exchange {
     let responder: HTTPResponder
     let requestId: String
     let started: UInt64
-    var record = AccessLogRecord()
+    /// The access log line's values; nil when no line is written (its two dozen fields cost a
+    /// retain and a release each).
+    var record: AccessLogRecord?
+    /// What the metrics and the request scope need, kept whether or not there is a log.
+    var httpMethod = ""
+    var requestTimeEpochMillis: Int64 = 0
+    var apiKey: String?
+    var matched: (api: Frozen<RestApiSpec>, stage: Frozen<StageSpec>, resource: Frozen<ResourceSpec>)?
     var integration: Integration?
     var integrationStarted: UInt64 = 0
     /// What a response template sees, when the integration has one that needs the engine.
@@ -198,19 +209,28 @@ final class Exchange {
         self.responder = responder
         self.requestId = requestId
         self.started = started
+        if gateway.observers.writer != nil { record = AccessLogRecord() }
     }
 
     func finish(_ response: HTTPResponse, _ note: String = "", error: GatewayError? = nil) {
         let latency = gateway.loop.nowMillis &- started
-        record.status = response.status
-        record.responseLength = response.body.count
-        record.responseLatencyMillis = Int64(latency)
-        if let error {
-            record.errorMessage = error.message
-            record.errorResponseType = error.responseType
+        // Moved out rather than copied (a copy of the record is a retain per field): the
+        // exchange is over.
+        var line: AccessLogRecord?
+        swap(&line, &record)
+        if line != nil {
+            line!.status = response.status
+            line!.responseLength = response.body.count
+            line!.responseLatencyMillis = Int64(latency)
+            if let error {
+                line!.errorMessage = error.message
+                line!.errorResponseType = error.responseType
+            }
+            if !note.isEmpty { line!.extra["gatehouse.note"] = note }
         }
-        if !note.isEmpty { record.extra["gatehouse.note"] = note }
-        gateway.observers.requestFinished(record, formats: gateway.stageFormats, latencyMillis: latency)
+        gateway.observers.requestFinished(line, formats: gateway.stageFormats, api: matched?.api.value.id ?? "",
+                                          stage: matched?.stage.value.name ?? "", resource: matched?.resource.value.path ?? "",
+                                          method: httpMethod, status: response.status, latencyMillis: latency)
         responder.respond(response)
     }
 
@@ -219,7 +239,7 @@ final class Exchange {
     }
 
     func integrationDone(_ result: Result<IntegrationOutcome, IntegrationFailure>) {
-        record.integrationLatencyMillis = Int64(gateway.loop.nowMillis &- integrationStarted)
+        record?.integrationLatencyMillis = Int64(gateway.loop.nowMillis &- integrationStarted)
         switch result {
         case .failure(.timedOut):
             fail(.integrationTimeout, "integration timed out")
@@ -228,7 +248,7 @@ final class Exchange {
         case .failure(.unreachable(let why)):
             fail(.badGateway, "upstream: \(why)")
         case .success(let outcome):
-            record.integrationStatus = outcome.status
+            record?.integrationStatus = outcome.status
             guard let integration else { return fail(.internalServerError) }
             switch ResponseMapping.methodResponse(outcome, integration: integration, requestId: requestId,
                                                   scope: requestScope, cache: gateway.templates, accept: accept) {
@@ -255,13 +275,14 @@ public final class GatewayObservers: Sendable {
         self.metrics = metrics
     }
 
-    func requestFinished(_ record: AccessLogRecord, formats: [String: AccessLogFormat], latencyMillis: UInt64) {
-        if let writer {
-            let format = formats.isEmpty ? nil : formats["\(record.apiId ?? "")/\(record.stage ?? "")"]
+    /// `record` is nil when there is no access log.
+    func requestFinished(_ record: AccessLogRecord?, formats: [String: AccessLogFormat], api: String, stage: String,
+                         resource: String, method: String, status: Int, latencyMillis: UInt64) {
+        if let writer, let record {
+            let format = formats.isEmpty ? nil : formats["\(api)/\(stage)"]
             writer.write((format ?? defaultFormat).render(record))
         }
-        metrics?.observe(api: record.apiId ?? "", stage: record.stage ?? "", resource: record.resourcePath ?? "",
-                         method: record.httpMethod ?? "", status: record.status ?? 0,
+        metrics?.observe(api: api, stage: stage, resource: resource, method: method, status: status,
                          latencyMillis: Double(latencyMillis))
     }
 

@@ -2,28 +2,41 @@ import GatehouseHTTP
 import GatehouseLoop
 import GatehouseModel
 
-/// What an integration backend is asked to do for one request (after request mapping).
+/// What an integration backend is asked to do for one request (after request mapping). It
+/// refers to the request and its route rather than copying their fields: a call is made per
+/// request, and every copied string was a retain and a release (perf).
 public struct IntegrationCall: Sendable {
-    public var integration: Integration
-    public var apiId: String
-    public var stage: String
-    public var region: String
-    public var httpMethod: String
-    public var resourcePath: String
-    public var pathParameters: [String: String]
-    public var query: String
-    public var headers: HTTPHeaders
+    public let integration: Integration
+    let request: HTTPRequest
+    let route: RouteMatch
     /// The integration request body.
     public var body: [UInt8]
-    public var requestId: String
-    /// The stage's variables, for `${stageVariables.x}` in URIs.
-    public var stageVariables: [String: String] = [:]
+    public let requestId: String
     /// What `requestParameters` mapped for the integration request.
     public var parameters = IntegrationParameters()
+
+    init(integration: Integration, request: HTTPRequest, route: RouteMatch, body: [UInt8], requestId: String) {
+        self.integration = integration
+        self.request = request
+        self.route = route
+        self.body = body
+        self.requestId = requestId
+    }
+
+    public var apiId: String { route.api.id }
+    public var stage: String { route.stage.name }
+    public var region: String { route.api.region }
+    public var httpMethod: String { request.method }
+    public var resourcePath: String { route.resource.path }
+    public var pathParameters: [String: String] { route.pathParameters }
+    public var query: String { request.query }
+    public var headers: HTTPHeaders { request.headers }
+    /// The stage's variables, for `${stageVariables.x}` in URIs.
+    public var stageVariables: [String: String] { route.stage.variables }
     /// The client's address, for `X-Forwarded-For`.
-    public var sourceIp: String = ""
+    public var sourceIp: String { request.remoteAddress }
     /// The client came over TLS (`X-Forwarded-Proto`).
-    public var clientTLS = false
+    public var clientTLS: Bool { request.isTLS }
 }
 
 /// The backend's answer, before integration-response mapping.

@@ -197,7 +197,7 @@ public enum ProxyHeaders {
                 switch disposition(bytes: name) {
                 case .pass: out.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<end]))
                 case .remap:
-                    out.append(contentsOf: "x-amzn-Remapped-".utf8)
+                    appendASCII("x-amzn-Remapped-", to: &out)
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<end]))
                 case .drop: break
                 }

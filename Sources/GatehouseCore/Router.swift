@@ -8,10 +8,12 @@ public struct RouteMatch: Sendable {
     let stageRef: Frozen<StageSpec>
     let resourceRef: Frozen<ResourceSpec>
     let methodRef: Frozen<MethodSpec>
-    public var api: RestApiSpec { apiRef.value }
-    public var stage: StageSpec { stageRef.value }
-    public var resource: ResourceSpec { resourceRef.value }
-    public var method: MethodSpec { methodRef.value }
+    // Read accessors lend the spec in place: `match.api.id` then retains one string, where a
+    // getter returning the spec would copy (retain) every field of it first.
+    public var api: RestApiSpec { _read { yield apiRef.value } }
+    public var stage: StageSpec { _read { yield stageRef.value } }
+    public var resource: ResourceSpec { _read { yield resourceRef.value } }
+    public var method: MethodSpec { _read { yield methodRef.value } }
     /// The resource path as requested, stage removed (e.g. `/execution`), still percent-encoded.
     public var path: String
     public var pathParameters: [String: String]

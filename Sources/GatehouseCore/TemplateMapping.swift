@@ -20,16 +20,29 @@ final class TemplateCache {
 
 /// The method request as mappings see it: templates (`$input.params()`, `$context`,
 /// `$stageVariables`), `requestParameters` and `responseParameters` (`method.request.*`,
-/// `context.*`, `stageVariables.*`). Built only when a mapping needs it.
-struct RequestScope {
-    var request: HTTPRequest
-    var match: RouteMatch
-    var requestId: String
-    var requestTimeEpochMillis: Int64
-    var callerArn: String?
-    var callerAccount: String?
-    var accessKey: String?
-    var apiKey: String?
+/// `context.*`, `stageVariables.*`). Built only when a mapping needs it, once per request, and
+/// handed on by reference.
+final class RequestScope {
+    let request: HTTPRequest
+    let match: RouteMatch
+    let requestId: String
+    let requestTimeEpochMillis: Int64
+    let callerArn: String?
+    let callerAccount: String?
+    let accessKey: String?
+    let apiKey: String?
+
+    init(request: HTTPRequest, match: RouteMatch, requestId: String, requestTimeEpochMillis: Int64,
+         callerArn: String?, callerAccount: String?, accessKey: String?, apiKey: String?) {
+        self.request = request
+        self.match = match
+        self.requestId = requestId
+        self.requestTimeEpochMillis = requestTimeEpochMillis
+        self.callerArn = callerArn
+        self.callerAccount = callerAccount
+        self.accessKey = accessKey
+        self.apiKey = apiKey
+    }
 
     func input(body: [UInt8], for template: VTLTemplate) -> MappingInput {
         var m = MappingInput(body: String(decoding: body, as: UTF8.self))

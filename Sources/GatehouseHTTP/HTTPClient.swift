@@ -42,9 +42,9 @@ extension HTTPHeaders {
         var out: [UInt8] = []
         for (n, v) in fields {
             appendUTF8(n, to: &out)
-            out.append(contentsOf: ": ".utf8)
+            appendASCII(": ", to: &out)
             appendUTF8(v, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            appendASCII("\r\n", to: &out)
         }
         return out
     }

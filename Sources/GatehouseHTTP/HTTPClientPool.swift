@@ -89,17 +89,19 @@ public final class HTTPClientPool {
 
 nonisolated(unsafe) private var upstreamSettings: http_parser_settings = {
     var s = http_parser_settings()
-    s.on_header_field = { p, at, len in upstream(p).onHeaderField(at!, len) }
-    s.on_header_value = { p, at, len in upstream(p).onHeaderValue(at!, len) }
-    s.on_headers_complete = { p in upstream(p).onHeadersComplete() }
-    s.on_body = { p, at, len in upstream(p).onBody(at!, len) }
-    s.on_message_complete = { p in upstream(p).onMessageComplete() }
+    s.on_header_field = { p, at, len in upstream(p) { $0.onHeaderField(at!, len) } }
+    s.on_header_value = { p, at, len in upstream(p) { $0.onHeaderValue(at!, len) } }
+    s.on_headers_complete = { p in upstream(p) { $0.onHeadersComplete() } }
+    s.on_body = { p, at, len in upstream(p) { $0.onBody(at!, len) } }
+    s.on_message_complete = { p in upstream(p) { $0.onMessageComplete() } }
     return s
 }()
 
+/// Calls into the connection a parser belongs to. The connection is alive for the whole
+/// parse (it called `http_parser_execute`), so no retain is taken for the callback.
 @inline(__always)
-private func upstream(_ p: UnsafeMutablePointer<http_parser>?) -> UpstreamConnection {
-    Unmanaged<UpstreamConnection>.fromOpaque(p!.pointee.data).takeUnretainedValue()
+private func upstream(_ p: UnsafeMutablePointer<http_parser>?, _ body: (UpstreamConnection) -> Int32) -> Int32 {
+    Unmanaged<UpstreamConnection>.fromOpaque(p!.pointee.data)._withUnsafeGuaranteedRef(body)
 }
 
 private let idempotentMethods: Set<String> = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
@@ -204,17 +206,17 @@ final class UpstreamConnection: TCPStreamDelegate {
         appendUTF8(r.method, to: &out)
         out.append(0x20)
         appendUTF8(r.target, to: &out)
-        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        appendASCII(" HTTP/1.1\r\n", to: &out)
         // Framing headers are this client's (the body is always sent whole); a mapped value (a
         // decoded query parameter, say) cannot split the upstream request.
         let hasHost = appendFields(r.headers, to: &out, noting: "Host")
         if !hasHost { out.append(contentsOf: hostLine) }
         if !r.body.isEmpty || !Self.bodilessMethods.contains(r.method) {
-            out.append(contentsOf: "Content-Length: ".utf8)
+            appendASCII("Content-Length: ", to: &out)
             appendDecimal(r.body.count, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            appendASCII("\r\n", to: &out)
         }
-        out.append(contentsOf: "\r\n".utf8)
+        appendASCII("\r\n", to: &out)
         out.append(contentsOf: r.body)
         return out
     }

@@ -47,33 +47,48 @@ public struct HTTPHeaders: Sendable, Sequence {
 public func asciiCaseEquals(_ a: String, _ b: String) -> Bool {
     // Lengths first: most header-name comparisons fail there, in O(1) for native strings.
     guard a.utf8.count == b.utf8.count else { return false }
-    var a = a, b = b
-    return a.withUTF8 { x in
-        b.withUTF8 { y in
-            for i in 0..<x.count where x[i] != y[i] {
-                let lx = (x[i] >= 0x41 && x[i] <= 0x5A) ? x[i] | 0x20 : x[i]
-                let ly = (y[i] >= 0x41 && y[i] <= 0x5A) ? y[i] | 0x20 : y[i]
-                if lx != ly { return false }
-            }
-            return true
-        }
-    }
+    // Through the contiguous storage without copying the strings (no retain; `withUTF8` needs
+    // mutable copies); a bridged or lazy string takes the element-wise path.
+    return a.utf8.withContiguousStorageIfAvailable { x in
+        b.utf8.withContiguousStorageIfAvailable { y in asciiCaseEquals(x, y) }
+            ?? asciiCaseEquals(x, Array(b.utf8))
+    } ?? (b.utf8.withContiguousStorageIfAvailable { y in asciiCaseEquals(Array(a.utf8), y) }
+          ?? asciiCaseEquals(Array(a.utf8), Array(b.utf8)))
 }
 
-/// A complete HTTP/1.1 request as received.
-public struct HTTPRequest: Sendable {
-    public var method: String
+@inline(__always)
+private func asciiCaseEquals<X: Collection<UInt8>, Y: Collection<UInt8>>(_ x: X, _ y: Y) -> Bool
+where X.Index == Int, Y.Index == Int {
+    var i = x.startIndex, j = y.startIndex
+    while i < x.endIndex {
+        let cx = x[i], cy = y[j]
+        if cx != cy {
+            let lx = (cx >= 0x41 && cx <= 0x5A) ? cx | 0x20 : cx
+            let ly = (cy >= 0x41 && cy <= 0x5A) ? cy | 0x20 : cy
+            if lx != ly { return false }
+        }
+        i += 1
+        j += 1
+    }
+    return true
+}
+
+/// A complete HTTP/1.1 request as received. A class: the pipeline hands it from phase to phase
+/// and keeps it for the mappings, and each copy of a struct of seven strings and tables cost a
+/// retain and a release per field (perf).
+public final class HTTPRequest: Sendable {
+    public let method: String
     /// The request-target as sent.
-    public var target: String
+    public let target: String
     /// The path part of the target, still percent-encoded.
-    public var path: String
+    public let path: String
     /// The raw query string after `?`, without it; "" when absent.
-    public var query: String
-    public var headers: HTTPHeaders
-    public var body: [UInt8]
+    public let query: String
+    public let headers: HTTPHeaders
+    public let body: [UInt8]
     /// The peer's IP address.
-    public var remoteAddress: String
-    public var isTLS: Bool
+    public let remoteAddress: String
+    public let isTLS: Bool
 
     public init(method: String, target: String, headers: HTTPHeaders, body: [UInt8],
                 remoteAddress: String = "", isTLS: Bool = false) {
@@ -87,14 +102,16 @@ public struct HTTPRequest: Sendable {
             let afterScheme = t[t.utf8.index(colon, offsetBy: 3)...]
             t = afterScheme.utf8.firstIndex(where: { $0 == 0x2F || $0 == 0x3F }).map { afterScheme[$0...] } ?? "/"
         }
+        var p: String
         if let q = t.utf8.firstIndex(of: 0x3F) {
-            path = String(t[..<q])
+            p = String(t[..<q])
             query = String(t[t.utf8.index(after: q)...])
         } else {
-            path = String(t)
+            p = t.endIndex == target.endIndex && t.startIndex == target.startIndex ? target : String(t)
             query = ""
         }
-        if path.isEmpty { path = "/" }
+        if p.isEmpty { p = "/" }
+        path = p
         self.headers = headers
         self.body = body
         self.remoteAddress = remoteAddress
@@ -128,24 +145,24 @@ public struct HTTPResponse: Sendable {
     public func serialized(close: Bool, date: String, headOnly: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + body.count)
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendASCII("HTTP/1.1 ", to: &out)
         appendDecimal(status, to: &out)
         out.append(0x20)
         appendUTF8(HTTPResponse.reason(status), to: &out)
-        out.append(contentsOf: "\r\n".utf8)
+        appendASCII("\r\n", to: &out)
         let hasDate = appendFields(headers, to: &out, noting: "Date")
         out.append(contentsOf: rawHeaderLines)
         if !hasDate {
-            out.append(contentsOf: "Date: ".utf8)
+            appendASCII("Date: ", to: &out)
             appendUTF8(date, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            appendASCII("\r\n", to: &out)
         }
-        out.append(contentsOf: "Content-Length: ".utf8)
+        appendASCII("Content-Length: ", to: &out)
         appendDecimal(body.count, to: &out)
-        out.append(contentsOf: "\r\n".utf8)
-        if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
-        else { out.append(contentsOf: "Connection: keep-alive\r\n".utf8) }
-        out.append(contentsOf: "\r\n".utf8)
+        appendASCII("\r\n", to: &out)
+        if close { appendASCII("Connection: close\r\n", to: &out) }
+        else { appendASCII("Connection: keep-alive\r\n", to: &out) }
+        appendASCII("\r\n", to: &out)
         if !headOnly { out.append(contentsOf: body) }
         return out
     }
@@ -188,8 +205,16 @@ public struct HTTPResponse: Sendable {
 /// element through the generic sequence path).
 @inline(__always)
 func appendUTF8(_ s: String, to out: inout [UInt8]) {
-    var s = s
-    s.withUTF8 { out.append(contentsOf: $0) }
+    if s.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
+        out.append(contentsOf: Array(s.utf8))
+    }
+}
+
+/// Appends a literal's bytes straight from the binary (no String, no reference counting:
+/// the generic `append(contentsOf: "…".utf8)` retains and walks the literal per call).
+@inline(__always)
+public func appendASCII(_ s: StaticString, to out: inout [UInt8]) {
+    s.withUTF8Buffer { out.append(contentsOf: $0) }
 }
 
 /// Writes `Name: value\r\n` for each field but the framing ones (`Content-Length`,
@@ -198,21 +223,26 @@ func appendUTF8(_ s: String, to out: inout [UInt8]) {
 /// among them.
 func appendFields(_ headers: HTTPHeaders, to out: inout [UInt8], noting: String) -> Bool {
     var seen = false
-    for (name, value) in headers.fields {
-        if asciiCaseEquals(name, "Content-Length") || asciiCaseEquals(name, "Transfer-Encoding")
-            || asciiCaseEquals(name, "Connection") { continue }
+    let fields = headers.fields
+    for k in fields.indices {
+        let name = fields[k].name
+        switch name.utf8.count {
+        case 10, 14, 17:
+            if asciiCaseEquals(name, "Content-Length") || asciiCaseEquals(name, "Transfer-Encoding")
+                || asciiCaseEquals(name, "Connection") { continue }
+        default: break
+        }
         if asciiCaseEquals(name, noting) { seen = true }
         appendUTF8(name, to: &out)
-        out.append(contentsOf: ": ".utf8)
-        var v = value
-        v.withUTF8 { bytes in
-            if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
-                for c in bytes where c != 0x0D && c != 0x0A && c != 0 { out.append(c) }
-            } else {
-                out.append(contentsOf: bytes)
-            }
+        appendASCII(": ", to: &out)
+        let value = fields[k].value
+        let clean = value.utf8.allSatisfy { $0 != 0x0D && $0 != 0x0A && $0 != 0 }
+        if clean {
+            appendUTF8(value, to: &out)
+        } else {
+            for c in value.utf8 where c != 0x0D && c != 0x0A && c != 0 { out.append(c) }
         }
-        out.append(contentsOf: "\r\n".utf8)
+        appendASCII("\r\n", to: &out)
     }
     return seen
 }

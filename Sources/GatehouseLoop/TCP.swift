@@ -87,12 +87,15 @@ public final class TCPStream: LoopClosable {
             buf.pointee = uv_buf_init(loop.readBuffer, UInt32(loop.readBufferSize))
         }, { s, nread, buf in
             guard let s, let data = s.pointee.data else { return }
-            let stream = Unmanaged<TCPStream>.fromOpaque(data).takeUnretainedValue()
-            if nread > 0, let base = buf?.pointee.base {
-                stream.delegate?.stream(stream, didRead: UnsafeRawBufferPointer(start: base, count: Int(nread)))
-            } else if nread < 0 {
-                stream.stopReading()
-                stream.delegate?.streamDidEnd(stream)
+            // The handle holds its retain of the stream until the close callback, which runs
+            // in a later loop phase than this one: no retain is needed for the call.
+            Unmanaged<TCPStream>.fromOpaque(data)._withUnsafeGuaranteedRef { stream in
+                if nread > 0, let base = buf?.pointee.base {
+                    stream.delegate?.stream(stream, didRead: UnsafeRawBufferPointer(start: base, count: Int(nread)))
+                } else if nread < 0 {
+                    stream.stopReading()
+                    stream.delegate?.streamDidEnd(stream)
+                }
             }
         })
     }

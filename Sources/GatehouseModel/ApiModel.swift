@@ -95,23 +95,44 @@ public struct ParameterMappingEntry: Sendable {
     }
 }
 
-/// A method's integration with its backend.
-public struct Integration: Sendable {
-    public var type: IntegrationType
-    public var uri: String
-    public var httpMethod: String
+/// A method's integration with its backend. A class, fixed once loaded: every request that
+/// reaches the method refers to it, and copying a struct of a dozen strings and tables cost
+/// two dozen reference-count operations per hand-over (perf).
+public final class Integration: Sendable {
+    public let type: IntegrationType
+    public let uri: String
+    public let httpMethod: String
     /// The role API Gateway assumes to call an AWS service.
-    public var credentials: String?
-    public var passthroughBehavior: PassthroughBehavior
-    public var requestTemplates: [String: String]
-    public var requestParameters: [String: String]
+    public let credentials: String?
+    public let passthroughBehavior: PassthroughBehavior
+    public let requestTemplates: [String: String]
+    public let requestParameters: [String: String]
     /// `requestParameters` parsed, in destination order (so requests are the same run to run).
-    public var parameterMappings: [ParameterMappingEntry] = []
-    public var responses: [IntegrationResponseSpec]
-    public var timeoutMillis: Int
+    public let parameterMappings: [ParameterMappingEntry]
+    public let responses: [IntegrationResponseSpec]
+    public let timeoutMillis: Int
     /// Set for `aws` integrations that call a service action.
-    public var serviceAction: AWSServiceAction?
-    public var contentHandling: ContentHandling?
+    public let serviceAction: AWSServiceAction?
+    public let contentHandling: ContentHandling?
+
+    public init(type: IntegrationType, uri: String, httpMethod: String, credentials: String?,
+                passthroughBehavior: PassthroughBehavior, requestTemplates: [String: String],
+                requestParameters: [String: String], parameterMappings: [ParameterMappingEntry] = [],
+                responses: [IntegrationResponseSpec], timeoutMillis: Int, serviceAction: AWSServiceAction?,
+                contentHandling: ContentHandling? = nil) {
+        self.type = type
+        self.uri = uri
+        self.httpMethod = httpMethod
+        self.credentials = credentials
+        self.passthroughBehavior = passthroughBehavior
+        self.requestTemplates = requestTemplates
+        self.requestParameters = requestParameters
+        self.parameterMappings = parameterMappings
+        self.responses = responses
+        self.timeoutMillis = timeoutMillis
+        self.serviceAction = serviceAction
+        self.contentHandling = contentHandling
+    }
 }
 
 /// One HTTP method on a resource.

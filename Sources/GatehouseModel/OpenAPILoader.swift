@@ -239,20 +239,19 @@ struct OpenAPILoader {
                                           action: String(parts[5].dropFirst("action/".count)))
             }
         }
-        var result = Integration(
-            type: type, uri: uri, httpMethod: v["httpMethod"]?.stringValue?.uppercased() ?? "POST",
-            credentials: v["credentials"]?.stringValue, passthroughBehavior: pass,
-            requestTemplates: try templates(v["requestTemplates"], at: "\(at).requestTemplates"),
-            requestParameters: requestParameters,
-            responses: responses, timeoutMillis: timeout, serviceAction: action)
-        result.parameterMappings = mappings
+        var handling: ContentHandling?
         if let ch = v["contentHandling"]?.stringValue {
             guard let c = ContentHandling(rawValue: ch) else {
                 throw fail("\(at).contentHandling", "must be CONVERT_TO_TEXT or CONVERT_TO_BINARY, got \(ch)")
             }
-            result.contentHandling = c
+            handling = c
         }
-        return result
+        return Integration(
+            type: type, uri: uri, httpMethod: v["httpMethod"]?.stringValue?.uppercased() ?? "POST",
+            credentials: v["credentials"]?.stringValue, passthroughBehavior: pass,
+            requestTemplates: try templates(v["requestTemplates"], at: "\(at).requestTemplates"),
+            requestParameters: requestParameters, parameterMappings: mappings,
+            responses: responses, timeoutMillis: timeout, serviceAction: action, contentHandling: handling)
     }
 
     /// A `responseParameters` source API Gateway accepts: `integration.response.header.X`,
