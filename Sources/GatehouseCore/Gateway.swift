@@ -20,8 +20,6 @@ public final class Gateway: HTTPRequestHandler {
     let observers: GatewayObservers
     /// Each stage's access log format, by "apiId/stage"; the default where a stage sets none.
     let stageFormats: [String: AccessLogFormat]
-    /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/` by "apiId/stage", made once.
-    let stageArnPrefixes: [String: String]
     private var ids = RequestIdGenerator()
 
     let usagePlans: UsagePlans
@@ -49,11 +47,6 @@ public final class Gateway: HTTPRequestHandler {
             }
         }
         stageFormats = formats
-        var prefixes: [String: String] = [:]
-        for api in model.apis {
-            for stage in api.stages { prefixes["\(api.id)/\(stage.name)"] = "\(api.executeApiArnPrefix)/\(stage.name)/" }
-        }
-        stageArnPrefixes = prefixes
     }
 
     /// The plugin that serves `integration`, if any.
@@ -106,7 +99,7 @@ public final class Gateway: HTTPRequestHandler {
         }
         // Phase 5: authorization. The method ARN names the resource path as requested.
         if match.api.policy != nil || match.method.authorization == .awsIAM {
-            var methodArn = stageArnPrefixes["\(match.api.id)/\(match.stage.name)"] ?? ""
+            var methodArn = match.stageArnPrefix
             methodArn += request.method
             if !match.path.utf8.starts(with: "/".utf8) { methodArn += "/" }
             methodArn += match.path

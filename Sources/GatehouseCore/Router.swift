@@ -17,6 +17,8 @@ public struct RouteMatch: Sendable {
     /// The resource path as requested, stage removed (e.g. `/execution`), still percent-encoded.
     public var path: String
     public var pathParameters: [String: String]
+    /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/`, made once per snapshot.
+    public let stageArnPrefix: String
 }
 
 /// An immutable value kept in one place and shared by reference.
@@ -41,6 +43,8 @@ public struct Router: Sendable {
     let stageRefs: [[Frozen<StageSpec>]]
     let resourceRefs: [[Frozen<ResourceSpec>]]
     let methodRefs: [[[(method: [UInt8], spec: Frozen<MethodSpec>)]]]
+    /// Per API and stage, the method ARN prefix.
+    let stageArnPrefixes: [[String]]
 
     enum CompiledSegment: Sendable {
         case literal([UInt8])
@@ -65,6 +69,7 @@ public struct Router: Sendable {
             }
         }
         stageNames = apis.map { $0.stages.map { Array($0.name.utf8) } }
+        stageArnPrefixes = apis.map { api in api.stages.map { "\(api.executeApiArnPrefix)/\($0.name)/" } }
         apiRefs = apis.map { Frozen($0) }
         stageRefs = apis.map { $0.stages.map { Frozen($0) } }
         resourceRefs = apis.map { $0.resources.map { Frozen($0) } }
@@ -131,7 +136,8 @@ public struct Router: Sendable {
         let pattern = patterns[a][found.index]
         return RouteMatch(apiRef: apiRefs[a], stageRef: stageRefs[a][s], resourceRef: resourceRefs[a][found.index], methodRef: m,
                           path: resourcePath.isEmpty ? "/" : String(decoding: resourcePath, as: UTF8.self),
-                          pathParameters: Router.parameters(pattern, Segments(resourcePath)))
+                          pathParameters: Router.parameters(pattern, Segments(resourcePath)),
+                          stageArnPrefix: stageArnPrefixes[a][s])
     }
 
     /// The non-empty `/`-separated segments of a path, as ranges of it.

@@ -17,13 +17,23 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// The first value of `name`, or nil.
     public subscript(name: String) -> String? {
-        for f in fields where asciiCaseEquals(f.name, name) { return f.value }
+        // By index, lengths first: no field is copied out just to be compared (a retain and a
+        // release of two strings each, on every lookup of every request).
+        let n = name.utf8.count
+        for i in fields.indices where fields[i].name.utf8.count == n && asciiCaseEquals(fields[i].name, name) {
+            return fields[i].value
+        }
         return nil
     }
 
     /// Every value of `name`, in order.
     public func values(_ name: String) -> [String] {
-        fields.filter { asciiCaseEquals($0.name, name) }.map(\.value)
+        let n = name.utf8.count
+        var out: [String] = []
+        for i in fields.indices where fields[i].name.utf8.count == n && asciiCaseEquals(fields[i].name, name) {
+            out.append(fields[i].value)
+        }
+        return out
     }
 
     public func contains(_ name: String) -> Bool { self[name] != nil }

@@ -11,21 +11,35 @@ public enum CallerPrincipal: Sendable, Equatable {
 }
 
 /// One access key the gateway accepts, from the credentials file.
-public struct CallerCredential: Sendable {
-    public var accessKeyId: String
-    public var secretAccessKey: String
-    public var sessionToken: String?
-    public var principal: CallerPrincipal
+public final class CallerCredential: Sendable {
+    public let accessKeyId: String
+    public let secretAccessKey: String
+    public let sessionToken: String?
+    public let principal: CallerPrincipal
     /// ARN patterns (`*` and `?` wildcards) this key may assert in `X-Amz-Source-Arn`.
-    public var mayAssertSourceArn: [String]
+    public let mayAssertSourceArn: [String]
     /// Identity policies attached to the principal.
-    public var policies: [ResourcePolicy]
+    public let policies: [ResourcePolicy]
     /// When temporary credentials stop working (epoch seconds), from `expiration`.
-    public var expiration: Int64?
+    public let expiration: Int64?
     /// The principal's tags (`aws:PrincipalTag/KEY`), from `tags`.
-    public var tags: [String: String] = [:]
+    public let tags: [String: String]
     /// `aws:userid` (`AIDA…` for a user, `AROA…:session` for a role session), from `userId`.
-    public var userId: String?
+    public let userId: String?
+
+    public init(accessKeyId: String, secretAccessKey: String, sessionToken: String?, principal: CallerPrincipal,
+                mayAssertSourceArn: [String], policies: [ResourcePolicy], expiration: Int64?,
+                tags: [String: String] = [:], userId: String? = nil) {
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.principal = principal
+        self.mayAssertSourceArn = mayAssertSourceArn
+        self.policies = policies
+        self.expiration = expiration
+        self.tags = tags
+        self.userId = userId
+    }
 }
 
 /// Keys the gateway signs with when an integration names a `credentials` role.
@@ -101,12 +115,10 @@ public struct CredentialStore: Sendable {
                         tags[k] = text
                     }
                 }
-                var credential = CallerCredential(accessKeyId: id, secretAccessKey: secret,
-                                                  sessionToken: confText(e["sessionToken"]), principal: principal,
-                                                  mayAssertSourceArn: patterns, policies: policies, expiration: expiration)
-                credential.tags = tags
-                credential.userId = confText(e["userId"])
-                callers[id] = credential
+                callers[id] = CallerCredential(accessKeyId: id, secretAccessKey: secret,
+                                               sessionToken: confText(e["sessionToken"]), principal: principal,
+                                               mayAssertSourceArn: patterns, policies: policies, expiration: expiration,
+                                               tags: tags, userId: confText(e["userId"]))
             }
         }
         if let list = root["roles"] {

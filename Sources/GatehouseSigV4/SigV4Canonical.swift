@@ -278,10 +278,11 @@ public enum SigV4 {
             out.append(contentsOf: name.utf8)
             out.append(0x3A)
             var first = true
-            for h in headers where asciiCaseInsensitiveEquals(h.name, name) {
+            let n = name.utf8.count
+            for i in headers.indices where headers[i].name.utf8.count == n && asciiCaseInsensitiveEquals(headers[i].name, name) {
                 if !first { out.append(0x2C) }
                 first = false
-                appendNormalizedValue(h.value, to: &out)
+                appendNormalizedValue(headers[i].value, to: &out)
             }
             out.append(0x0A)
         }

@@ -63,7 +63,12 @@ public struct SigV4Request: Sendable, Equatable {
 
     /// The first value of the header `name` (ASCII case-insensitive), if any.
     public func firstHeader(_ name: String) -> String? {
-        headers.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
+        // By index, lengths first: no header is copied out just to be compared.
+        let n = name.utf8.count
+        for i in headers.indices where headers[i].name.utf8.count == n && asciiCaseInsensitiveEquals(headers[i].name, name) {
+            return headers[i].value
+        }
+        return nil
     }
 
     /// Removes every header called `name` (ASCII case-insensitive).
@@ -194,12 +199,16 @@ func asciiSplit(_ s: String, omittingEmpty: Bool = true, isSeparator: (UInt8) ->
 
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     guard a.utf8.count == b.utf8.count else { return false }
-    var a = a, b = b
-    return a.withUTF8 { x in
-        b.withUTF8 { y in
-            for i in 0..<x.count where asciiLower(x[i]) != asciiLower(y[i]) { return false }
-            return true
-        }
+    // Over the contiguous storage, without the copies `withUTF8` needs (a retain each).
+    func equal(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        for i in 0..<x.count where x[i] != y[i] && asciiLower(x[i]) != asciiLower(y[i]) { return false }
+        return true
+    }
+    return a.utf8.withContiguousStorageIfAvailable { x in
+        b.utf8.withContiguousStorageIfAvailable { y in equal(x, y) }
+            ?? Array(b.utf8).withUnsafeBufferPointer { equal(x, $0) }
+    } ?? Array(a.utf8).withUnsafeBufferPointer { x in
+        Array(b.utf8).withUnsafeBufferPointer { equal(x, $0) }
     }
 }
 
