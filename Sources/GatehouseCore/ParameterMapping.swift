@@ -21,6 +21,11 @@ enum ParameterMapping {
         var out = IntegrationParameters()
         var context: JSONObject?   // built once, when a mapping reads it
         for m in mappings {
+            // The usual proxy mapping, a path parameter passed on, without a list of values.
+            if m.place == .path, case .methodRequest(.path, let name) = m.source {
+                if let v = scope.match.pathParameters[name] { out.path[m.name] = v }
+                continue
+            }
             let values = evaluate(m.source, scope, context: &context)
             guard !values.isEmpty else { continue }
             switch m.place {

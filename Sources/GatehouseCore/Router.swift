@@ -157,9 +157,9 @@ public struct Router: Sendable {
 
     /// `{apiId}.execute-api.{region}.amazonaws.com` → the API's index.
     static func apiIndex(host: String, byId: [String: Int]) -> Int? {
-        let h = Array(host.utf8)
+        let h = host.utf8
         guard let dot = h.firstIndex(of: 0x2E), h[dot...].starts(with: ".execute-api.".utf8) else { return nil }
-        return byId[String(decoding: h[..<dot], as: UTF8.self)]
+        return byId[String(host[..<dot])]
     }
 
     /// Ranks a match: per segment, literal (0) before `{param}` (1) before `{proxy+}` (2), the

@@ -154,7 +154,11 @@ public struct HTTPResponse: Sendable {
     /// Wire form of the response head and body.
     public func serialized(close: Bool, date: String, headOnly: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + body.count)
+        // Room for the status line, the framing headers and the Date (about 120 bytes), so
+        // the buffer is allocated once.
+        var headerBytes = rawHeaderLines.count + 160
+        for f in headers.fields { headerBytes += f.name.utf8.count + f.value.utf8.count + 4 }
+        out.reserveCapacity(headerBytes + (headOnly ? 0 : body.count))
         appendASCII("HTTP/1.1 ", to: &out)
         appendDecimal(status, to: &out)
         out.append(0x20)

@@ -116,13 +116,15 @@ public final class TCPStream: LoopClosable {
         guard !isClosing, !bytes.isEmpty else { return }
         var written = 0
         if uv_stream_get_write_queue_size(asStream(handle)) == 0 {
-            let n = bytes.withUnsafeBytes { raw -> Int32 in
-                var buf = uv_buf_init(UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)),
-                                      UInt32(raw.count))
-                return uv_try_write(asStream(handle), &buf, 1)
+            // `send` rather than libuv's `write`: a socket's `write` goes through the VFS layer
+            // (file position lock, access checks, fsnotify) on its way to TCP, `send` does not
+            // (kernel perf: a few percent of a proxied request's system time).
+            var fd: uv_os_fd_t = -1
+            if uv_fileno(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), &fd) == 0 {
+                let n = bytes.withUnsafeBytes { raw in send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                if n == bytes.count { return }
+                if n > 0 { written = n }
             }
-            if n == Int32(bytes.count) { return }
-            if n > 0 { written = Int(n) }
         }
         let count = bytes.count - written
         let req = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
