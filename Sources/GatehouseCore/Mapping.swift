@@ -183,28 +183,29 @@ public enum ProxyHeaders {
     /// The upstream's header lines with `disposition` applied byte-wise: passed lines copied,
     /// remapped ones prefixed `x-amzn-Remapped-`, dropped ones left out.
     public static func filteredLines(_ raw: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(raw.count + 48)
         raw.withUnsafeBufferPointer { u in
-            var start = 0
-            while start < u.count {
-                var end = start
-                while end < u.count && u[end] != 0x0A { end += 1 }
-                end = min(end + 1, u.count)  // through the LF
-                var colon = start
-                while colon < end && u[colon] != 0x3A { colon += 1 }
-                let name = UnsafeBufferPointer(rebasing: u[start..<colon])
-                switch disposition(bytes: name) {
-                case .pass: out.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<end]))
-                case .remap:
-                    appendASCII("x-amzn-Remapped-", to: &out)
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<end]))
-                case .drop: break
+            var lines = 0
+            for b in u where b == 0x0A { lines += 1 }
+            return .writing(capacity: u.count + 16 * (lines + 1)) { w in
+                var start = 0
+                while start < u.count {
+                    var end = start
+                    while end < u.count && u[end] != 0x0A { end += 1 }
+                    end = min(end + 1, u.count)  // through the LF
+                    var colon = start
+                    while colon < end && u[colon] != 0x3A { colon += 1 }
+                    let name = UnsafeBufferPointer(rebasing: u[start..<colon])
+                    switch disposition(bytes: name) {
+                    case .pass: w.write(UnsafeBufferPointer(rebasing: u[start..<end]))
+                    case .remap:
+                        w.write("x-amzn-Remapped-")
+                        w.write(UnsafeBufferPointer(rebasing: u[start..<end]))
+                    case .drop: break
+                    }
+                    start = end
                 }
-                start = end
             }
         }
-        return out
     }
 
     static func disposition(bytes name: UnsafeBufferPointer<UInt8>) -> Disposition {

@@ -39,14 +39,14 @@ extension HTTPHeaders {
 
     /// `Name: value\r\n` lines.
     public var rawLines: [UInt8] {
-        var out: [UInt8] = []
-        for (n, v) in fields {
-            appendUTF8(n, to: &out)
-            appendASCII(": ", to: &out)
-            appendUTF8(v, to: &out)
-            appendASCII("\r\n", to: &out)
+        .writing(capacity: fieldsSize(self)) { w in
+            for i in fields.indices {
+                w.write(fields[i].name)
+                w.write(": ")
+                w.write(fields[i].value)
+                w.write("\r\n")
+            }
         }
-        return out
     }
 }
 

@@ -202,7 +202,14 @@ final class UpstreamConnection: TCPStreamDelegate {
         }
     }
 
-    private static let bodilessMethods: Set<String> = ["GET", "HEAD", "DELETE", "OPTIONS", "TRACE"]
+    /// Methods whose requests go without `Content-Length` when they have no body (compared,
+    /// not hashed: this runs per request).
+    private static func isBodiless(_ method: String) -> Bool {
+        switch method {
+        case "GET", "HEAD", "DELETE", "OPTIONS", "TRACE": return true
+        default: return false
+        }
+    }
 
     /// `Host: …\r\n` for this connection's upstream, made once.
     private lazy var hostLine: [UInt8] = {
@@ -211,24 +218,25 @@ final class UpstreamConnection: TCPStreamDelegate {
     }()
 
     private func serialized(_ r: HTTPClientRequest) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + r.body.count)
-        appendUTF8(r.method, to: &out)
-        out.append(0x20)
-        appendUTF8(r.target, to: &out)
-        appendASCII(" HTTP/1.1\r\n", to: &out)
-        // Framing headers are this client's (the body is always sent whole); a mapped value (a
-        // decoded query parameter, say) cannot split the upstream request.
-        let hasHost = appendFields(r.headers, to: &out, noting: "Host")
-        if !hasHost { out.append(contentsOf: hostLine) }
-        if !r.body.isEmpty || !Self.bodilessMethods.contains(r.method) {
-            appendASCII("Content-Length: ", to: &out)
-            appendDecimal(r.body.count, to: &out)
-            appendASCII("\r\n", to: &out)
+        let size = r.method.utf8.count + 1 + r.target.utf8.count + 11 + fieldsSize(r.headers) + hostLine.count
+            + 18 + ByteWriter.maxDecimalBytes + 2 + r.body.count
+        return .writing(capacity: size) { w in
+            w.write(r.method)
+            w.write(0x20)
+            w.write(r.target)
+            w.write(" HTTP/1.1\r\n")
+            // Framing headers are this client's (the body is always sent whole); a mapped value
+            // (a decoded query parameter, say) cannot split the upstream request.
+            let hasHost = writeFields(r.headers, to: &w, noting: "Host")
+            if !hasHost { w.write(hostLine) }
+            if !r.body.isEmpty || !Self.isBodiless(r.method) {
+                w.write("Content-Length: ")
+                w.writeDecimal(r.body.count)
+                w.write("\r\n")
+            }
+            w.write("\r\n")
+            w.write(r.body)
         }
-        appendASCII("\r\n", to: &out)
-        out.append(contentsOf: r.body)
-        return out
     }
 
     /// Writes to the upstream, through TLS for https (held until the handshake is done).

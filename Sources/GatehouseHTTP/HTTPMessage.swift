@@ -153,32 +153,29 @@ public struct HTTPResponse: Sendable {
 
     /// Wire form of the response head and body.
     public func serialized(close: Bool, date: String, headOnly: Bool = false) -> [UInt8] {
-        var out: [UInt8] = []
-        // Room for the status line, the framing headers and the Date (about 120 bytes), so
-        // the buffer is allocated once.
-        var headerBytes = rawHeaderLines.count + 160
-        for f in headers.fields { headerBytes += f.name.utf8.count + f.value.utf8.count + 4 }
-        out.reserveCapacity(headerBytes + (headOnly ? 0 : body.count))
-        appendASCII("HTTP/1.1 ", to: &out)
-        appendDecimal(status, to: &out)
-        out.append(0x20)
-        appendUTF8(HTTPResponse.reason(status), to: &out)
-        appendASCII("\r\n", to: &out)
-        let hasDate = appendFields(headers, to: &out, noting: "Date")
-        out.append(contentsOf: rawHeaderLines)
-        if !hasDate {
-            appendASCII("Date: ", to: &out)
-            appendUTF8(date, to: &out)
-            appendASCII("\r\n", to: &out)
+        let reason = HTTPResponse.reason(status)
+        let size = 9 + ByteWriter.maxDecimalBytes + 1 + reason.utf8.count + 2 + fieldsSize(headers) + rawHeaderLines.count
+            + 6 + date.utf8.count + 2 + 16 + ByteWriter.maxDecimalBytes + 2 + 24 + 2 + (headOnly ? 0 : body.count)
+        return .writing(capacity: size) { w in
+            w.write("HTTP/1.1 ")
+            w.writeDecimal(status)
+            w.write(0x20)
+            w.write(reason)
+            w.write("\r\n")
+            let hasDate = writeFields(headers, to: &w, noting: "Date")
+            w.write(rawHeaderLines)
+            if !hasDate {
+                w.write("Date: ")
+                w.write(date)
+                w.write("\r\n")
+            }
+            w.write("Content-Length: ")
+            w.writeDecimal(body.count)
+            w.write("\r\n")
+            w.write(close ? "Connection: close\r\n" : "Connection: keep-alive\r\n")
+            w.write("\r\n")
+            if !headOnly { w.write(body) }
         }
-        appendASCII("Content-Length: ", to: &out)
-        appendDecimal(body.count, to: &out)
-        appendASCII("\r\n", to: &out)
-        if close { appendASCII("Connection: close\r\n", to: &out) }
-        else { appendASCII("Connection: keep-alive\r\n", to: &out) }
-        appendASCII("\r\n", to: &out)
-        if !headOnly { out.append(contentsOf: body) }
-        return out
     }
 
     public static func reason(_ status: Int) -> String {
@@ -215,27 +212,18 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// Appends a string's UTF-8 bytes in one copy (`append(contentsOf: s.utf8)` goes element by
-/// element through the generic sequence path).
-@inline(__always)
-func appendUTF8(_ s: String, to out: inout [UInt8]) {
-    if s.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
-        out.append(contentsOf: Array(s.utf8))
-    }
-}
-
-/// Appends a literal's bytes straight from the binary (no String, no reference counting:
-/// the generic `append(contentsOf: "…".utf8)` retains and walks the literal per call).
-@inline(__always)
-public func appendASCII(_ s: StaticString, to out: inout [UInt8]) {
-    s.withUTF8Buffer { out.append(contentsOf: $0) }
+/// The most `writeFields` writes for `headers`.
+func fieldsSize(_ headers: HTTPHeaders) -> Int {
+    var n = 0
+    for i in headers.fields.indices { n += headers.fields[i].name.utf8.count + headers.fields[i].value.utf8.count + 4 }
+    return n
 }
 
 /// Writes `Name: value\r\n` for each field but the framing ones (`Content-Length`,
 /// `Transfer-Encoding`, `Connection`: the writer sets those), with CR, LF and NUL left out of
 /// values so that no value can split the message. Returns whether a field called `noting` was
 /// among them.
-func appendFields(_ headers: HTTPHeaders, to out: inout [UInt8], noting: String) -> Bool {
+func writeFields(_ headers: HTTPHeaders, to w: inout ByteWriter, noting: String) -> Bool {
     var seen = false
     let fields = headers.fields
     for k in fields.indices {
@@ -247,35 +235,12 @@ func appendFields(_ headers: HTTPHeaders, to out: inout [UInt8], noting: String)
         default: break
         }
         if asciiCaseEquals(name, noting) { seen = true }
-        appendUTF8(name, to: &out)
-        appendASCII(": ", to: &out)
-        let value = fields[k].value
-        let clean = value.utf8.allSatisfy { $0 != 0x0D && $0 != 0x0A && $0 != 0 }
-        if clean {
-            appendUTF8(value, to: &out)
-        } else {
-            for c in value.utf8 where c != 0x0D && c != 0x0A && c != 0 { out.append(c) }
-        }
-        appendASCII("\r\n", to: &out)
+        w.write(name)
+        w.write(": ")
+        w.writeFieldValue(fields[k].value)
+        w.write("\r\n")
     }
     return seen
-}
-
-/// Appends the decimal digits of a non-negative `n`.
-func appendDecimal(_ n: Int, to out: inout [UInt8]) {
-    if n < 10 { out.append(UInt8(48 + n)); return }
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var v = n
-    var count = 0
-    withUnsafeMutableBytes(of: &digits) { d in
-        while v > 0 && count < 20 {
-            d[count] = UInt8(48 + v % 10)
-            v /= 10
-            count += 1
-        }
-        for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
-    }
 }
 
 /// Limits on what one request may be. Defaults follow API Gateway's documented quotas:

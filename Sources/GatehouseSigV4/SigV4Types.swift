@@ -180,21 +180,27 @@ func asciiLowercased(_ s: String) -> String {
 
 /// Splits `s` at ASCII separator bytes (fast: no grapheme breaking). Separators are ASCII, so every
 /// piece boundary is a scalar boundary.
-func asciiSplit(_ s: String, omittingEmpty: Bool = true, isSeparator: (UInt8) -> Bool) -> [Substring] {
-    // Offsets found on the contiguous UTF-8, then turned into indices once per piece (O(1) on
-    // native strings): stepping `utf8.index(after:)` byte by byte cost ~40 instructions a byte.
+func asciiSplit(_ s: String, omittingEmpty: Bool = true, isSeparator: (UInt8) -> Bool) -> [String] {
+    // Pieces are made straight from byte ranges of the contiguous UTF-8: cutting substrings at
+    // string indices instead cost index validation and scalar alignment per cut (callgrind:
+    // three splits were 11,000 instructions of a signed request). A piece of up to 15 bytes
+    // is a small string, stored in line.
     var copy = s
-    var cuts: [(Int, Int)] = []
-    copy.withUTF8 { u in
+    return copy.withUTF8 { u in
+        var pieces: [String] = []
         var start = 0
+        func cut(_ end: Int) {
+            if !omittingEmpty || start != end {
+                pieces.append(String(decoding: UnsafeBufferPointer(rebasing: u[start..<end]), as: UTF8.self))
+            }
+        }
         for i in 0..<u.count where isSeparator(u[i]) {
-            if !omittingEmpty || start != i { cuts.append((start, i)) }
+            cut(i)
             start = i + 1
         }
-        if !omittingEmpty || start != u.count { cuts.append((start, u.count)) }
+        cut(u.count)
+        return pieces
     }
-    let base = s.utf8.startIndex
-    return cuts.map { s[s.utf8.index(base, offsetBy: $0.0)..<s.utf8.index(base, offsetBy: $0.1)] }
 }
 
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {

@@ -185,7 +185,7 @@ public struct SigV4Verifier: Sendable {
         }
 
         // `host` must be signed.
-        let signedHeaders = asciiSplit(auth.signedHeaders) { $0 == 0x3B }.map { asciiLowercased(String($0)) }
+        let signedHeaders = asciiSplit(auth.signedHeaders) { $0 == 0x3B }.map(asciiLowercased)
         guard signedHeaders.contains("host") || signedHeaders.contains(":authority") else {
             return .failure(invalid("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."))
         }
@@ -310,7 +310,7 @@ public struct SigV4Verifier: Sendable {
         return message + "Authorization=" + header
     }
 
-    private func missingEqualSignMessage(token: Substring, header: String) -> String {
+    private func missingEqualSignMessage(token: String, header: String) -> String {
         if hashAuthorizationInMessages {
             return "Invalid key=value pair (missing equal-sign) in Authorization header "
                 + "(hashed with SHA-256 and encoded with Base64): '\(hashedHeader(header))'."
