@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "GatehouseMappingTests", dependencies: ["GatehouseMapping"]),
         .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy", "GatehouseJSON"]),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"]),
-        .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", "GatehouseLoop"]),
+        .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", "GatehouseLoop", "CHTTPParser"]),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore", "GatehouseModel"]),
         .testTarget(name: "LocalWorkflowsTests", dependencies: ["LocalWorkflows", "GatehouseJSON"]),
     ]

@@ -138,6 +138,8 @@ final class UpstreamConnection: TCPStreamDelegate {
     private var tooLarge = false
     /// A header name has been started and its line not ended.
     private var inField = false
+    /// Bytes of the current response have gone to http-parser (so the rest must too).
+    private var midResponse = false
     private var lastWasValue = false
     private var rawHeaders: [UInt8] = []
     private var body: [UInt8] = []
@@ -278,6 +280,12 @@ final class UpstreamConnection: TCPStreamDelegate {
             return
         }
         receivedAny = true
+        // A whole plain response in this read, with nothing of it seen before: one pass.
+        if !midResponse, request?.method != "HEAD", let q = QuickResponse.parse(bytes, maxBody: pool.maxResponseBytes) {
+            return finish(.success(HTTPClientResponse(status: q.status, rawHeaders: q.rawHeaders, body: q.body)),
+                          reusable: q.keepAlive)
+        }
+        midResponse = true
         var offset = 0
         while true {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
@@ -315,6 +323,7 @@ final class UpstreamConnection: TCPStreamDelegate {
         status = 0
         lastWasValue = false
         inField = false
+        midResponse = false
         http_parser_init(parser, HTTP_RESPONSE)
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
