@@ -1,6 +1,9 @@
 import GatehouseHTTP
 import GatehouseMapping
 import GatehouseModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A template with no reference, directive or escape renders as its own text in Velocity, so
 /// it needs no engine (MOCK's `{"statusCode": 200}`). Any other template goes to the engine
@@ -187,11 +190,12 @@ public enum ProxyHeaders {
             var lines = 0
             for b in u where b == 0x0A { lines += 1 }
             return .writing(capacity: u.count + 16 * (lines + 1)) { w in
+                guard let base = u.baseAddress else { return }
                 var start = 0
                 while start < u.count {
-                    var end = start
-                    while end < u.count && u[end] != 0x0A { end += 1 }
-                    end = min(end + 1, u.count)  // through the LF
+                    // The line's end by `memchr`, through the LF.
+                    let lf = memchr(base + start, 0x0A, u.count - start)
+                    let end = lf.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base + 1 } ?? u.count
                     var colon = start
                     while colon < end && u[colon] != 0x3A { colon += 1 }
                     let name = UnsafeBufferPointer(rebasing: u[start..<colon])

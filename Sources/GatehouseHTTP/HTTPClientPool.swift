@@ -63,14 +63,25 @@ public final class HTTPClientPool {
         connection.begin(request, completion: completion, reused: false)
     }
 
+    /// The list used last, compared before the table is hashed: a gateway mostly talks to
+    /// the same upstream again.
+    private var lastList: (key: UpstreamKey, list: IdleList)?
+
+    private func idleList(_ key: UpstreamKey) -> IdleList? {
+        if let last = lastList, last.key == key { return last.list }
+        guard let list = idle[key] else { return nil }
+        lastList = (key, list)
+        return list
+    }
+
     private func takeIdle(_ key: UpstreamKey) -> UpstreamConnection? {
-        idle[key]?.connections.popLast()
+        idleList(key)?.connections.popLast()
     }
 
     /// A connection whose exchange ended cleanly offers itself back; false means "close it".
     func offer(_ c: UpstreamConnection) -> Bool {
         let list: IdleList
-        if let l = idle[c.key] {
+        if let l = idleList(c.key) {
             list = l
         } else {
             list = IdleList()
@@ -90,6 +101,7 @@ public final class HTTPClientPool {
     public func closeIdle() {
         let all = idle.values.flatMap { $0.connections }
         idle.removeAll()
+        lastList = nil
         for c in all { c.close() }
     }
 

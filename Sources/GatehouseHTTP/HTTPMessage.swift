@@ -104,24 +104,26 @@ public final class HTTPRequest: Sendable {
                 remoteAddress: String = "", isTLS: Bool = false) {
         self.method = method
         self.target = target
-        // Byte-wise (UTF-8 view) rather than by Character: this runs for every request.
-        var t = Substring(target)
-        // Absolute-form (RFC 9112 §3.2.2): keep only the path and query.
-        if t.utf8.first != 0x2F && (t.utf8.starts(with: "http://".utf8) || t.utf8.starts(with: "https://".utf8)) {
-            let colon = t.utf8.firstIndex(of: 0x3A)!
-            let afterScheme = t[t.utf8.index(colon, offsetBy: 3)...]
-            t = afterScheme.utf8.firstIndex(where: { $0 == 0x2F || $0 == 0x3F }).map { afterScheme[$0...] } ?? "/"
+        // Over the target's bytes, the pieces made from byte ranges (cutting at string indices
+        // costs index validation per cut): this runs for every request.
+        var copy = target
+        (path, query) = copy.withUTF8 { t -> (String, String) in
+            var start = 0
+            // Absolute-form (RFC 9112 §3.2.2): keep only the path and query.
+            if t.first != 0x2F, let colon = t.firstIndex(of: 0x3A),
+               t.starts(with: "http://".utf8) || t.starts(with: "https://".utf8) {
+                var k = colon + 3
+                while k < t.count && t[k] != 0x2F && t[k] != 0x3F { k += 1 }
+                if k == t.count { return ("/", "") }
+                start = k
+            }
+            var q = start
+            while q < t.count && t[q] != 0x3F { q += 1 }
+            if start == 0 && q == t.count { return (t.isEmpty ? "/" : target, "") }
+            let p = q == start ? "/" : String(decoding: UnsafeBufferPointer(rebasing: t[start..<q]), as: UTF8.self)
+            let query = q < t.count ? String(decoding: UnsafeBufferPointer(rebasing: t[(q + 1)...]), as: UTF8.self) : ""
+            return (p, query)
         }
-        var p: String
-        if let q = t.utf8.firstIndex(of: 0x3F) {
-            p = String(t[..<q])
-            query = String(t[t.utf8.index(after: q)...])
-        } else {
-            p = t.endIndex == target.endIndex && t.startIndex == target.startIndex ? target : String(t)
-            query = ""
-        }
-        if p.isEmpty { p = "/" }
-        path = p
         self.headers = headers
         self.body = body
         self.remoteAddress = remoteAddress

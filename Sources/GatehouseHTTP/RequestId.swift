@@ -20,20 +20,17 @@ public enum RequestId {
     public static func format(hi h: UInt64, lo l: UInt64) -> String {
         let hi = h & ~(0xF << 12) | (0x4 << 12)          // version 4
         let lo = l & ~(0x3 << 62) | (0x2 << 62)          // variant 10
-        let hex: StaticString = "0123456789abcdef"
+        // 8-4-4-4-12 hex digits: the 32 nibbles, most significant first, with a dash before
+        // nibbles 8, 12, 16 and 20.
         return String(unsafeUninitializedCapacity: 36) { out in
             var o = 0
-            func put(_ v: UInt64, _ nibbles: Int) {
-                for k in stride(from: nibbles - 1, through: 0, by: -1) {
-                    out[o] = hex.utf8Start[Int((v >> (UInt64(k) * 4)) & 0xF)]
-                    o += 1
-                }
+            for k in 0..<32 {
+                if k == 8 || k == 12 || k == 16 || k == 20 { out[o] = 0x2D; o += 1 }
+                let word = k < 16 ? hi : lo
+                let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - (k & 15) * 4)) & 0xF
+                out[o] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+                o += 1
             }
-            put(hi >> 32, 8); out[o] = 0x2D; o += 1
-            put(hi >> 16 & 0xFFFF, 4); out[o] = 0x2D; o += 1
-            put(hi & 0xFFFF, 4); out[o] = 0x2D; o += 1
-            put(lo >> 48, 4); out[o] = 0x2D; o += 1
-            put(lo & 0xFFFF_FFFF_FFFF, 12)
             return o
         }
     }

@@ -44,3 +44,26 @@ import Testing
         #expect(String(decoding: h.rawLines, as: UTF8.self) == "A: 1\r\nBb: \r\n")
     }
 }
+
+extension RequestIdTests {
+    /// Exact text for known bits: version nibble 4, variant bits 10, lowercase hex.
+    @Test func formatOfKnownBits() {
+        #expect(RequestId.format(hi: 0x0123_4567_89AB_CDEF, lo: 0xFEDC_BA98_7654_3210) == "01234567-89ab-4def-bedc-ba9876543210")
+        #expect(RequestId.format(hi: 0, lo: 0) == "00000000-0000-4000-8000-000000000000")
+        var g = RequestIdGenerator()
+        #expect(g.make() != g.make())
+    }
+}
+
+/// A request target split into path and query (origin and absolute form).
+@Suite struct RequestTargetTests {
+    @Test(arguments: [
+        ("/a/b?x=1&y", "/a/b", "x=1&y"), ("/a", "/a", ""), ("/?", "/", ""), ("?a", "/", "a"), ("", "/", ""),
+        ("*", "*", ""), ("http://h:8/p?q", "/p", "q"), ("https://h?x=1", "/", "x=1"), ("http://h", "/", ""),
+        ("/é?ü", "/é", "ü"),
+    ])
+    func split(_ c: (String, String, String)) {
+        let r = HTTPRequest(method: "GET", target: c.0, headers: HTTPHeaders(), body: [])
+        #expect(r.path == c.1 && r.query == c.2, "\(c.0)")
+    }
+}
