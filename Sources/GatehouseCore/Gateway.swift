@@ -159,7 +159,7 @@ public final class Gateway: HTTPRequestHandler {
         }
         var call = IntegrationCall(integration: integration, request: request, route: match, body: body, requestId: requestId)
         if !integration.parameterMappings.isEmpty {
-            call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, scope())
+            call.parameters = ParameterMapping.integrationParameters(integration.parameterMappings, match: match, scope: scope)
         }
         if case .map(let ro)? = overrides?.get("requestOverride") {
             // $context.requestOverride from the request template: it wins over requestParameters.

@@ -29,6 +29,8 @@ public struct IntegrationCall: Sendable {
     public var httpMethod: String { request.method }
     public var resourcePath: String { route.resource.path }
     public var pathParameters: [String: String] { route.pathParameters }
+    /// One path parameter of the method request (no table made).
+    public func pathParameter(_ name: String) -> String? { route.pathParameterList[name] }
     public var query: String { request.query }
     public var headers: HTTPHeaders { request.headers }
     /// The stage's variables, for `${stageVariables.x}` in URIs.

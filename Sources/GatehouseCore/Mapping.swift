@@ -75,14 +75,16 @@ enum ResponseMapping {
     static func methodResponse(_ outcome: IntegrationOutcome, integration: Integration, requestId: String,
                                scope: RequestScope? = nil, cache: TemplateCache? = nil,
                                accept: String? = nil) -> Result<HTTPResponse, GatewayError> {
+        let proxy = integration.type == .httpProxy || integration.type == .awsProxy
+        if proxy, let raw = outcome.rawHeaders {
+            // The request id goes first among the upstream's lines, written with them.
+            var r = HTTPResponse(status: outcome.status, body: outcome.body)
+            r.rawHeaderLines = ProxyHeaders.filteredLines(raw, requestId: requestId)
+            return .success(r)
+        }
         var headers = HTTPHeaders(capacity: outcome.headers.count + 2)
         headers.add("x-amzn-RequestId", requestId)
-        if integration.type == .httpProxy || integration.type == .awsProxy {
-            if let raw = outcome.rawHeaders {
-                var r = HTTPResponse(status: outcome.status, headers: headers, body: outcome.body)
-                r.rawHeaderLines = ProxyHeaders.filteredLines(raw)
-                return .success(r)
-            }
+        if proxy {
             for (n, v) in outcome.headers.fields {
                 switch ProxyHeaders.disposition(n) {
                 case .pass: headers.add(n, v)
@@ -185,11 +187,18 @@ public enum ProxyHeaders {
 
     /// The upstream's header lines with `disposition` applied byte-wise: passed lines copied,
     /// remapped ones prefixed `x-amzn-Remapped-`, dropped ones left out.
-    public static func filteredLines(_ raw: [UInt8]) -> [UInt8] {
+    /// With `requestId`, an `x-amzn-RequestId` line comes first.
+    public static func filteredLines(_ raw: [UInt8], requestId: String? = nil) -> [UInt8] {
         raw.withUnsafeBufferPointer { u in
             var lines = 0
             for b in u where b == 0x0A { lines += 1 }
-            return .writing(capacity: u.count + 16 * (lines + 1)) { w in
+            let idLine = requestId.map { 20 + $0.utf8.count } ?? 0
+            return .writing(capacity: idLine + u.count + 16 * (lines + 1)) { w in
+                if let requestId {
+                    w.write("x-amzn-RequestId: ")
+                    w.writeFieldValue(requestId)
+                    w.write("\r\n")
+                }
                 guard let base = u.baseAddress else { return }
                 var start = 0
                 while start < u.count {

@@ -5,7 +5,7 @@ import GatehouseModel
 /// The integration request's parameters, after `requestParameters` mapped them from the
 /// method request (`integration.request.{path|querystring|header}.NAME`).
 public struct IntegrationParameters: Sendable {
-    public var path: [String: String] = [:]
+    public var path = NamedValues()
     public var query: [(name: String, value: String)] = []
     public var headers: [(name: String, value: String)] = []
 
@@ -17,16 +17,20 @@ public struct IntegrationParameters: Sendable {
 /// header|multivaluequerystring|multivalueheader}.NAME`, `'static'`, `stageVariables.NAME` or
 /// `context.NAME`. A source with no value leaves its destination out, as API Gateway does.
 enum ParameterMapping {
-    static func integrationParameters(_ mappings: [ParameterMappingEntry], _ scope: RequestScope) -> IntegrationParameters {
+    /// `scope` is asked for only when a mapping needs more than the route's path parameters.
+    static func integrationParameters(_ mappings: [ParameterMappingEntry], match: RouteMatch,
+                                      scope: () -> RequestScope) -> IntegrationParameters {
         var out = IntegrationParameters()
         var context: JSONObject?   // built once, when a mapping reads it
         for m in mappings {
-            // The usual proxy mapping, a path parameter passed on, without a list of values.
+            // The usual proxy mapping, a path parameter passed on, without a list of values. Under
+            // its own name it is left out: a URI's `{name}` falls back to the method's path
+            // parameter of that name, which is the same value.
             if m.place == .path, case .methodRequest(.path, let name) = m.source {
-                if let v = scope.match.pathParameters[name] { out.path[m.name] = v }
+                if name != m.name, let v = match.pathParameterList[name] { out.path[m.name] = v }
                 continue
             }
-            let values = evaluate(m.source, scope, context: &context)
+            let values = evaluate(m.source, scope(), context: &context)
             guard !values.isEmpty else { continue }
             switch m.place {
             case .path: out.path[m.name] = values.joined(separator: ",")
@@ -49,7 +53,7 @@ enum ParameterMapping {
             return RequestScope.contextValue(n, in: context!).map { [$0] } ?? []
         case .methodRequest(let place, let name):
             switch place {
-            case .path: return s.match.pathParameters[name].map { [$0] } ?? []
+            case .path: return s.match.pathParameterList[name].map { [$0] } ?? []
             case .querystring: return QueryString.values(name, in: s.request.query).last.map { [$0] } ?? []
             case .multivaluequerystring: return QueryString.values(name, in: s.request.query)
             case .header:

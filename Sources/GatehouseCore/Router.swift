@@ -16,9 +16,40 @@ public struct RouteMatch: Sendable {
     public var method: MethodSpec { _read { yield methodRef.value } }
     /// The resource path as requested, stage removed (e.g. `/execution`), still percent-encoded.
     public var path: String
-    public var pathParameters: [String: String]
+    /// The path parameters in pattern order (a list: a route has a handful, and a table cost an
+    /// allocation and a hash per request).
+    public var pathParameterList: NamedValues
+    public var pathParameters: [String: String] {
+        var d: [String: String] = [:]
+        for (n, v) in pathParameterList.pairs { d[n] = v }
+        return d
+    }
     /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/`, made once per snapshot.
     public let stageArnPrefix: String
+}
+
+/// Name-value pairs looked up by a linear scan: for the few path parameters of a request,
+/// cheaper than a dictionary (no allocation of a table, no hashing).
+public struct NamedValues: Sendable {
+    public private(set) var pairs: [(name: String, value: String)] = []
+
+    public init() {}
+
+    public subscript(name: String) -> String? {
+        get {
+            for i in pairs.indices where pairs[i].name == name { return pairs[i].value }
+            return nil
+        }
+        set {
+            if let i = pairs.firstIndex(where: { $0.name == name }) {
+                if let newValue { pairs[i].value = newValue } else { pairs.remove(at: i) }
+            } else if let newValue {
+                pairs.append((name, newValue))
+            }
+        }
+    }
+
+    public var isEmpty: Bool { pairs.isEmpty }
 }
 
 /// An immutable value kept in one place and shared by reference.
@@ -136,7 +167,7 @@ public struct Router: Sendable {
         let pattern = patterns[a][found.index]
         return RouteMatch(apiRef: apiRefs[a], stageRef: stageRefs[a][s], resourceRef: resourceRefs[a][found.index], methodRef: m,
                           path: resourcePath.isEmpty ? "/" : String(decoding: resourcePath, as: UTF8.self),
-                          pathParameters: Router.parameters(pattern, Segments(resourcePath)),
+                          pathParameterList: Router.parameters(pattern, Segments(resourcePath)),
                           stageArnPrefix: stageArnPrefixes[a][s])
     }
 
@@ -193,8 +224,8 @@ public struct Router: Sendable {
     }
 
     /// The path parameters of a pattern that matched.
-    static func parameters(_ pattern: [CompiledSegment], _ segments: Segments) -> [String: String] {
-        var params: [String: String] = [:]
+    static func parameters(_ pattern: [CompiledSegment], _ segments: Segments) -> NamedValues {
+        var params = NamedValues()
         var segs = segments
         for p in pattern {
             guard let seg = segs.next() else { break }
@@ -204,10 +235,16 @@ public struct Router: Sendable {
             case .parameter(let name):
                 params[name] = String(decoding: seg, as: UTF8.self)
             case .greedy(let name):
+                guard var more = segs.next() else {
+                    params[name] = String(decoding: seg, as: UTF8.self)
+                    break
+                }
                 var joined = Array(seg)
-                while let more = segs.next() {
+                while true {
                     joined.append(0x2F)
                     joined.append(contentsOf: more)
+                    guard let next = segs.next() else { break }
+                    more = next
                 }
                 params[name] = String(decoding: joined, as: UTF8.self)
             }

@@ -35,6 +35,11 @@ public struct ByteWriter: ~Copyable {
     }
 
     @inline(__always)
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        write(bytes.assumingMemoryBound(to: UInt8.self))
+    }
+
+    @inline(__always)
     public mutating func write(_ s: StaticString) {
         s.withUTF8Buffer { write($0) }
     }

@@ -41,8 +41,6 @@ struct QuickResponse {
         // Header lines up to the empty line.
         var contentLength = -1
         var keepAlive = true
-        var lines: [(name: Range<Int>, value: Range<Int>)] = []
-        lines.reserveCapacity(16)
         // Every line written `name: value` (one space), as servers do: the block is then copied
         // as it came.
         var asSent = true
@@ -93,7 +91,6 @@ struct QuickResponse {
             default:
                 break
             }
-            lines.append((name, value))
         }
         guard contentLength >= 0, contentLength <= maxBody, i + contentLength == n else { return nil }
 
@@ -101,28 +98,30 @@ struct QuickResponse {
         if asSent {
             raw = [UInt8](UnsafeRawBufferPointer(rebasing: u[headStart..<(i - 2)]))
         } else {
-            raw = rebuilt(u, lines)
+            raw = rebuilt(UnsafeRawBufferPointer(rebasing: u[headStart..<(i - 2)]))
         }
         let body = [UInt8](UnsafeRawBufferPointer(rebasing: u[i..<n]))
         return QuickResponse(status: status, rawHeaders: raw, body: body, keepAlive: keepAlive)
     }
 
-    /// The header lines as `name: value\r\n`, when some were not sent that way.
-    static func rebuilt(_ u: UnsafeRawBufferPointer, _ lines: [(name: Range<Int>, value: Range<Int>)]) -> [UInt8] {
-        var headerBytes = 0
-        for l in lines { headerBytes += l.name.count + l.value.count + 4 }
-        return [UInt8](unsafeUninitializedCapacity: headerBytes) { out, count in
-            var o = 0
-            func put(_ r: Range<Int>) {
-                for k in r { out[o] = u[k]; o += 1 }
+    /// The header lines as `name: value\r\n`, when some were not sent that way (`head` holds
+    /// lines that `parse` accepted, each ending in CRLF).
+    static func rebuilt(_ head: UnsafeRawBufferPointer) -> [UInt8] {
+        .writing(capacity: head.count * 2) { w in
+            var i = 0
+            while i < head.count {
+                let nameStart = i
+                while head[i] != 0x3A { i += 1 }
+                w.write(UnsafeRawBufferPointer(rebasing: head[nameStart..<i]))
+                w.write(": ")
+                i += 1
+                while head[i] == 0x20 || head[i] == 0x09 { i += 1 }
+                let valueStart = i
+                while head[i] != 0x0D { i += 1 }
+                w.write(UnsafeRawBufferPointer(rebasing: head[valueStart..<i]))
+                w.write("\r\n")
+                i += 2
             }
-            for l in lines {
-                put(l.name)
-                out[o] = 0x3A; out[o + 1] = 0x20; o += 2
-                put(l.value)
-                out[o] = 0x0D; out[o + 1] = 0x0A; o += 2
-            }
-            count = o
         }
     }
 

@@ -99,7 +99,7 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
             case .text(let s): out += s
             case .stageVariable(let n): out += call.stageVariables[n] ?? ""
             case .parameter(let n, let raw):
-                if let v = call.parameters.path[n] ?? call.pathParameters[n] {
+                if let v = call.parameters.path[n] ?? call.pathParameter(n) {
                     out += QueryString.encoded(v, keepSlash: true)
                 } else {
                     out += raw
