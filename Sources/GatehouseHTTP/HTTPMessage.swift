@@ -83,6 +83,19 @@ where X.Index == Int, Y.Index == Int {
     return true
 }
 
+/// Whether `bytes`, ASCII-lowercased, spell `lower`, which holds only lowercase letters,
+/// digits and `-` (so setting the 0x20 bit of a byte is its lowercase for every byte that can
+/// match; a CR, the one other byte that would become `-`, never reaches here in a name or a
+/// checked value).
+@inline(__always)
+public func asciiLowercaseEquals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+    let n = lower.utf8CodeUnitCount
+    guard bytes.count == n else { return false }
+    let l = lower.utf8Start
+    for k in 0..<n where bytes[k] | 0x20 != l[k] { return false }
+    return true
+}
+
 /// A complete HTTP/1.1 request as received. A class: the pipeline hands it from phase to phase
 /// and keeps it for the mappings, and each copy of a struct of seven strings and tables cost a
 /// retain and a release per field (perf).

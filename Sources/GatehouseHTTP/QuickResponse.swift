@@ -70,7 +70,7 @@ struct QuickResponse {
             let value = valueStart..<i
             i += 2
             switch name.count {
-            case 14 where equalsLowercase(u, name, "content-length"):
+            case 14 where asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[name]), "content-length"):
                 guard contentLength < 0, !value.isEmpty, value.count <= 15 else { return nil }
                 var length = 0
                 for k in value {
@@ -78,14 +78,14 @@ struct QuickResponse {
                     length = length * 10 + Int(u[k] - 0x30)
                 }
                 contentLength = length
-            case 17 where equalsLowercase(u, name, "transfer-encoding"):
+            case 17 where asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[name]), "transfer-encoding"):
                 return nil
-            case 7 where equalsLowercase(u, name, "upgrade"):
+            case 7 where asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[name]), "upgrade"):
                 return nil
-            case 10 where equalsLowercase(u, name, "connection"):
-                if equalsLowercase(u, value, "close") {
+            case 10 where asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[name]), "connection"):
+                if asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[value]), "close") {
                     keepAlive = false
-                } else if !equalsLowercase(u, value, "keep-alive") {
+                } else if !asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[value]), "keep-alive") {
                     return nil
                 }
             default:
@@ -134,16 +134,4 @@ struct QuickResponse {
         return false
     }
 
-    /// Whether the bytes in `r`, ASCII-lowercased, spell `lower`.
-    static func equalsLowercase(_ u: UnsafeRawBufferPointer, _ r: Range<Int>, _ lower: StaticString) -> Bool {
-        guard r.count == lower.utf8CodeUnitCount else { return false }
-        let l = lower.utf8Start
-        var k = 0
-        for i in r {
-            let b = u[i]
-            if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != l[k] { return false }
-            k += 1
-        }
-        return true
-    }
 }

@@ -20,16 +20,18 @@ public enum RequestId {
     public static func format(hi h: UInt64, lo l: UInt64) -> String {
         let hi = h & ~(0xF << 12) | (0x4 << 12)          // version 4
         let lo = l & ~(0x3 << 62) | (0x2 << 62)          // variant 10
-        // 8-4-4-4-12 hex digits: the 32 nibbles, most significant first, with a dash before
-        // nibbles 8, 12, 16 and 20.
+        // 8-4-4-4-12 hex digits, two per byte, most significant first: dashes before bytes
+        // 4, 6 and 8 (the first of `lo`) and 10.
+        let digits: StaticString = "0123456789abcdef"
+        let d = digits.utf8Start
         return String(unsafeUninitializedCapacity: 36) { out in
             var o = 0
-            for k in 0..<32 {
-                if k == 8 || k == 12 || k == 16 || k == 20 { out[o] = 0x2D; o += 1 }
-                let word = k < 16 ? hi : lo
-                let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - (k & 15) * 4)) & 0xF
-                out[o] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
-                o += 1
+            for k in 0..<16 {
+                if k == 4 || k == 6 || k == 8 || k == 10 { out[o] = 0x2D; o += 1 }
+                let b = UInt8(truncatingIfNeeded: (k < 8 ? hi : lo) >> UInt64(56 - 8 * (k & 7)))
+                out[o] = d[Int(b >> 4)]
+                out[o + 1] = d[Int(b & 0xF)]
+                o += 2
             }
             return o
         }

@@ -81,5 +81,23 @@ func api(_ id: String, paths: [String: [String]]) -> RestApiSpec {
         for (name, d) in [("Server", ProxyHeaders.Disposition.remap), ("Keep-Alive", .drop), ("X-Y", .pass)] {
             #expect(ProxyHeaders.disposition(name) == d)
         }
+        // With the request id first, as a proxied answer is written.
+        let withId = String(decoding: ProxyHeaders.filteredLines(Array("X-A: 1\r\n".utf8), requestId: "r-1"), as: UTF8.self)
+        #expect(withId == "x-amzn-RequestId: r-1\r\nX-A: 1\r\n")
+    }
+
+    /// The byte-wise disposition, written as a switch on the name's length, says what the lists
+    /// say, for every listed name in three spellings and for near misses.
+    @Test func dispositionAgreesWithTheLists() {
+        var names: [String] = []
+        for n in ProxyHeaders.dropped + ProxyHeaders.remapped + ProxyHeaders.notForwarded {
+            names += [n, n.uppercased(), n.prefix(1).uppercased() + n.dropFirst(), n + "x", String(n.dropLast()), "x" + n.dropFirst()]
+        }
+        names += ["", "a", "X-Forwarded-For", "Content-Type", "Dat\r", "-"]
+        for name in names {
+            let bytes = Array(name.utf8)
+            let byteWise = bytes.withUnsafeBufferPointer { ProxyHeaders.disposition(bytes: $0) }
+            #expect(byteWise == ProxyHeaders.disposition(name), "\(name)")
+        }
     }
 }

@@ -56,14 +56,18 @@ public final class HTTPIntegrationPlugin: IntegrationPlugin {
         }
         let method = integration.httpMethod == "ANY" ? call.httpMethod : integration.httpMethod
 
-        var target = url.path
-        var query = url.query
-        if proxy && !call.query.isEmpty { query = query.isEmpty ? call.query : query + "&" + call.query }
-        for (n, v) in call.parameters.query {
-            if !query.isEmpty { query += "&" }
-            query += QueryString.encoded(n, keepSlash: false) + "=" + QueryString.encoded(v, keepSlash: false)
+        // The URI's own target as it is, unless a query is added to it (or an empty `?` dropped).
+        var target = url.target
+        if proxy && !call.query.isEmpty || !call.parameters.query.isEmpty || target.utf8.last == 0x3F {
+            target = url.path
+            var query = url.query
+            if proxy && !call.query.isEmpty { query = query.isEmpty ? call.query : query + "&" + call.query }
+            for (n, v) in call.parameters.query {
+                if !query.isEmpty { query += "&" }
+                query += QueryString.encoded(n, keepSlash: false) + "=" + QueryString.encoded(v, keepSlash: false)
+            }
+            if !query.isEmpty { target += "?" + query }
         }
-        if !query.isEmpty { target += "?" + query }
 
         var headers = HTTPHeaders(capacity: call.headers.count + 4)
         if proxy {
