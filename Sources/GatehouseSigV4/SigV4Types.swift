@@ -218,11 +218,3 @@ func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     }
 }
 
-/// True when the UTF-8 of `s` equals that of `literal`.
-@inline(__always)
-func utf8Equals(_ s: Substring, _ literal: StaticString) -> Bool {
-    guard s.utf8.count == literal.utf8CodeUnitCount else { return false }
-    return literal.withUTF8Buffer { lit in
-        s.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(lit) } ?? s.utf8.elementsEqual(lit)
-    }
-}

@@ -89,25 +89,55 @@ public struct SigV4Verifier: Sendable {
     }
 
     private func parseHeaderAuthorization(_ header: String, _ request: SigV4Request) -> Result<AuthParameters, SigV4Failure> {
-        let tokens = asciiSplit(header) { $0 == 0x20 || $0 == 0x09 || $0 == 0x2C }
-        let algorithm = tokens.first ?? ""
-        if algorithm.utf8.contains(0x3D) {
-            return .failure(incomplete("Authorization header must begin with the algorithm name, which cannot include an equal-sign"))
+        // One pass over the header's bytes: tokens separated by space, tab or comma, the first
+        // the algorithm, the others `key=value`; only the values kept are made into strings.
+        enum Parsed { case ok(String, String?, String?, String?), noEqualSign(String), equalSignInAlgorithm }
+        var copy = header
+        let parsed: Parsed = copy.withUTF8 { u in
+            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: u[r]), as: UTF8.self) }
+            func isKey(_ r: Range<Int>, _ key: StaticString) -> Bool {
+                r.count == key.utf8CodeUnitCount && UnsafeBufferPointer(rebasing: u[r]).elementsEqual(
+                    UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+            }
+            var algorithm: String?
+            var credential: String?, signature: String?, signedHeaders: String?
+            var i = 0
+            while i < u.count {
+                while i < u.count && (u[i] == 0x20 || u[i] == 0x09 || u[i] == 0x2C) { i += 1 }
+                guard i < u.count else { break }
+                let start = i
+                var eq = -1
+                while i < u.count && u[i] != 0x20 && u[i] != 0x09 && u[i] != 0x2C {
+                    if eq < 0 && u[i] == 0x3D { eq = i }
+                    i += 1
+                }
+                if algorithm == nil {
+                    if eq >= 0 { return .equalSignInAlgorithm }
+                    algorithm = text(start..<i)
+                    continue
+                }
+                guard eq >= 0 else { return .noEqualSign(text(start..<i)) }
+                let key = start..<eq, value = (eq + 1)..<i
+                if credential == nil && isKey(key, "Credential") {
+                    credential = text(value)
+                } else if signature == nil && isKey(key, "Signature") {
+                    signature = text(value)
+                } else if signedHeaders == nil && isKey(key, "SignedHeaders") {
+                    signedHeaders = text(value)
+                }
+            }
+            return .ok(algorithm ?? "", credential, signature, signedHeaders)
         }
-        var credential: Substring?, signature: Substring?, signedHeaders: Substring?
-        for token in tokens.dropFirst() {
-            guard let eq = token.utf8.firstIndex(of: 0x3D) else {
-                return .failure(incomplete(missingEqualSignMessage(token: token, header: header)))
-            }
-            let key = token[token.startIndex..<eq]
-            let value = token[token.utf8.index(after: eq)...]
-            if credential == nil && utf8Equals(key, "Credential") {
-                credential = value
-            } else if signature == nil && utf8Equals(key, "Signature") {
-                signature = value
-            } else if signedHeaders == nil && utf8Equals(key, "SignedHeaders") {
-                signedHeaders = value
-            }
+        let algorithm: String
+        var credential: String?, signature: String?, signedHeaders: String?
+        switch parsed {
+        case .equalSignInAlgorithm:
+            return .failure(incomplete("Authorization header must begin with the algorithm name, which cannot include an equal-sign"))
+        case .noEqualSign(let token):
+            return .failure(incomplete(missingEqualSignMessage(token: token, header: header)))
+        case .ok(let a, let c, let s, let h):
+            algorithm = a
+            (credential, signature, signedHeaders) = (c, s, h)
         }
         let xAmzDate = request.firstHeader("X-Amz-Date")
         let httpDate = xAmzDate == nil ? request.firstHeader("Date") : nil
@@ -117,8 +147,8 @@ public struct SigV4Verifier: Sendable {
                 date: xAmzDate == nil && httpDate == nil, header: header)))
         }
         return .success(AuthParameters(
-            algorithm: String(algorithm), credential: String(credential), signedHeaders: String(signedHeaders),
-            signature: String(signature), rawDate: rawDate, dateIsHTTPDate: xAmzDate == nil,
+            algorithm: algorithm, credential: credential, signedHeaders: signedHeaders,
+            signature: signature, rawDate: rawDate, dateIsHTTPDate: xAmzDate == nil,
             expires: nil, sessionToken: request.firstHeader("X-Amz-Security-Token"), presigned: false))
     }
 
