@@ -152,6 +152,8 @@ final class UpstreamConnection: TCPStreamDelegate {
     private var inField = false
     /// Bytes of the current response have gone to http-parser (so the rest must too).
     private var midResponse = false
+    /// The current response's head is over: header callbacks now carry trailers.
+    private var headDone = false
     private var lastWasValue = false
     private var rawHeaders: [UInt8] = []
     private var body: [UInt8] = []
@@ -336,6 +338,7 @@ final class UpstreamConnection: TCPStreamDelegate {
         lastWasValue = false
         inField = false
         midResponse = false
+        headDone = false
         http_parser_init(parser, HTTP_RESPONSE)
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
@@ -374,6 +377,9 @@ final class UpstreamConnection: TCPStreamDelegate {
     // or value may come in several calls when split across reads): `name: value\r\n`.
 
     func onHeaderField(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
+        // A chunked answer's trailers come through the same callbacks after the head: they
+        // are dropped (the answer goes on with a Content-Length, which has no trailers).
+        if headDone { return 0 }
         if lastWasValue { endLine() }
         inField = true
         append(&rawHeaders, at, len)
@@ -382,6 +388,7 @@ final class UpstreamConnection: TCPStreamDelegate {
     }
 
     func onHeaderValue(_ at: UnsafePointer<CChar>, _ len: Int) -> Int32 {
+        if headDone { return 0 }
         if !lastWasValue {
             rawHeaders.append(0x3A)
             rawHeaders.append(0x20)
@@ -411,6 +418,7 @@ final class UpstreamConnection: TCPStreamDelegate {
 
     func onHeadersComplete() -> Int32 {
         if lastWasValue || inField { endLine() }
+        headDone = true
         status = Int(parser.pointee.status_code)
         if parser.pointee.content_length != UInt64.max, parser.pointee.content_length > UInt64(pool.maxResponseBytes) {
             tooLarge = true

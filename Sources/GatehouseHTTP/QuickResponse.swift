@@ -5,8 +5,9 @@
 ///
 /// It accepts only what http-parser would read the same way, and declines (nil) everything
 /// else, which then goes to http-parser from its first byte: interim and bodiless statuses,
-/// `Transfer-Encoding`, a missing, repeated or malformed `Content-Length`, `Upgrade`, a
-/// `Connection` other than `keep-alive` or `close`, folded or malformed lines, trailing
+/// `Transfer-Encoding`, a missing, repeated or malformed `Content-Length`, `Upgrade`,
+/// `Proxy-Connection` (which http-parser reads as `Connection`), a `Connection` other than
+/// `keep-alive` or `close`, folded or malformed lines, trailing
 /// whitespace in a value (http-parser keeps it; declining keeps the two from having to agree
 /// on it), a head over 8 KiB, a body over `maxBody`, and bytes before or after the response.
 struct QuickResponse {
@@ -82,6 +83,8 @@ struct QuickResponse {
                 return nil
             case 7 where asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[name]), "upgrade"):
                 return nil
+            case 16 where asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[name]), "proxy-connection"):
+                return nil  // http-parser reads it as Connection
             case 10 where asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[name]), "connection"):
                 if asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: u[value]), "close") {
                     keepAlive = false

@@ -113,7 +113,8 @@ public final class TCPStream: LoopClosable {
     /// (Going through `uv_write` for every response also costs an `epoll_ctl` per write in
     /// the libuv of Debian 12, which re-registers the watcher when the write queue drains.)
     public func write(_ bytes: [UInt8]) {
-        guard !isClosing, !bytes.isEmpty else { return }
+        // Nothing is written once a shutdown is asked for (`uv_write` refuses it too).
+        guard !isClosing, !shuttingDown, !bytes.isEmpty else { return }
         var written = 0
         if uv_stream_get_write_queue_size(asStream(handle)) == 0 {
             // `send` rather than libuv's `write`: a socket's `write` goes through the VFS layer

@@ -45,6 +45,7 @@ import Testing
         "HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\nConnection: keep-alive, Upgrade\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nProxy-Connection: close\r\n\r\nok",
         "HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\nX: ctl\u{01}\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r",
@@ -129,7 +130,8 @@ extension QuickResponseTests {
     /// on 20,000 mutations of real answers (bytes replaced, inserted and removed).
     @Test func agreesWithHTTPParser() {
         var cases = [Self.nginx, "HTTP/1.1 503\r\nconnection: Close\r\ncontent-length: 0\r\nX-Empty:\r\n\r\n",
-                     "HTTP/1.1 201 Created\r\nX-A:\tb\r\nContent-Length: 5\r\nSet-Cookie: a=b; Path=/\r\n\r\nhello"]
+                     "HTTP/1.1 201 Created\r\nX-A:\tb\r\nContent-Length: 5\r\nSet-Cookie: a=b; Path=/\r\n\r\nhello",
+                     "HTTP/1.1 200 OK\r\nProxy-Connection: close\r\nContent-Length: 2\r\n\r\nok"]
         var rng = SystemRandomNumberGenerator()
         let alphabet: [UInt8] = Array(" \t\r\n:;,0123456789aAzZ-_\u{7F}\u{01}".utf8) + [0x80, 0xFF]
         let seeds = cases.map { Array($0.utf8) }
