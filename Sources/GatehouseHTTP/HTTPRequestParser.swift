@@ -215,56 +215,65 @@ public struct HTTPRequestParser {
     }
 
     private mutating func addField(trailer: Bool) -> Outcome? {
-        guard let first = line.first, first != 0x20, first != 0x09 else {
-            return bad("obsolete line folding")
+        // Over the line's bytes: the name and the trimmed value are found by index and made into
+        // strings once (slices and their generic algorithms cost several times as much).
+        let l = line
+        return l.withUnsafeBufferPointer { u -> Outcome? in
+            guard let first = u.first, first != 0x20, first != 0x09 else { return bad("obsolete line folding") }
+            var colon = 0
+            while colon < u.count && u[colon] != 0x3A { colon += 1 }
+            guard colon < u.count else { return bad("header line without a colon") }
+            guard colon > 0 else { return bad("invalid header name") }
+            for k in 0..<colon where !HTTPRequestParser.isTokenChar(u[k]) { return bad("invalid header name") }
+            var start = colon + 1, end = u.count
+            while start < end && (u[start] == 0x20 || u[start] == 0x09) { start += 1 }
+            while end > start && (u[end - 1] == 0x20 || u[end - 1] == 0x09) { end -= 1 }
+            // field-content: VCHAR, obs-text, SP, HTAB; no other control characters.
+            for k in start..<end {
+                let b = u[k]
+                if !(b >= 0x20 && b != 0x7F || b == 0x09) { return bad("invalid header value") }
+            }
+            if trailer { return nil }
+            guard head!.headers.count < limits.maxHeaderCount else { state = .failed; return .failure(.headerTooLarge) }
+            let v = UnsafeBufferPointer(rebasing: u[start..<end])
+            let nameText = String(decoding: UnsafeBufferPointer(rebasing: u[..<colon]), as: UTF8.self)
+            let valueText = String(decoding: v, as: UTF8.self)
+            head!.headers.add(nameText, valueText)
+            switch colon {
+            case 4 where asciiCaseEquals(nameText, "Host"):
+                hostCount += 1
+            case 14 where asciiCaseEquals(nameText, "Content-Length"):
+                // Digits only, one value, one header: a repeated or listed length is how two
+                // parsers come to disagree about where a request ends.
+                guard contentLength == nil else { return bad("more than one Content-Length") }
+                guard !v.isEmpty, v.count <= 15, v.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                    return bad("invalid Content-Length")
+                }
+                contentLength = v.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            case 17 where asciiCaseEquals(nameText, "Transfer-Encoding"):
+                guard !chunked else { return bad("more than one Transfer-Encoding") }
+                let codings = valueText.split(separator: ",").map { String($0.trimmingCharacters()) }
+                guard let last = codings.last, asciiCaseEquals(last, "chunked") else {
+                    return bad("Transfer-Encoding must end with chunked")
+                }
+                guard codings.count == 1 else {
+                    state = .failed
+                    return .failure(.notImplemented("transfer coding \(codings[0])"))
+                }
+                chunked = true
+            case 10 where asciiCaseEquals(nameText, "Connection"):
+                for token in valueText.split(separator: ",") {
+                    let t = String(token.trimmingCharacters())
+                    if asciiCaseEquals(t, "close") { head!.keepAlive = false }
+                    if asciiCaseEquals(t, "keep-alive") && head!.minorVersion == 0 { head!.keepAlive = true }
+                }
+            case 6 where asciiCaseEquals(nameText, "Expect"):
+                if asciiCaseEquals(valueText, "100-continue") { head!.expectContinue = true }
+            default:
+                break
+            }
+            return nil
         }
-        guard let colon = line.firstIndex(of: 0x3A) else { return bad("header line without a colon") }
-        let name = line[..<colon]
-        guard !name.isEmpty, name.allSatisfy(HTTPRequestParser.isTokenChar) else { return bad("invalid header name") }
-        var v = line[(colon + 1)...]
-        while let f = v.first, f == 0x20 || f == 0x09 { v = v.dropFirst() }
-        while let l = v.last, l == 0x20 || l == 0x09 { v = v.dropLast() }
-        // field-content: VCHAR, obs-text, SP, HTAB; no other control characters.
-        guard v.allSatisfy({ $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }) else { return bad("invalid header value") }
-        if trailer { return nil }
-        guard head!.headers.count < limits.maxHeaderCount else { state = .failed; return .failure(.headerTooLarge) }
-        let nameText = String(decoding: name, as: UTF8.self)
-        let valueText = String(decoding: v, as: UTF8.self)
-        head!.headers.add(nameText, valueText)
-        switch name.count {
-        case 4 where asciiCaseEquals(nameText, "Host"):
-            hostCount += 1
-        case 14 where asciiCaseEquals(nameText, "Content-Length"):
-            // Digits only, one value, one header: a repeated or listed length is how two
-            // parsers come to disagree about where a request ends.
-            guard contentLength == nil else { return bad("more than one Content-Length") }
-            guard !v.isEmpty, v.count <= 15, v.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                return bad("invalid Content-Length")
-            }
-            contentLength = v.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-        case 17 where asciiCaseEquals(nameText, "Transfer-Encoding"):
-            guard !chunked else { return bad("more than one Transfer-Encoding") }
-            let codings = valueText.split(separator: ",").map { String($0.trimmingCharacters()) }
-            guard let last = codings.last, asciiCaseEquals(last, "chunked") else {
-                return bad("Transfer-Encoding must end with chunked")
-            }
-            guard codings.count == 1 else {
-                state = .failed
-                return .failure(.notImplemented("transfer coding \(codings[0])"))
-            }
-            chunked = true
-        case 10 where asciiCaseEquals(nameText, "Connection"):
-            for token in valueText.split(separator: ",") {
-                let t = String(token.trimmingCharacters())
-                if asciiCaseEquals(t, "close") { head!.keepAlive = false }
-                if asciiCaseEquals(t, "keep-alive") && head!.minorVersion == 0 { head!.keepAlive = true }
-            }
-        case 6 where asciiCaseEquals(nameText, "Expect"):
-            if asciiCaseEquals(valueText, "100-continue") { head!.expectContinue = true }
-        default:
-            break
-        }
-        return nil
     }
 
     private mutating func headComplete() -> Outcome? {
@@ -338,12 +347,13 @@ public struct HTTPRequestParser {
         return .failure(.badRequest(why))
     }
 
+    /// RFC 9110 token characters (digits, letters and ``!#$%&'*+-.^_`|~``), as two bit masks
+    /// over ASCII: one shift and test a byte.
+    @inline(__always)
     static func isTokenChar(_ b: UInt8) -> Bool {
-        switch b {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E: return true
-        default: return false
-        }
+        if b < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> b & 1 != 0 }
+        if b < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (b - 64) & 1 != 0 }
+        return false
     }
 
     static func digit(_ b: UInt8) -> Int? { b >= 0x30 && b <= 0x39 ? Int(b - 0x30) : nil }

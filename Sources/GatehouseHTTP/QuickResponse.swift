@@ -54,7 +54,7 @@ struct QuickResponse {
             }
             // The name: token characters up to the colon.
             let nameStart = i
-            while i < n && isTokenChar(u[i]) { i += 1 }
+            while i < n && HTTPRequestParser.isTokenChar(u[i]) { i += 1 }
             guard i < n, i > nameStart, u[i] == 0x3A else { return nil }
             let name = nameStart..<i
             i += 1
@@ -128,13 +128,5 @@ struct QuickResponse {
         }
     }
 
-    /// RFC 9110 token characters.
-    /// (As two bit masks over ASCII: one shift and test a byte.)
-    @inline(__always)
-    static func isTokenChar(_ b: UInt8) -> Bool {
-        if b < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> b & 1 != 0 }
-        if b < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (b - 64) & 1 != 0 }
-        return false
-    }
 
 }
