@@ -97,7 +97,9 @@ enum ResponseMapping {
         let statusText = String(outcome.status)
         var chosen: IntegrationResponseSpec?
         for r in integration.responses where r.selectionPattern != "default" {
-            if let regex = try? Regex(r.selectionPattern), (try? regex.wholeMatch(in: statusText)) != nil {
+            // Compiled once per gateway when there is a cache (every served request has one).
+            let compiled = cache.map { $0.selectionRegex(r.selectionPattern) } ?? (try? Regex(r.selectionPattern))
+            if let regex = compiled, (try? regex.wholeMatch(in: statusText)) != nil {
                 chosen = r
                 break
             }

@@ -4,10 +4,20 @@ import GatehouseMapping
 import GatehouseModel
 import GatehouseObserve
 
-/// Parsed mapping templates, by text. One per gateway (per worker loop), so no lock: a
-/// template is parsed once and its syntax tree reused for every request.
+/// Parsed mapping templates, by text, and compiled `selectionPattern`s. One per gateway (per
+/// worker loop), so no lock and no regex shared between threads: each is made once and reused
+/// for every request.
 final class TemplateCache {
     private var parsed: [String: Result<VTLTemplate, VTLParseError>] = [:]
+    /// nil for a pattern that does not compile (it then matches nothing, as before).
+    private var patterns: [String: Regex<AnyRegexOutput>?] = [:]
+
+    func selectionRegex(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        if let hit = patterns[pattern] { return hit }
+        let r = try? Regex(pattern)
+        patterns[pattern] = .some(r)
+        return r
+    }
 
     func template(_ text: String) -> Result<VTLTemplate, VTLParseError> {
         if let hit = parsed[text] { return hit }
