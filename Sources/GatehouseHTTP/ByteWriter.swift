@@ -44,6 +44,7 @@ public struct ByteWriter: ~Copyable {
         s.withUTF8Buffer { write($0) }
     }
 
+    @inline(__always)
     public mutating func write(_ s: String) {
         // `withUTF8` is the cheap way in (callgrind: a third of `withContiguousStorageIfAvailable`'s
         // cost on short strings); it copies only a string that is not contiguous UTF-8.
@@ -56,6 +57,7 @@ public struct ByteWriter: ~Copyable {
     }
 
     /// A header value with CR, LF and NUL left out, so that no value can split the message.
+    @inline(__always)
     public mutating func writeFieldValue(_ s: String) {
         var s = s
         s.withUTF8 { v in
