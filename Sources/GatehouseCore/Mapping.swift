@@ -181,10 +181,8 @@ public enum ProxyHeaders {
     public enum Disposition { case pass, drop, remap }
 
     public static func disposition(_ name: String) -> Disposition {
-        let n = name.utf8.count
-        for h in dropped where h.utf8.count == n && asciiCaseEquals(h, name) { return .drop }
-        for h in remapped where h.utf8.count == n && asciiCaseEquals(h, name) { return .remap }
-        return .pass
+        var name = name
+        return name.withUTF8 { disposition(bytes: $0) }
     }
 
     /// The upstream's header lines with `disposition` applied byte-wise: passed lines copied,
@@ -223,8 +221,9 @@ public enum ProxyHeaders {
         }
     }
 
-    /// The same as `disposition(_:)` over a name's bytes, by its length first (this runs per
-    /// upstream header line). `dispositionAgreesWithTheLists` in the tests holds the two together.
+    /// The rule itself, over a name's bytes, by its length first (this runs per upstream
+    /// header line). Dropped: hop-by-hop and framing headers. Remapped: `Date`, `Server`,
+    /// `WWW-Authenticate`, `Authorization`.
     static func disposition(bytes: UnsafeBufferPointer<UInt8>) -> Disposition {
         let name = UnsafeRawBufferPointer(bytes)
         func named(_ s: StaticString) -> Bool { asciiLowercaseEquals(name, s) }
@@ -245,10 +244,6 @@ public enum ProxyHeaders {
         default: return .pass
         }
     }
-
-    static let dropped = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-                          "te", "trailer", "transfer-encoding", "upgrade", "content-length"]
-    static let remapped = ["date", "server", "www-authenticate", "authorization"]
 
     /// Request headers not forwarded upstream: hop-by-hop, framing, and `Host` (the
     /// upstream's own is sent). Compared without lowercasing, as this runs per header.
