@@ -61,28 +61,25 @@ public final class Gateway: HTTPRequestHandler {
         let x = Exchange(gateway: self, responder: responder, requestId: requestId, started: loop.nowMillis)
         x.httpMethod = request.method
         x.requestTimeEpochMillis = RequestId.epochMillis()
-        if x.record != nil {
-            x.record?.requestId = requestId
-            x.record?.requestTimeEpochMillis = x.requestTimeEpochMillis
-            x.record?.httpMethod = request.method
-            x.record?.path = request.path
-            x.record?.protocolName = "HTTP/1.1"
-            x.record?.sourceIp = request.remoteAddress
-            x.record?.userAgent = request.headers["User-Agent"]
-        }
+        // (An assignment through `record?` evaluates nothing when there is no log.)
+        x.record?.requestId = requestId
+        x.record?.requestTimeEpochMillis = x.requestTimeEpochMillis
+        x.record?.httpMethod = request.method
+        x.record?.path = request.path
+        x.record?.protocolName = "HTTP/1.1"
+        x.record?.sourceIp = request.remoteAddress
+        x.record?.userAgent = request.headers["User-Agent"]
         func fail(_ e: GatewayError, _ note: String = "") { x.fail(e, note) }
 
         guard let match = router.route(method: request.method, path: request.path, host: request.headers["Host"]) else {
             return fail(.missingAuthenticationToken, "no route")
         }
         x.matched = (match.apiRef, match.stageRef, match.resourceRef)
-        if x.record != nil {
-            x.record?.apiId = match.api.id
-            x.record?.stage = match.stage.name
-            x.record?.resourcePath = match.resource.path
-            x.record?.accountId = match.api.accountId
-            x.record?.domainName = request.headers["Host"]
-        }
+        x.record?.apiId = match.api.id
+        x.record?.stage = match.stage.name
+        x.record?.resourcePath = match.resource.path
+        x.record?.accountId = match.api.accountId
+        x.record?.domainName = request.headers["Host"]
         // Phase 4: authentication.
         var caller = AuthenticatedCaller.anonymous
         if match.method.authorization == .awsIAM {
@@ -90,11 +87,9 @@ public final class Gateway: HTTPRequestHandler {
             case .failure(let e): return fail(e, "authentication")
             case .success(let c):
                 caller = c
-                if x.record != nil {
-                    x.record?.caller = c.displayName
-                    x.record?.userArn = c.displayName
-                    x.record?.user = c.credential?.accessKeyId
-                }
+                x.record?.caller = c.displayName
+                x.record?.userArn = c.displayName
+                x.record?.user = c.credential?.accessKeyId
             }
         }
         // Phase 5: authorization. The method ARN names the resource path as requested.
@@ -123,7 +118,7 @@ public final class Gateway: HTTPRequestHandler {
                 return fail(denial, "api key")
             }
             x.apiKey = key
-            if x.record != nil { x.record?.apiKey = key }
+            x.record?.apiKey = key
         }
         // Phases 8–10.
         guard let integration = match.method.integration else {
