@@ -58,29 +58,21 @@ public func asciiCaseEquals(_ a: String, _ b: String) -> Bool {
     // Lengths first: most header-name comparisons fail there, in O(1) for native strings.
     guard a.utf8.count == b.utf8.count else { return false }
     // Through the contiguous storage without copying the strings (no retain; `withUTF8` needs
-    // mutable copies); a bridged or lazy string takes the element-wise path.
-    return a.utf8.withContiguousStorageIfAvailable { x in
-        b.utf8.withContiguousStorageIfAvailable { y in asciiCaseEquals(x, y) }
-            ?? asciiCaseEquals(x, Array(b.utf8))
-    } ?? (b.utf8.withContiguousStorageIfAvailable { y in asciiCaseEquals(Array(a.utf8), y) }
-          ?? asciiCaseEquals(Array(a.utf8), Array(b.utf8)))
-}
-
-@inline(__always)
-private func asciiCaseEquals<X: Collection<UInt8>, Y: Collection<UInt8>>(_ x: X, _ y: Y) -> Bool
-where X.Index == Int, Y.Index == Int {
-    var i = x.startIndex, j = y.startIndex
-    while i < x.endIndex {
-        let cx = x[i], cy = y[j]
-        if cx != cy {
-            let lx = (cx >= 0x41 && cx <= 0x5A) ? cx | 0x20 : cx
-            let ly = (cy >= 0x41 && cy <= 0x5A) ? cy | 0x20 : cy
+    // mutable copies); a bridged or lazy string is copied to an array first.
+    func equal(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        for i in 0..<x.count where x[i] != y[i] {
+            let lx = (x[i] >= 0x41 && x[i] <= 0x5A) ? x[i] | 0x20 : x[i]
+            let ly = (y[i] >= 0x41 && y[i] <= 0x5A) ? y[i] | 0x20 : y[i]
             if lx != ly { return false }
         }
-        i += 1
-        j += 1
+        return true
     }
-    return true
+    return a.utf8.withContiguousStorageIfAvailable { x in
+        b.utf8.withContiguousStorageIfAvailable { y in equal(x, y) }
+            ?? Array(b.utf8).withUnsafeBufferPointer { equal(x, $0) }
+    } ?? Array(a.utf8).withUnsafeBufferPointer { x in
+        Array(b.utf8).withUnsafeBufferPointer { equal(x, $0) }
+    }
 }
 
 /// Whether `bytes`, ASCII-lowercased, spell `lower`, which holds only lowercase letters,
