@@ -29,7 +29,7 @@ let package = Package(
 
         .target(name: "GatehouseJSON", swiftSettings: settings),
         .target(name: "GatehouseCalendar", swiftSettings: settings),
-        .target(name: "GatehouseObserve", dependencies: ["GatehouseCalendar"], swiftSettings: settings),
+        .target(name: "GatehouseObserve", dependencies: ["GatehouseCalendar", "GatehouseJSON"], swiftSettings: settings),
         .target(name: "GatehouseSigV4", dependencies: ["COpenSSL", "GatehouseCalendar"], swiftSettings: settings),
         // The template engine's objects are reached through class properties on every node;
         // dynamic exclusivity checks there cost a fifth of a render (perf), so they are off
@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(name: "policy-bench", dependencies: ["GatehousePolicy", "BenchSupport"], path: "bench/policy", swiftSettings: settings),
 
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
-        .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve"]),
+        .testTarget(name: "GatehouseObserveTests", dependencies: ["GatehouseObserve", "GatehouseJSON"]),
         .testTarget(name: "GatehouseTLSTests", dependencies: ["GatehouseTLS"]),
         .testTarget(name: "GatehouseSigV4Tests", dependencies: ["GatehouseSigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GatehouseMappingTests", dependencies: ["GatehouseMapping"]),

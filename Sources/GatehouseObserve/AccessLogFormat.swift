@@ -1,4 +1,5 @@
 import GatehouseCalendar
+import GatehouseJSON
 /// Stage access logging: the `accessLogSettings.format` string of an API Gateway stage.
 ///
 /// The format is parsed once, when the stage is loaded, into literal byte runs and variable
@@ -334,7 +335,7 @@ public struct AccessLogRecord: AccessLogValues, Sendable {
 
     private func append(_ n: Int64?, _ out: inout [UInt8]) -> Bool {
         guard let n else { return false }
-        AccessLogFormat.appendDecimal(n, to: &out)
+        appendDecimal(Int(n), to: &out)
         return true
     }
 }
@@ -375,24 +376,6 @@ extension AccessLogFormat {
         out.append(contentsOf: [UInt8(ascii: " "), UInt8(ascii: "+"), 0x30, 0x30, 0x30, 0x30])
     }
 
-    /// Decimal digits of `n` without going through `String`.
-    public static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
-        if n < 0 { out.append(UInt8(ascii: "-")) }
-        var m = n.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buf in
-            repeat {
-                buf[count] = UInt8(ascii: "0") + UInt8(m % 10)
-                m /= 10
-                count += 1
-            } while m > 0
-            for i in stride(from: count - 1, through: 0, by: -1) { out.append(buf[i]) }
-        }
-    }
-
     private static func appendPadded(_ n: Int64, width: Int, to out: inout [UInt8]) {
         var digits = 1
         var t = n.magnitude
@@ -400,6 +383,6 @@ extension AccessLogFormat {
         if n >= 0, digits < width {
             for _ in digits..<width { out.append(UInt8(ascii: "0")) }
         }
-        appendDecimal(n, to: &out)
+        appendDecimal(Int(n), to: &out)
     }
 }
