@@ -63,7 +63,15 @@ enum VTLFlow: Error {
 public final class VTLRenderer {
     /// Top-level variables (`$input`, `$util`, `$context`, `$stageVariables`, #set names), by
     /// interned name.
-    var slots: [VTLValue?] = []
+    ///
+    /// A slot says whether it is set rather than holding an optional: the runtime destroys an
+    /// array of optionals element by element through the generic `Optional` witness (about 160
+    /// instructions each, callgrind), and a render's slots run to the highest name interned.
+    var slots: [Slot] = []
+    struct Slot {
+        var value: VTLValue
+        var isSet: Bool
+    }
     var macros: [String: VTLMacro] = [:]
     var out: [UInt8] = []
     let limits: VTLLimits
@@ -79,16 +87,16 @@ public final class VTLRenderer {
 
     @inline(__always)
     func get(_ id: Int) -> VTLValue? {
-        id < slots.count ? slots[id] : nil
+        id < slots.count && slots[id].isSet ? slots[id].value : nil
     }
 
     @inline(__always)
     func set(_ id: Int, _ value: VTLValue?) {
         if id >= slots.count {
             if value == nil { return }
-            slots.append(contentsOf: repeatElement(nil, count: id + 1 - slots.count))
+            slots.append(contentsOf: repeatElement(Slot(value: .null, isSet: false), count: id + 1 - slots.count))
         }
-        slots[id] = value
+        slots[id] = value.map { Slot(value: $0, isSet: true) } ?? Slot(value: .null, isSet: false)
     }
 
     /// Renders `template`; `#stop` ends it early without an error.
@@ -254,7 +262,7 @@ public final class VTLRenderer {
             scope.index = index
             scope.hasNext = index + 1 < count
             // Straight from the array into the variable's slot: one retain, no copy between.
-            if name < slots.count { slots[name] = items[index] } else { set(name, items[index]) }
+            if name < slots.count { slots[name] = Slot(value: items[index], isSet: true) } else { set(name, items[index]) }
             do throws(VTLFlow) {
                 try renderNodes(body)
             } catch {
