@@ -96,8 +96,7 @@ public struct HTTPRequestParser {
                 // Line-oriented states: collect up to CRLF. The run of ordinary bytes before the
                 // next CR or LF is appended at once.
                 if !sawCR {
-                    var j = i
-                    while j < n, bytes[j] != 0x0D, bytes[j] != 0x0A { j += 1 }
+                    let j = ByteScan.firstCRorLF(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), from: i, to: n)
                     if j > i {
                         line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
                         i = j
@@ -229,10 +228,7 @@ public struct HTTPRequestParser {
             while start < end && (u[start] == 0x20 || u[start] == 0x09) { start += 1 }
             while end > start && (u[end - 1] == 0x20 || u[end - 1] == 0x09) { end -= 1 }
             // field-content: VCHAR, obs-text, SP, HTAB; no other control characters.
-            for k in start..<end {
-                let b = u[k]
-                if !(b >= 0x20 && b != 0x7F || b == 0x09) { return bad("invalid header value") }
-            }
+            guard ByteScan.isFieldValue(u.baseAddress!, from: start, to: end) else { return bad("invalid header value") }
             if trailer { return nil }
             guard head!.headers.count < limits.maxHeaderCount else { state = .failed; return .failure(.headerTooLarge) }
             let v = UnsafeBufferPointer(rebasing: u[start..<end])

@@ -21,6 +21,8 @@ struct QuickResponse {
 
     static func parse(_ u: UnsafeRawBufferPointer, maxBody: Int) -> QuickResponse? {
         let n = u.count
+        guard let base = u.baseAddress else { return nil }
+        let p = base.assumingMemoryBound(to: UInt8.self)
         // Status line: `HTTP/1.1 ddd[ reason]\r\n`.
         guard n >= 14, u[0] == 0x48, u[1] == 0x54, u[2] == 0x54, u[3] == 0x50, u[4] == 0x2F,
               u[5] == 0x31, u[6] == 0x2E, u[7] == 0x31, u[8] == 0x20 else { return nil }
@@ -61,12 +63,9 @@ struct QuickResponse {
             while i < n && (u[i] == 0x20 || u[i] == 0x09) { i += 1 }
             let valueStart = i
             if valueStart != name.upperBound + 2 || u[name.upperBound + 1] != 0x20 { asSent = false }
-            while i < n && u[i] != 0x0D {
-                let b = u[i]
-                guard b >= 0x20 && b != 0x7F || b == 0x09 else { return nil }
-                i += 1
-            }
-            guard i + 1 < n, u[i + 1] == 0x0A else { return nil }
+            // To the CR (a bare LF or another control byte in a value declines).
+            i = ByteScan.firstCRorLF(p, from: i, to: n)
+            guard ByteScan.isFieldValue(p, from: valueStart, to: i), i + 1 < n, u[i] == 0x0D, u[i + 1] == 0x0A else { return nil }
             if i > valueStart, u[i - 1] == 0x20 || u[i - 1] == 0x09 { return nil }
             let value = valueStart..<i
             i += 2
