@@ -2,7 +2,7 @@ import GatehouseJSON
 import LocalWorkflows
 import Testing
 
-/// ASL data flow through Pass, Succeed and Fail states, observed the way a client sees it:
+/// ASL data flow through Pass, Succeed and Fail states (Choice has its own suite), observed the way a client sees it:
 /// through DescribeExecution after the execution has run.
 @Suite struct PassStateTests {
     /// "SUCCEEDED <output>" or "FAILED <error> | <cause>" for `states` run on `input`.

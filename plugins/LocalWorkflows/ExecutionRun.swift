@@ -44,12 +44,12 @@ struct ExecutionRun: Sendable {
         guard let state = definition.states[current] else {
             return .failed(error: "States.Runtime", cause: "State '\(current)' does not exist.")
         }
-        // A Pass or Succeed state writes Entered and Exited events, a Fail state only Entered;
+        // A Pass, Choice or Succeed state writes Entered and Exited events, a Fail state only Entered;
         // one more event must fit to close the execution.
         let cost: Int
         switch state.kind {
         case .fail: cost = 1
-        case .pass, .succeed: cost = 2
+        case .pass, .succeed, .choice: cost = 2
         }
         if events + cost + 1 > Self.historyLimit {
             return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
@@ -69,6 +69,13 @@ struct ExecutionRun: Sendable {
                 return .succeeded(try Self.select(outputPath, from: effective))
             case .fail(let error, let cause):
                 return .failed(error: error, cause: cause)
+            case .choice(let choice):
+                // InputPath, the rules over the effective input, then OutputPath.
+                let effective = try Self.select(choice.inputPath, from: input)
+                let next = try choice.next(for: effective, context: contextObject(state: state.name, now: now))
+                input = try Self.select(choice.outputPath, from: effective)
+                current = next
+                return nil
             }
         } catch {
             // Step Functions prefixes a state's runtime fault with where it happened.

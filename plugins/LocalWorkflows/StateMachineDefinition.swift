@@ -13,7 +13,7 @@ public struct WorkflowDefinitionError: Error, Sendable, CustomStringConvertible 
 }
 
 /// An Amazon States Language document checked once at registration and then only read: the
-/// states the embedded engine can run (Pass, Succeed, Fail), their transitions and paths.
+/// states the embedded engine can run (Pass, Choice, Succeed, Fail), their transitions and paths.
 struct StateMachineDefinition: Sendable {
     let startAt: String
     let states: [String: State]
@@ -28,14 +28,31 @@ struct StateMachineDefinition: Sendable {
     struct State: Sendable {
         let name: String
         let kind: Kind
-        /// The state to go to next; nil for a terminal state.
+        /// The state to go to next; nil for a terminal state and for a Choice (whose rules name
+        /// their own).
         let next: String?
+
+        /// Every state this one can go to.
+        var targets: [String] {
+            if case .choice(let c) = kind { return c.targets }
+            return next.map { [$0] } ?? []
+        }
+
+        /// Whether an execution can end here.
+        var isTerminal: Bool {
+            switch kind {
+            case .succeed, .fail: return true
+            case .choice: return false
+            case .pass: return next == nil
+            }
+        }
     }
 
     enum Kind: Sendable {
         case pass(Pass)
         case succeed(inputPath: PathSetting, outputPath: PathSetting)
         case fail(error: String?, cause: String?)
+        case choice(ChoiceState)
     }
 
     struct Pass: Sendable {
@@ -47,7 +64,7 @@ struct StateMachineDefinition: Sendable {
     }
 
     /// ASL state types that exist but this engine does not run yet.
-    private static let laterTypes: Set<String> = ["Task", "Choice", "Wait", "Parallel", "Map"]
+    private static let laterTypes: Set<String> = ["Task", "Wait", "Parallel", "Map"]
     /// ASL fields that exist but this engine does not implement yet; refused rather than ignored
     /// so a definition never runs differently here than on AWS.
     private static let laterFields: Set<String> = ["Assign", "Output", "Arguments", "QueryLanguage", "ErrorPath", "CausePath"]
@@ -55,6 +72,7 @@ struct StateMachineDefinition: Sendable {
         "Pass": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"],
         "Succeed": ["Type", "Comment", "InputPath", "OutputPath"],
         "Fail": ["Type", "Comment", "Error", "Cause"],
+        "Choice": ["Type", "Comment", "Choices", "Default", "InputPath", "OutputPath"],
     ]
 
     init(_ document: JSONValue) throws(WorkflowDefinitionError) {
@@ -85,20 +103,31 @@ struct StateMachineDefinition: Sendable {
             throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'StartAt' target: \(startAt) at /StartAt")
         }
         for name in stateObjects.keys {
-            if let next = states[name]?.next, states[next] == nil {
+            guard let state = states[name] else { continue }
+            if let next = state.next, states[next] == nil {
                 throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Next' target: \(next) at /States/\(name)/Next")
+            }
+            if case .choice(let c) = state.kind {
+                for (i, rule) in c.rules.enumerated() where states[rule.next] == nil {
+                    throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Next' target: \(rule.next) at /States/\(name)/Choices/\(i)/Next")
+                }
+                if let d = c.defaultNext, states[d] == nil {
+                    throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Default' target: \(d) at /States/\(name)/Default")
+                }
             }
         }
         // Step Functions refuses states nothing transitions to, and workflows without an end.
         var reached: Set<String> = [startAt]
-        var cursor: String? = startAt
-        while let name = cursor, let next = states[name]?.next, reached.insert(next).inserted {
-            cursor = next
+        var frontier = [startAt]
+        while let name = frontier.popLast() {
+            for target in states[name]?.targets ?? [] where reached.insert(target).inserted {
+                frontier.append(target)
+            }
         }
         for name in stateObjects.keys where !reached.contains(name) {
             throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: State \"\(name)\" is not reachable. at /States/\(name)")
         }
-        if states.values.allSatisfy({ $0.next != nil }) {
+        if !states.values.contains(where: \.isTerminal) {
             throw WorkflowDefinitionError("MISSING_END_STATE: Workflow has no terminal state at /")
         }
         self.startAt = startAt
@@ -120,7 +149,7 @@ struct StateMachineDefinition: Sendable {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Type' must be a STRING at \(at)/Type")
         }
         if laterTypes.contains(type) {
-            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Succeed and Fail) at \(at)/Type")
+            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Choice, Succeed and Fail) at \(at)/Type")
         }
         guard let allowed = fieldsByType[type] else {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: '\(type)' is not a valid state type at \(at)/Type")
@@ -145,6 +174,13 @@ struct StateMachineDefinition: Sendable {
                 resultPath: try path(fields, "ResultPath", at),
                 outputPath: try path(fields, "OutputPath", at))
             return State(name: name, kind: .pass(pass), next: try transition(fields, name, at))
+        case "Choice":
+            let choice = ChoiceState(
+                rules: try ChoiceCompiler.rules(fields["Choices"], at: at),
+                defaultNext: try text(fields, "Default", at),
+                inputPath: try path(fields, "InputPath", at),
+                outputPath: try path(fields, "OutputPath", at))
+            return State(name: name, kind: .choice(choice), next: nil)
         case "Succeed":
             return State(name: name, kind: .succeed(inputPath: try path(fields, "InputPath", at), outputPath: try path(fields, "OutputPath", at)), next: nil)
         default:
