@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "StepFunctions", dependencies: ["GatehouseCore"], path: "plugins/StepFunctions", swiftSettings: loopConfined),
         .target(name: "HTTPIntegration", dependencies: ["GatehouseCore"], path: "plugins/HTTPIntegration", swiftSettings: loopConfined),
         .target(name: "Mock", dependencies: ["GatehouseCore"], path: "plugins/Mock", swiftSettings: loopConfined),
-        .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON", "GatehouseCalendar"], path: "plugins/LocalWorkflows", swiftSettings: settings),
+        .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON", "GatehouseCalendar", "COpenSSL"], path: "plugins/LocalWorkflows", swiftSettings: settings),
 
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseCore", "GatehouseMapping", "StepFunctions", "LocalWorkflows", "HTTPIntegration", "Mock",

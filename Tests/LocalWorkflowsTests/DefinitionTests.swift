@@ -41,8 +41,8 @@ import Testing
          "SCHEMA_VALIDATION_FAILED: The value for the field 'ResultPath' must be a valid JSONPath; the embedded engine supports $, $.a.b, $['a'] and $.a[0] at /States/P/ResultPath"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"x":{"y.$":3}},"End":true}}}"#,
          "SCHEMA_VALIDATION_FAILED: The value for the field 'y.$' must be a STRING that contains a JSONPath at /States/P/Parameters/x/y.$"),
-        (#"{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"y.$":"States.Format('{}', $.a)"},"End":true}}}"#,
-         "UNSUPPORTED_FEATURE: Intrinsic functions are not supported yet by the embedded engine at /States/P/Parameters/y.$"),
+        (#"{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"y.$":"States.Format('{}', $.a"},"End":true}}}"#,
+         "SCHEMA_VALIDATION_FAILED: The value for the field 'y.$' must be a valid JSONPath or a valid intrinsic function call (missing ')' in States.Format) at /States/P/Parameters/y.$"),
         (#"{"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Succeed"}}}"#,
          #"UNSUPPORTED_FEATURE: QueryLanguage "JSONata" is not supported yet by the embedded engine (JSONPath only) at /QueryLanguage"#),
     ])

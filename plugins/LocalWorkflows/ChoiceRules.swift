@@ -1,3 +1,4 @@
+import GatehouseCalendar
 import GatehouseJSON
 
 /// A Choice state's rules, compiled once at registration (ASL, JSONPath query language).
@@ -274,7 +275,7 @@ struct Timestamp: Comparable, Sendable {
             return nil
         }
         guard i == b.count else { return nil }
-        seconds = Self.daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset
+        seconds = CivilDate.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
         self.nanos = nanos
     }
 
@@ -288,16 +289,6 @@ struct Timestamp: Comparable, Sendable {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }
 

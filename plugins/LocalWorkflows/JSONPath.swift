@@ -134,6 +134,7 @@ indirect enum PayloadTemplate: Equatable, Sendable {
     case array([PayloadTemplate])
     /// `field` is the member name as written, `.$` included, for error messages.
     case path(JSONPath, field: String)
+    case intrinsic(IntrinsicCall)
 
     struct Member: Equatable, Sendable {
         var name: String
@@ -155,7 +156,13 @@ indirect enum PayloadTemplate: Equatable, Sendable {
                     throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a STRING that contains a JSONPath at \(here)")
                 }
                 if expression.hasPrefix("States.") {
-                    throw WorkflowDefinitionError("UNSUPPORTED_FEATURE: Intrinsic functions are not supported yet by the embedded engine at \(here)")
+                    switch IntrinsicParser.parse(expression) {
+                    case .success(let call):
+                        members.append(Member(name: String(key.dropLast(2)), value: .intrinsic(call)))
+                        continue
+                    case .failure(let reason):
+                        throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a valid JSONPath or a valid intrinsic function call (\(reason.reason)) at \(here)")
+                    }
                 }
                 guard let path = JSONPath(expression) else {
                     throw WorkflowDefinitionError(JSONPath.unsupported(key, at: here))
@@ -187,6 +194,8 @@ indirect enum PayloadTemplate: Equatable, Sendable {
             var out = JSONObject()
             for m in members { out[m.name] = try m.value.evaluate(input: input, context: context) }
             return .object(out)
+        case .intrinsic(let call):
+            return try call.evaluate(input: input, context: context)
         case .path(let path, let field):
             let source = path.isContext ? context : input
             guard let v = path.evaluate(source) else {
