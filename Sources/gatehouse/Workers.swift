@@ -52,8 +52,12 @@ final class SharedEngine: Sendable {
         }
     }
 
-    func runPending(now: Double) {
-        engine.withLock { $0.runPending(now: now) }
+    /// Advances what is due; returns when the earliest waiting execution is next due.
+    func runPending(now: Double) -> Double? {
+        engine.withLock { e in
+            e.runPending(now: now)
+            return e.nextWakeTime
+        }
     }
 }
 
@@ -78,8 +82,16 @@ final class EmbeddedStates: InProcessAWSService {
             t.unref()
             timer = t
         }
-        timer?.schedule(after: 0) { [engine] in engine.runPending(now: EmbeddedStates.now()) }
+        timer?.schedule(after: 0) { [weak self] in self?.tick() }
         done(status, out)
+    }
+
+    /// Runs what is due, then sleeps until the earliest Wait state ends.
+    private func tick() {
+        let now = EmbeddedStates.now()
+        guard let next = engine.runPending(now: now) else { return }
+        let millis = UInt64(max(0, ((next - now) * 1000).rounded(.up)))
+        timer?.schedule(after: millis) { [weak self] in self?.tick() }
     }
 }
 

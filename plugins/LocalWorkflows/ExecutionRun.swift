@@ -30,6 +30,11 @@ struct ExecutionRun: Sendable {
     private(set) var input: JSONValue
     /// History events so far; ExecutionStarted is event 1.
     private(set) var events = 1
+    /// While a Wait state waits: when it ends (epoch seconds). The execution is RUNNING and
+    /// `step` does nothing before then.
+    private(set) var resumeAt: Double?
+    /// The event id the current state was entered at, for its runtime errors.
+    private var enteredEventId = 0
 
     init(definition: StateMachineDefinition, context: ExecutionContext) {
         self.definition = definition
@@ -38,23 +43,32 @@ struct ExecutionRun: Sendable {
         self.input = context.input
     }
 
-    /// Runs the current state. Returns nil when the execution moved on to another state, or the
-    /// outcome when it closed.
+    /// Runs the current state. Returns nil when the execution moved on to another state or is
+    /// waiting (`resumeAt` is then set), or the outcome when it closed.
     mutating func step(now: Double) -> Outcome? {
         guard let state = definition.states[current] else {
             return .failed(error: "States.Runtime", cause: "State '\(current)' does not exist.")
+        }
+        if let until = resumeAt, case .wait(let wait) = state.kind {
+            guard now >= until else { return nil }
+            resumeAt = nil
+            do {
+                return try leave(wait, state)
+            } catch {
+                return failure(error, state)
+            }
         }
         // A Pass, Choice or Succeed state writes Entered and Exited events, a Fail state only Entered;
         // one more event must fit to close the execution.
         let cost: Int
         switch state.kind {
         case .fail: cost = 1
-        case .pass, .succeed, .choice: cost = 2
+        case .pass, .succeed, .choice, .wait: cost = 2
         }
         if events + cost + 1 > Self.historyLimit {
             return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
         }
-        let enteredEventId = events + 1
+        enteredEventId = events + 1
         events += cost
         do {
             switch state.kind {
@@ -76,12 +90,63 @@ struct ExecutionRun: Sendable {
                 input = try Self.select(choice.outputPath, from: effective)
                 current = next
                 return nil
+            case .wait(let wait):
+                input = try Self.select(wait.inputPath, from: input)
+                let until = try Self.waitEnd(wait.duration, input: input, entered: now)
+                if until > now {
+                    resumeAt = until
+                    return nil
+                }
+                return try leave(wait, state)
             }
         } catch {
-            // Step Functions prefixes a state's runtime fault with where it happened.
-            return .failed(
-                error: error.error,
+            return failure(error, state)
+        }
+    }
+
+    /// Step Functions prefixes a state's runtime fault with where it happened.
+    private func failure(_ error: StateFailure, _ state: StateMachineDefinition.State) -> Outcome {
+        .failed(error: error.error,
                 cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(enteredEventId)). \(error.cause)")
+    }
+
+    /// A Wait state's end: OutputPath over its effective input, then on.
+    private mutating func leave(_ wait: StateMachineDefinition.Wait, _ state: StateMachineDefinition.State) throws(StateFailure) -> Outcome? {
+        let output = try Self.select(wait.outputPath, from: input)
+        guard let next = state.next else { return .succeeded(output) }
+        current = next
+        input = output
+        return nil
+    }
+
+    /// When a Wait state entered at `entered` ends (epoch seconds).
+    static func waitEnd(_ duration: StateMachineDefinition.Wait.Duration, input: JSONValue, entered: Double) throws(StateFailure) -> Double {
+        func instant(_ t: Timestamp) -> Double { Double(t.seconds) + Double(t.nanos) / 1e9 }
+        switch duration {
+        case .seconds(let n):
+            return entered + Double(n)
+        case .timestamp(let t):
+            return instant(t)
+        case .secondsPath(let p):
+            let value = p.evaluate(input)
+            let seconds: Int64?
+            switch value {
+            case .int(let n)?: seconds = n
+            case .double(let d)? where d == d.rounded() && abs(d) < 1e15: seconds = Int64(d)
+            default: seconds = nil
+            }
+            guard let seconds, seconds >= 0, seconds <= StateMachineDefinition.maxWaitSeconds else {
+                throw StateFailure(error: "States.Runtime",
+                                   cause: "The SecondsPath parameter does not reference a valid integer from 0 to \(StateMachineDefinition.maxWaitSeconds): \(p.text) == \(value?.jsonText ?? "(nothing)")")
+            }
+            return entered + Double(seconds)
+        case .timestampPath(let p):
+            let value = p.evaluate(input)
+            guard case .string(let text)? = value, let t = Timestamp(text) else {
+                throw StateFailure(error: "States.Runtime",
+                                   cause: "The TimestampPath parameter does not reference a valid RFC3339 timestamp: \(p.text) == \(value?.jsonText ?? "(nothing)")")
+            }
+            return instant(t)
         }
     }
 

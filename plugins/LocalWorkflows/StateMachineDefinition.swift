@@ -13,7 +13,7 @@ public struct WorkflowDefinitionError: Error, Sendable, CustomStringConvertible 
 }
 
 /// An Amazon States Language document checked once at registration and then only read: the
-/// states the embedded engine can run (Pass, Choice, Succeed, Fail), their transitions and paths.
+/// states the embedded engine can run (Pass, Choice, Wait, Succeed, Fail), their transitions and paths.
 struct StateMachineDefinition: Sendable {
     let startAt: String
     let states: [String: State]
@@ -43,7 +43,7 @@ struct StateMachineDefinition: Sendable {
             switch kind {
             case .succeed, .fail: return true
             case .choice: return false
-            case .pass: return next == nil
+            case .pass, .wait: return next == nil
             }
         }
     }
@@ -53,7 +53,24 @@ struct StateMachineDefinition: Sendable {
         case succeed(inputPath: PathSetting, outputPath: PathSetting)
         case fail(error: String?, cause: String?)
         case choice(ChoiceState)
+        case wait(Wait)
     }
+
+    /// A Wait state: how long, from one of four fields; InputPath and OutputPath.
+    struct Wait: Sendable {
+        enum Duration: Sendable {
+            case seconds(Int64)
+            case timestamp(Timestamp)
+            case secondsPath(JSONPath)
+            case timestampPath(JSONPath)
+        }
+        var duration: Duration
+        var inputPath: PathSetting
+        var outputPath: PathSetting
+    }
+
+    /// Step Functions' longest wait: a year (a Standard execution's whole life), in seconds.
+    static let maxWaitSeconds: Int64 = 31_536_000
 
     struct Pass: Sendable {
         var inputPath: PathSetting
@@ -64,7 +81,7 @@ struct StateMachineDefinition: Sendable {
     }
 
     /// ASL state types that exist but this engine does not run yet.
-    private static let laterTypes: Set<String> = ["Task", "Wait", "Parallel", "Map"]
+    private static let laterTypes: Set<String> = ["Task", "Parallel", "Map"]
     /// ASL fields that exist but this engine does not implement yet; refused rather than ignored
     /// so a definition never runs differently here than on AWS.
     private static let laterFields: Set<String> = ["Assign", "Output", "Arguments", "QueryLanguage", "ErrorPath", "CausePath"]
@@ -73,6 +90,7 @@ struct StateMachineDefinition: Sendable {
         "Succeed": ["Type", "Comment", "InputPath", "OutputPath"],
         "Fail": ["Type", "Comment", "Error", "Cause"],
         "Choice": ["Type", "Comment", "Choices", "Default", "InputPath", "OutputPath"],
+        "Wait": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
     ]
 
     init(_ document: JSONValue) throws(WorkflowDefinitionError) {
@@ -149,7 +167,7 @@ struct StateMachineDefinition: Sendable {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Type' must be a STRING at \(at)/Type")
         }
         if laterTypes.contains(type) {
-            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Choice, Succeed and Fail) at \(at)/Type")
+            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Choice, Wait, Succeed and Fail) at \(at)/Type")
         }
         guard let allowed = fieldsByType[type] else {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: '\(type)' is not a valid state type at \(at)/Type")
@@ -181,10 +199,47 @@ struct StateMachineDefinition: Sendable {
                 inputPath: try path(fields, "InputPath", at),
                 outputPath: try path(fields, "OutputPath", at))
             return State(name: name, kind: .choice(choice), next: nil)
+        case "Wait":
+            let wait = Wait(duration: try waitDuration(fields, at), inputPath: try path(fields, "InputPath", at),
+                            outputPath: try path(fields, "OutputPath", at))
+            return State(name: name, kind: .wait(wait), next: try transition(fields, name, at))
         case "Succeed":
             return State(name: name, kind: .succeed(inputPath: try path(fields, "InputPath", at), outputPath: try path(fields, "OutputPath", at)), next: nil)
         default:
             return State(name: name, kind: .fail(error: try text(fields, "Error", at), cause: try text(fields, "Cause", at)), next: nil)
+        }
+    }
+
+    /// Exactly one of Seconds, Timestamp, SecondsPath and TimestampPath.
+    private static func waitDuration(_ fields: JSONObject, _ at: String) throws(WorkflowDefinitionError) -> Wait.Duration {
+        let given = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"].filter { fields[$0] != nil }
+        guard given.count == 1 else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: A Wait state must have exactly one of 'Seconds', 'Timestamp', 'SecondsPath' or 'TimestampPath' at \(at)")
+        }
+        let key = given[0], value = fields[key]!, here = "\(at)/\(key)"
+        switch key {
+        case "Seconds":
+            let seconds: Int64?
+            switch value {
+            case .int(let n): seconds = n
+            case .double(let d) where d == d.rounded() && abs(d) < 1e15: seconds = Int64(d)
+            default: seconds = nil
+            }
+            guard let seconds, seconds >= 0, seconds <= maxWaitSeconds else {
+                throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Seconds' must be an INTEGER from 0 to \(maxWaitSeconds) at \(here)")
+            }
+            return .seconds(seconds)
+        case "Timestamp":
+            guard case .string(let text) = value, let t = Timestamp(text) else {
+                throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Timestamp' must be a valid RFC3339 timestamp at \(here)")
+            }
+            return .timestamp(t)
+        default:
+            guard case .string(let text) = value else {
+                throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a STRING at \(here)")
+            }
+            guard let p = JSONPath(text) else { throw WorkflowDefinitionError(JSONPath.unsupported(key, at: here)) }
+            return key == "SecondsPath" ? .secondsPath(p) : .timestampPath(p)
         }
     }
 

@@ -18,8 +18,13 @@ public final class WorkflowEngine {
     /// State machine ARNs in registration order.
     var machineOrder: [String] = []
     var executions: [String: ExecutionRecord] = [:]
-    /// RUNNING executions, oldest first.
+    /// RUNNING executions to advance on the next `runPending`, oldest first.
     var pending: [String] = []
+    /// RUNNING executions in a Wait state, by the time the wait ends (epoch seconds).
+    var waiting: [String: Double] = [:]
+
+    /// When the earliest Wait state ends, if an execution is waiting: when to call `runPending`.
+    public var nextWakeTime: Double? { waiting.values.min() }
     var nextSequence = 0
 
     /// An engine answering for `accountId` in `region`; ARNs are built from both.
@@ -98,15 +103,28 @@ public final class WorkflowEngine {
         }
     }
 
-    /// Runs every RUNNING execution to completion (SUCCEEDED or FAILED), closing it at `now`.
-    /// The gateway calls this on the loop tick after StartExecution.
+    /// Runs every RUNNING execution that is due until it closes (SUCCEEDED or FAILED) at `now`,
+    /// or reaches a Wait state that ends later. The gateway calls this on the loop tick after
+    /// StartExecution, and again at `nextWakeTime`.
     public func runPending(now: Double) {
-        let due = pending
+        var due = pending
         pending = []
+        // Waits that have ended, earliest first.
+        let woken = waiting.filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+        for (arn, _) in woken {
+            waiting[arn] = nil
+            due.append(arn)
+        }
         for arn in due {
             guard var record = executions[arn], var run = record.run else { continue }
             var outcome: ExecutionRun.Outcome?
-            while outcome == nil { outcome = run.step(now: now) }
+            while outcome == nil && run.resumeAt.map({ $0 <= now }) ?? true { outcome = run.step(now: now) }
+            if outcome == nil, let until = run.resumeAt {
+                record.run = run
+                executions[arn] = record
+                waiting[arn] = until
+                continue
+            }
             record.run = nil
             record.stopDate = max(record.startDate, Self.millis(now))
             switch outcome {
