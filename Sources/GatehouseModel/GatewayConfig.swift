@@ -26,6 +26,9 @@ public struct GatewayConfig: Sendable {
     public var workers: Int?
     /// HOST:PORT of the admin listener serving `/metrics` (conf `adminListen`); none if nil.
     public var adminListen: String?
+    /// HOST:PORT of the embedded engine's own Step Functions API listener (conf `statesListen`,
+    /// flag `--states-listen`); none if nil.
+    public var statesListen: String?
     /// Where access log lines go: `stdout`, `off`, or a file path (conf `accessLog.destination`).
     public var accessLogDestination = "stdout"
     /// The `$context` format used where a stage sets none (conf `accessLog.format`).
@@ -67,7 +70,7 @@ public struct GatewayConfig: Sendable {
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
                                   "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
-                                  "workers", "adminListen", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
+                                  "workers", "adminListen", "statesListen", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
                                   "apiKeys", "usagePlans", "throttle"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
@@ -104,6 +107,7 @@ public struct GatewayConfig: Sendable {
             c.workers = Int(n)
         }
         if let a = confText(o["adminListen"]) { c.adminListen = a }
+        if let a = confText(o["statesListen"]) { c.statesListen = a }
         if let ca = confText(o["upstreamCAFile"]) { c.upstreamCAFile = rel(ca) }
         if let tp = o["trustedProxies"] {
             guard case .array(let items) = tp else {

@@ -140,6 +140,9 @@ struct Serve: ParsableCommand {
     @Option(help: "HOST:PORT of the admin listener serving /metrics.")
     var adminListen: String?
 
+    @Option(help: "HOST:PORT of the embedded engine's Step Functions API (AWS JSON 1.0), for the AWS CLI and SDKs.")
+    var statesListen: String?
+
     func run() throws {
         let loaded: LoadedGateway
         do {
@@ -155,6 +158,7 @@ struct Serve: ParsableCommand {
         }
         if let a = accessLog { config.accessLogDestination = a }
         if let a = adminListen { config.adminListen = a }
+        if let a = statesListen { config.statesListen = a }
         for w in loaded.model.warnings { stderrLine("warning: \(w)") }
 
         let engine = SharedEngine(region: config.template.region, accountId: config.template.accountId)
@@ -246,6 +250,22 @@ struct Serve: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        var statesServer: HTTPServer?
+        if let a = config.statesListen {
+            do {
+                var c = GatewayConfig()
+                try c.setListen(a, file: "statesListen")
+                statesServer = try HTTPServer(loop: loop, host: c.listenHost, port: c.listenPort,
+                                              handler: StatesAPIHandler(engine: EmbeddedStates(engine: engine), loop: loop))
+                print("states API listening on http://\(c.listenHost):\(statesServer!.port)")
+                fflush(nil)
+            } catch {
+                stderrLine("error: states listener: \(error)")
+                admin?.close()
+                pool.stop(drainMillis: 0)
+                throw ExitCode(2)
+            }
+        }
 
         if let t = tlsSockets.first {
             print("listening on https://\(config.tlsListen.map { $0.split(separator: ":").dropLast().joined(separator: ":") } ?? ""):\(t.port)")
@@ -256,6 +276,7 @@ struct Serve: ParsableCommand {
 
         let stop = {
             admin?.close()
+            statesServer?.close()
             pool.stop(drainMillis: config.drainTimeoutMillis)
             loop.stop()
         }

@@ -282,3 +282,31 @@ final class AdminHandler: HTTPRequestHandler {
         }
     }
 }
+
+/// The embedded engine's own Step Functions endpoint: AWS JSON 1.0 (`POST /` with
+/// `X-Amz-Target: AWSStepFunctions.<Operation>`), as the AWS CLI and SDKs call it. It checks no
+/// signature: it stands for a local endpoint such as Step Functions Local, not for AWS.
+final class StatesAPIHandler: HTTPRequestHandler {
+    let engine: EmbeddedStates
+    let loop: EventLoop
+    private var ids = RequestIdGenerator()
+
+    init(engine: EmbeddedStates, loop: EventLoop) {
+        self.engine = engine
+        self.loop = loop
+    }
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        var h = HTTPHeaders()
+        h.add("x-amzn-RequestId", ids.make())
+        guard request.method == "POST" else {
+            h.add("Content-Type", "application/json")
+            return responder.respond(HTTPResponse(status: 404, headers: h, body: Array(#"{"message":"Not Found"}"#.utf8)))
+        }
+        h.add("Content-Type", "application/x-amz-json-1.0")
+        let target = request.headers["X-Amz-Target"] ?? ""
+        engine.handle(target: target, body: request.body, loop: loop) { status, body in
+            responder.respond(HTTPResponse(status: status, headers: h, body: body))
+        }
+    }
+}

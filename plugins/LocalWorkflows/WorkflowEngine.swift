@@ -90,6 +90,7 @@ public final class WorkflowEngine {
         do throws(ServiceError) {
             let response: Wire
             switch target.dropFirst(prefix.count) {
+            case "CreateStateMachine": response = try createStateMachine(request, now: now)
             case "StartExecution": response = try startExecution(request, now: now)
             case "DescribeExecution": response = try describeExecution(request)
             case "ListExecutions": response = try listExecutions(request)

@@ -191,6 +191,48 @@ extension WorkflowEngine {
         return .object(members)
     }
 
+    func createStateMachine(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
+        let name = try request.string("name")
+        let definition = try request.string("definition")
+        let roleArn = try request.string("roleArn")
+        let type = try request.string("type")
+        var constraints = Constraints()
+        constraints.required(name, "name")
+        constraints.length(name, "name", min: 1, max: 80)
+        constraints.required(definition, "definition")
+        constraints.sensitiveSize(definition, "definition", maxBytes: 1_048_576)
+        constraints.required(roleArn, "roleArn")
+        constraints.length(roleArn, "roleArn", min: 1, max: 256)
+        constraints.oneOf(type, "type", ["STANDARD", "EXPRESS"])
+        try constraints.check()
+        guard let name, let definition, let roleArn else { preconditionFailure("required() admits no null member") }
+        guard Self.isValidName(name) else { throw .service("InvalidName", "Invalid Name: '\(name)'") }
+        guard roleArn.hasPrefix("arn:"), roleArn.split(separator: ":", omittingEmptySubsequences: false).count >= 6 else {
+            throw .invalidArn("Invalid ARN prefix: \(roleArn)")
+        }
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(definition)
+        } catch {
+            throw .service("InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: \(error)'")
+        }
+        let machineType = type ?? "STANDARD"
+        guard machineType == "STANDARD" else {
+            throw .service("StateMachineTypeNotSupported", "The embedded engine runs STANDARD state machines only, not \(machineType)")
+        }
+        let arn: String
+        do {
+            arn = try register(name: name, definition: document, roleArn: roleArn, type: machineType, creationDate: now)
+        } catch {
+            if error.message.hasPrefix("State Machine Already Exists") {
+                throw .service("StateMachineAlreadyExists", error.message)
+            }
+            throw .service("InvalidDefinition", "Invalid State Machine Definition: '\(error.message)'")
+        }
+        guard let machine = machines[arn] else { preconditionFailure("a registered machine is stored") }
+        return .object([("stateMachineArn", .string(arn)), ("creationDate", .date(machine.creationDate))])
+    }
+
     /// The registered state machine `arn` names, after checking the ARN's form.
     private func stateMachine(_ arn: String) throws(ServiceError) -> RegisteredStateMachine {
         try StatesArn.check(arn, expecting: "stateMachine", names: 1...2)

@@ -1,0 +1,185 @@
+"""The embedded workflow engine behind its own Step Functions API listener (`--states-listen`).
+
+Real clients only: the AWS CLI and boto3 talk AWS JSON 1.0 to the listener, and the same state
+machine definitions are run on moto's server in its executing mode to compare results."""
+import json
+import os
+import re
+import subprocess
+import time
+
+import boto3
+import pytest
+import requests
+
+from conftest import Gateway
+
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+SM_PREFIX = "arn:aws:states:us-east-1:123456789012:stateMachine:"
+
+
+@pytest.fixture(scope="module")
+def states_gateway():
+    gw = Gateway(["--states-listen", "127.0.0.1:0", "--workers", "1", "--access-log", "off"])
+    # The states listener prints its line before the gateway's own listener line.
+    line = next(l for l in gw.lines if l.startswith("states API listening on "))
+    gw.states_url = "http://" + re.search(r"http://([^ ]+)$", line).group(1)
+    yield gw
+    assert gw.stop() == 0
+
+
+def client(url):
+    return boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="AKIDLOCAL", aws_secret_access_key="local-secret")
+
+
+def run_to_end(sfn, definition, payload, name, timeout=15):
+    """Creates (or reuses) a machine for `definition`, runs it on `payload`, and returns
+    DescribeExecution once the execution has closed."""
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="e-" + name, input=json.dumps(payload))["executionArn"]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = sfn.describe_execution(executionArn=execution)
+        if d["status"] != "RUNNING":
+            return d
+        time.sleep(0.05)
+    raise AssertionError(f"{name} still RUNNING after {timeout} s")
+
+
+def aws_cli(url, *args):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDLOCAL", AWS_SECRET_ACCESS_KEY="local-secret",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+    out = subprocess.run(["aws", "stepfunctions", "--endpoint-url", url, *args, "--output", "json"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout) if out.stdout.strip() else {}
+
+
+def test_aws_cli_creates_starts_and_describes(states_gateway):
+    url = states_gateway.states_url
+    definition = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}], "Default": "Small"},
+        "Big": {"Type": "Pass", "Parameters": {"msg.$": "States.Format('big {}', $.n)"}, "End": True},
+        "Small": {"Type": "Succeed"}}}
+    created = aws_cli(url, "create-state-machine", "--name", "cli", "--role-arn", ROLE, "--definition", json.dumps(definition))
+    assert created["stateMachineArn"] == SM_PREFIX + "cli"
+    started = aws_cli(url, "start-execution", "--state-machine-arn", SM_PREFIX + "cli", "--name", "first", "--input", '{"n": 5}')
+    assert started["executionArn"].endswith(":execution:cli:first")
+    # The Wait state holds the execution RUNNING for a second, then the loop's timer wakes it.
+    assert aws_cli(url, "describe-execution", "--execution-arn", started["executionArn"])["status"] == "RUNNING"
+    time.sleep(1.5)
+    described = aws_cli(url, "describe-execution", "--execution-arn", started["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"msg": "big 5"}
+    assert described["stopDate"] - described["startDate"] >= 1.0
+    listed = aws_cli(url, "list-state-machines")
+    assert [m["name"] for m in listed["stateMachines"]] == ["cli"]
+    described_machine = aws_cli(url, "describe-state-machine", "--state-machine-arn", SM_PREFIX + "cli")
+    assert json.loads(described_machine["definition"]) == definition
+
+
+def test_invalid_definition_is_refused_with_aws_shape(states_gateway):
+    r = requests.post(states_gateway.states_url, headers={
+        "X-Amz-Target": "AWSStepFunctions.CreateStateMachine", "Content-Type": "application/x-amz-json-1.0"},
+        data=json.dumps({"name": "bad", "roleArn": ROLE,
+                         "definition": json.dumps({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": []}}})}))
+    assert r.status_code == 400
+    assert r.headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert r.headers["x-amzn-RequestId"]
+    body = r.json()
+    assert body["__type"] == "com.amazonaws.swf.service.v2.model#InvalidDefinition"
+    assert body["message"].startswith("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ")
+    sfn = client(states_gateway.states_url)
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.create_state_machine(name="bad2", definition="{not json", roleArn=ROLE)
+    with pytest.raises(sfn.exceptions.InvalidName):
+        sfn.create_state_machine(name="bad name", definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}), roleArn=ROLE)
+
+
+# Definitions whose results moto's executing engine computes as Step Functions does: each is
+# run on both, and status and output must agree. (Where moto's engine departs from AWS — it
+# reports States.Runtime for States.NoChoiceMatched and treats a missing Choice variable as no
+# match — the Swift unit suites hold the AWS behaviour instead. moto also writes a bare string
+# output unquoted, so the cases' outputs are objects.)
+CASES = [
+    ("pass-result-path", {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"x": [1, 2]}, "ResultPath": "$.r", "End": True}}},
+     {"a": 1}),
+    ("pass-parameters", {"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.in",
+                                                          "Parameters": {"v.$": "$.x", "k": "s", "n": {"m.$": "$.y[1]"}}, "OutputPath": "$.n", "End": True}}},
+     {"in": {"x": 7, "y": [0, "z"]}}),
+    ("choice-numeric", {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.v", "NumericGreaterThanEquals": 20}, {"Variable": "$.v", "NumericLessThan": 30}], "Next": "Twenties"},
+            {"Not": {"Variable": "$.t", "StringEquals": "Private"}, "Next": "Public"}], "Default": "Other"},
+        "Twenties": {"Type": "Pass", "Result": {"took": "twenties"}, "End": True},
+        "Public": {"Type": "Pass", "Result": {"took": "public"}, "End": True},
+        "Other": {"Type": "Pass", "Result": {"took": "other"}, "End": True}}},
+     {"v": 22, "t": "Private"}),
+    ("choice-not", {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Not": {"Variable": "$.t", "StringEquals": "Private"}, "Next": "Public"}], "Default": "Other"},
+        "Public": {"Type": "Pass", "Result": {"took": "public"}, "End": True},
+        "Other": {"Type": "Pass", "Result": {"took": "other"}, "End": True}}},
+     {"t": "Open"}),
+    ("choice-string-and-bool", {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Variable": "$.s", "StringLessThan": "m", "Next": "A"},
+            {"Variable": "$.b", "BooleanEquals": True, "Next": "B"}], "Default": "D"},
+        "A": {"Type": "Pass", "Result": {"took": "A"}, "End": True},
+        "B": {"Type": "Pass", "Result": {"took": "B"}, "End": True},
+        "D": {"Type": "Pass", "Result": {"took": "D"}, "End": True}}},
+     {"s": "z", "b": True}),
+    ("choice-matches-and-types", {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.f", "StringMatches": "log-*.txt"}, {"Variable": "$.n", "IsNumeric": True},
+                     {"Variable": "$.gone", "IsPresent": False}, {"Variable": "$.z", "IsNull": True}], "Next": "Y"}], "Default": "N"},
+        "Y": {"Type": "Pass", "Result": {"took": "yes"}, "End": True},
+        "N": {"Type": "Pass", "Result": {"took": "no"}, "End": True}}},
+     {"f": "log-01.txt", "n": 1.5, "z": None}),
+    ("choice-timestamp-path", {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Variable": "$.a", "TimestampLessThanPath": "$.b", "Next": "Y"}], "Default": "N"},
+        "Y": {"Type": "Pass", "Result": {"took": "yes"}, "End": True},
+        "N": {"Type": "Pass", "Result": {"took": "no"}, "End": True}}},
+     {"a": "2020-01-01T00:00:00Z", "b": "2021-01-01T00:00:00Z"}),
+    ("intrinsics", {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+        "format.$": "States.Format('Hello, {} and {}', $.name, $.n)",
+        "json.$": "States.StringToJson($.s)",
+        "text.$": "States.JsonToString($.o)",
+        "array.$": "States.Array('Foo', 2020, $.o)",  # moto drops a null argument; AWS keeps it
+        "partition.$": "States.ArrayPartition($.list, 4)",
+        "contains.$": "States.ArrayContains($.list, 5)",
+        "range.$": "States.ArrayRange(1, 9, 2)",
+        "item.$": "States.ArrayGetItem($.list, 5)",
+        "length.$": "States.ArrayLength($.list)",
+        "unique.$": "States.ArrayUnique($.dups)",
+        "b64.$": "States.Base64Encode('Data to encode')",
+        "unb64.$": "States.Base64Decode('RGF0YSB0byBlbmNvZGU=')",
+        "hash.$": "States.Hash('input data', 'SHA-1')",
+        "merged.$": "States.JsonMerge($.o, $.o2, false)",
+        "sum.$": "States.MathAdd(111, -1)",
+        "split.$": "States.StringSplit('1,2,3', ',')"}, "End": True}}},
+     {"name": "Arnav", "n": 3, "s": "{\"foo\": \"bar\"}", "o": {"a": 1, "b": {"c": 2}}, "o2": {"b": 3},
+      "list": [1, 2, 3, 4, 5, 6, 7, 8, 9], "dups": [1, 2, 2, 3, 1]}),
+    ("wait-then-pass", {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+        "P": {"Type": "Pass", "Parameters": {"done.$": "$.x"}, "End": True}}},
+     {"x": "ok"}),
+    ("fail", {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Custom.Error", "Cause": "because"}}}, {}),
+]
+
+
+def outcome(d):
+    return (d["status"], json.loads(d["output"]) if "output" in d else None, d.get("error"), d.get("cause"))
+
+
+@pytest.mark.parametrize("name,definition,payload", CASES, ids=[c[0] for c in CASES])
+def test_same_result_as_moto(states_gateway, moto_server, name, definition, payload):
+    ours = outcome(run_to_end(client(states_gateway.states_url), definition, payload, name))
+    # moto executes one new execution per server state; reset it before each case.
+    requests.post(moto_server + "/moto-api/reset", timeout=10)
+    requests.post(moto_server + "/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+    theirs = outcome(run_to_end(client(moto_server), definition, payload, name))
+    assert ours == theirs
