@@ -56,7 +56,7 @@ def aws_cli(url, *args):
     return json.loads(out.stdout) if out.stdout.strip() else {}
 
 
-def test_aws_cli_creates_starts_and_describes(states_gateway):
+def test_aws_cli_creates_starts_describes_and_reads_history(states_gateway):
     url = states_gateway.states_url
     definition = {"StartAt": "W", "States": {
         "W": {"Type": "Wait", "Seconds": 1, "Next": "C"},
@@ -74,6 +74,11 @@ def test_aws_cli_creates_starts_and_describes(states_gateway):
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == {"msg": "big 5"}
     assert described["stopDate"] - described["startDate"] >= 1.0
+    events = aws_cli(url, "get-execution-history", "--execution-arn", started["executionArn"])["events"]
+    assert [e["type"] for e in events] == [
+        "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "ChoiceStateEntered", "ChoiceStateExited",
+        "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    assert events[2]["timestamp"] - events[1]["timestamp"] >= 1.0
     listed = aws_cli(url, "list-state-machines")
     assert [m["name"] for m in listed["stateMachines"]] == ["cli"]
     described_machine = aws_cli(url, "describe-state-machine", "--state-machine-arn", SM_PREFIX + "cli")
@@ -175,6 +180,19 @@ def outcome(d):
     return (d["status"], json.loads(d["output"]) if "output" in d else None, d.get("error"), d.get("cause"))
 
 
+def history(sfn, execution_arn):
+    """The execution's events without their timestamps, inputs and outputs parsed."""
+    events = []
+    for e in sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]:
+        key = next(k for k in e if k.endswith("EventDetails"))
+        details = dict(e[key])
+        for k in ("input", "output"):
+            if k in details:
+                details[k] = json.loads(details[k])
+        events.append((e["id"], e["previousEventId"], e["type"], details))
+    return events
+
+
 @pytest.mark.parametrize("name,definition,payload", CASES, ids=[c[0] for c in CASES])
 def test_same_result_as_moto(states_gateway, moto_server, name, definition, payload):
     ours = outcome(run_to_end(client(states_gateway.states_url), definition, payload, name))
@@ -183,3 +201,6 @@ def test_same_result_as_moto(states_gateway, moto_server, name, definition, payl
     requests.post(moto_server + "/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
     theirs = outcome(run_to_end(client(moto_server), definition, payload, name))
     assert ours == theirs
+    # The histories agree event by event: types, ids, the event each follows, and details.
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:{name}:e-{name}"
+    assert history(client(states_gateway.states_url), arn) == history(client(moto_server), arn)

@@ -145,7 +145,7 @@ import Testing
         #expect(reply.status == 200)
     }
 
-    @Test(arguments: ["AWSStepFunctions.CreateStateMachine", "AWSStepFunctions.", "DynamoDB_20120810.ListTables", ""])
+    @Test(arguments: ["AWSStepFunctions.CreateActivity", "AWSStepFunctions.", "DynamoDB_20120810.ListTables", ""])
     func unknownTargetIsBareUnknownOperationException(target: String) {
         let reply = Fixture.engine().handle(target: target, body: Array("{}".utf8), now: Fixture.now)
         #expect(reply.status == 400)

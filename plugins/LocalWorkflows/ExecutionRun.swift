@@ -28,24 +28,66 @@ struct ExecutionRun: Sendable {
     let context: ExecutionContext
     private(set) var current: String
     private(set) var input: JSONValue
-    /// History events so far; ExecutionStarted is event 1.
-    private(set) var events = 1
+    /// The execution's history so far, as GetExecutionHistory reports it; ExecutionStarted is
+    /// event 1.
+    private(set) var history: [HistoryEvent]
+    var events: Int { history.count }
     /// While a Wait state waits: when it ends (epoch seconds). The execution is RUNNING and
     /// `step` does nothing before then.
     private(set) var resumeAt: Double?
     /// The event id the current state was entered at, for its runtime errors.
     private var enteredEventId = 0
 
-    init(definition: StateMachineDefinition, context: ExecutionContext) {
+    /// `inputText` is the input exactly as StartExecution received it (ExecutionStarted echoes it).
+    init(definition: StateMachineDefinition, context: ExecutionContext, inputText: String) {
         self.definition = definition
         self.context = context
         self.current = definition.startAt
         self.input = context.input
+        var details: [(String, JSONValue)] = [("input", .string(inputText)), ("inputDetails", HistoryEvent.notTruncated)]
+        if let role = context.roleArn { details.append(("roleArn", .string(role))) }
+        history = [HistoryEvent(id: 1, previousEventId: 0, timestamp: context.startDate, type: "ExecutionStarted",
+                                detailsKey: "executionStartedEventDetails", details: details)]
     }
 
     /// Runs the current state. Returns nil when the execution moved on to another state or is
-    /// waiting (`resumeAt` is then set), or the outcome when it closed.
+    /// waiting (`resumeAt` is then set), or the outcome when it closed (its closing event is
+    /// then in the history).
     mutating func step(now: Double) -> Outcome? {
+        guard let outcome = advance(now: now) else { return nil }
+        switch outcome {
+        case .succeeded(let output):
+            record("ExecutionSucceeded", "executionSucceededEventDetails",
+                   [("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now)
+        case .failed(let error, let cause):
+            var details: [(String, JSONValue)] = []
+            if let error { details.append(("error", .string(error))) }
+            if let cause { details.append(("cause", .string(cause))) }
+            record("ExecutionFailed", "executionFailedEventDetails", details, now)
+        }
+        return outcome
+    }
+
+    /// Appends an event that follows the last one.
+    private mutating func record(_ type: String, _ detailsKey: String, _ details: [(String, JSONValue)], _ now: Double) {
+        // A state entered straight after ExecutionStarted points at no event (0), as in the
+        // service's histories; every other event points at the one before it.
+        let previous = history.count == 1 && type.hasSuffix("StateEntered") ? 0 : history.count
+        history.append(HistoryEvent(id: history.count + 1, previousEventId: previous, timestamp: now, type: type,
+                                    detailsKey: detailsKey, details: details))
+    }
+
+    private mutating func entered(_ state: StateMachineDefinition.State, _ now: Double) {
+        record(state.kind.typeName + "StateEntered", "stateEnteredEventDetails",
+               [("name", .string(state.name)), ("input", .string(input.jsonText)), ("inputDetails", HistoryEvent.notTruncated)], now)
+    }
+
+    private mutating func exited(_ state: StateMachineDefinition.State, output: JSONValue, _ now: Double) {
+        record(state.kind.typeName + "StateExited", "stateExitedEventDetails",
+               [("name", .string(state.name)), ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now)
+    }
+
+    private mutating func advance(now: Double) -> Outcome? {
         guard let state = definition.states[current] else {
             return .failed(error: "States.Runtime", cause: "State '\(current)' does not exist.")
         }
@@ -53,7 +95,7 @@ struct ExecutionRun: Sendable {
             guard now >= until else { return nil }
             resumeAt = nil
             do {
-                return try leave(wait, state)
+                return try leave(wait, state, now)
             } catch {
                 return failure(error, state)
             }
@@ -68,19 +110,22 @@ struct ExecutionRun: Sendable {
         if events + cost + 1 > Self.historyLimit {
             return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
         }
-        enteredEventId = events + 1
-        events += cost
+        entered(state, now)
+        enteredEventId = events
         do {
             switch state.kind {
             case .pass(let pass):
                 let output = try run(pass, state: state.name, now: now)
+                exited(state, output: output, now)
                 guard let next = state.next else { return .succeeded(output) }
                 current = next
                 input = output
                 return nil
             case .succeed(let inputPath, let outputPath):
                 let effective = try Self.select(inputPath, from: input)
-                return .succeeded(try Self.select(outputPath, from: effective))
+                let output = try Self.select(outputPath, from: effective)
+                exited(state, output: output, now)
+                return .succeeded(output)
             case .fail(let error, let cause):
                 return .failed(error: error, cause: cause)
             case .choice(let choice):
@@ -88,6 +133,7 @@ struct ExecutionRun: Sendable {
                 let effective = try Self.select(choice.inputPath, from: input)
                 let next = try choice.next(for: effective, context: contextObject(state: state.name, now: now))
                 input = try Self.select(choice.outputPath, from: effective)
+                exited(state, output: input, now)
                 current = next
                 return nil
             case .wait(let wait):
@@ -97,7 +143,7 @@ struct ExecutionRun: Sendable {
                     resumeAt = until
                     return nil
                 }
-                return try leave(wait, state)
+                return try leave(wait, state, now)
             }
         } catch {
             return failure(error, state)
@@ -111,8 +157,9 @@ struct ExecutionRun: Sendable {
     }
 
     /// A Wait state's end: OutputPath over its effective input, then on.
-    private mutating func leave(_ wait: StateMachineDefinition.Wait, _ state: StateMachineDefinition.State) throws(StateFailure) -> Outcome? {
+    private mutating func leave(_ wait: StateMachineDefinition.Wait, _ state: StateMachineDefinition.State, _ now: Double) throws(StateFailure) -> Outcome? {
         let output = try Self.select(wait.outputPath, from: input)
+        exited(state, output: output, now)
         guard let next = state.next else { return .succeeded(output) }
         current = next
         input = output

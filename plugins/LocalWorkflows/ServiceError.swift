@@ -79,6 +79,14 @@ struct RequestMembers {
         }
     }
 
+    func boolean(_ key: String) throws(ServiceError) -> Bool? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        case let other?: throw .serialization(Self.mismatch(other, "Boolean", "java.lang.Boolean"))
+        }
+    }
+
     private static func mismatch(_ value: JSONValue, _ javaType: String, _ javaClass: String) -> String {
         switch value {
         case .bool(true): return "TRUE_VALUE cannot be converted to \(javaType)"

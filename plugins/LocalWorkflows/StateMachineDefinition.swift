@@ -49,6 +49,17 @@ struct StateMachineDefinition: Sendable {
     }
 
     enum Kind: Sendable {
+        /// The prefix of the state's history event types (`PassStateEntered`).
+        var typeName: String {
+            switch self {
+            case .pass: return "Pass"
+            case .succeed: return "Succeed"
+            case .fail: return "Fail"
+            case .choice: return "Choice"
+            case .wait: return "Wait"
+            }
+        }
+
         case pass(Pass)
         case succeed(inputPath: PathSetting, outputPath: PathSetting)
         case fail(error: String?, cause: String?)

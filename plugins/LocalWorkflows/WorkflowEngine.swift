@@ -93,6 +93,7 @@ public final class WorkflowEngine {
             case "CreateStateMachine": response = try createStateMachine(request, now: now)
             case "StartExecution": response = try startExecution(request, now: now)
             case "DescribeExecution": response = try describeExecution(request)
+            case "GetExecutionHistory": response = try getExecutionHistory(request)
             case "ListExecutions": response = try listExecutions(request)
             case "DescribeStateMachine": response = try describeStateMachine(request)
             case "ListStateMachines": response = try listStateMachines(request)
@@ -126,6 +127,7 @@ public final class WorkflowEngine {
                 waiting[arn] = until
                 continue
             }
+            record.history = run.history
             record.run = nil
             record.stopDate = max(record.startDate, Self.millis(now))
             switch outcome {
@@ -211,4 +213,9 @@ struct ExecutionRecord {
     var cause: String?
     /// The interpreter state while RUNNING.
     var run: ExecutionRun?
+    /// The history once closed (while RUNNING it is the run's).
+    var history: [HistoryEvent] = []
+
+    /// The history so far.
+    var events: [HistoryEvent] { run?.history ?? history }
 }

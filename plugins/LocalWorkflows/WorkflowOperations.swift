@@ -53,7 +53,7 @@ extension WorkflowEngine {
         let record = ExecutionRecord(
             arn: executionArn, stateMachineArn: machine.arn, name: executionName, input: inputText,
             startDate: startDate, sequence: nextSequence,
-            run: ExecutionRun(definition: machine.parsed, context: context))
+            run: ExecutionRun(definition: machine.parsed, context: context, inputText: inputText))
         nextSequence += 1
         executions[executionArn] = record
         machines[machine.arn]?.executionArns.append(executionArn)
@@ -87,6 +87,36 @@ extension WorkflowEngine {
         }
         if let error = e.error { members.append(("error", .string(error))) }
         if let cause = e.cause { members.append(("cause", .string(cause))) }
+        return .object(members)
+    }
+
+    func getExecutionHistory(_ request: RequestMembers) throws(ServiceError) -> Wire {
+        let arn = try request.string("executionArn")
+        let maxResults = try request.integer("maxResults")
+        let nextToken = try request.string("nextToken")
+        let reverse = try request.boolean("reverseOrder") ?? false
+        let includeData = try request.boolean("includeExecutionData") ?? true
+        var constraints = Constraints()
+        constraints.required(arn, "executionArn")
+        constraints.length(arn, "executionArn", min: 1, max: 256)
+        constraints.range(maxResults, "maxResults", min: 0, max: 1000)
+        constraints.length(nextToken, "nextToken", min: 1, max: 3096)
+        try constraints.check()
+        guard let arn else { preconditionFailure("required() admits no null ARN") }
+        try StatesArn.check(arn, expecting: "execution", names: 2...2)
+        guard let e = executions[arn] else { throw .executionDoesNotExist(arn) }
+        let scope = "h\(e.sequence)" + (reverse ? "r" : "")
+        // Positions count from the first event returned in this order.
+        let start = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: scope) + 1 } ?? 0
+        let all = e.events
+        let ordered = reverse ? Array(all.reversed()) : all
+        let limit = maxResults.flatMap { $0 == 0 ? nil : $0 } ?? Self.defaultPageSize
+        let end = min(ordered.count, start + limit)
+        let page = start < end ? ordered[start..<end] : []
+        var members: [(String, Wire)] = [("events", .array(page.map { $0.wire(includeData: includeData) }))]
+        if end < ordered.count {
+            members.append(("nextToken", .string(Self.encodeToken(scope: scope, position: end - 1))))
+        }
         return .object(members)
     }
 

@@ -1,0 +1,27 @@
+import GatehouseJSON
+
+/// One event of an execution's history, in the shape GetExecutionHistory returns: id, the id
+/// of the event it follows, a timestamp, a type, and one `…EventDetails` member.
+struct HistoryEvent: Sendable {
+    let id: Int
+    let previousEventId: Int
+    let timestamp: Double
+    let type: String
+    let detailsKey: String
+    let details: [(String, JSONValue)]
+
+    static let notTruncated = JSONValue.object(JSONObject([("truncated", .bool(false))]))
+
+    /// The event as the API writes it; without `includeExecutionData`, inputs and outputs
+    /// (and their `…Details`) are left out.
+    func wire(includeData: Bool) -> Wire {
+        let kept = includeData ? details : details.filter { !["input", "output", "inputDetails", "outputDetails"].contains($0.0) }
+        return .object([
+            ("timestamp", .date(timestamp)),
+            ("type", .string(type)),
+            ("id", .json(.int(Int64(id)))),
+            ("previousEventId", .json(.int(Int64(previousEventId)))),
+            (detailsKey, .object(kept.map { ($0.0, Wire.json($0.1)) })),
+        ])
+    }
+}
