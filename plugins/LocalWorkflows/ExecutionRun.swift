@@ -68,6 +68,15 @@ struct ExecutionRun: Sendable {
         return outcome
     }
 
+    /// Closes the execution as StopExecution does: an ExecutionAborted event.
+    mutating func abort(error: String?, cause: String?, now: Double) {
+        var details: [(String, JSONValue)] = []
+        if let error { details.append(("error", .string(error))) }
+        if let cause { details.append(("cause", .string(cause))) }
+        resumeAt = nil
+        record("ExecutionAborted", "executionAbortedEventDetails", details, now)
+    }
+
     /// Appends an event that follows the last one.
     private mutating func record(_ type: String, _ detailsKey: String, _ details: [(String, JSONValue)], _ now: Double) {
         // A state entered straight after ExecutionStarted points at no event (0), as in the

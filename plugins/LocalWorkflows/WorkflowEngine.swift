@@ -17,6 +17,7 @@ public final class WorkflowEngine {
     var machines: [String: RegisteredStateMachine] = [:]
     /// State machine ARNs in registration order.
     var machineOrder: [String] = []
+    var nextMachineIndex = 0
     var executions: [String: ExecutionRecord] = [:]
     /// RUNNING executions to advance on the next `runPending`, oldest first.
     var pending: [String] = []
@@ -62,9 +63,10 @@ public final class WorkflowEngine {
             return arn
         }
         machines[arn] = RegisteredStateMachine(
-            arn: arn, name: name, index: machineOrder.count, parsed: parsed, definition: definition,
+            arn: arn, name: name, index: nextMachineIndex, parsed: parsed, definition: definition,
             roleArn: roleArn, type: type, creationDate: Self.millis(creationDate))
         machineOrder.append(arn)
+        nextMachineIndex += 1
         return arn
     }
 
@@ -93,6 +95,9 @@ public final class WorkflowEngine {
             case "CreateStateMachine": response = try createStateMachine(request, now: now)
             case "StartExecution": response = try startExecution(request, now: now)
             case "DescribeExecution": response = try describeExecution(request)
+            case "StopExecution": response = try stopExecution(request, now: now)
+            case "DeleteStateMachine": response = try deleteStateMachine(request)
+            case "UpdateStateMachine": response = try updateStateMachine(request, now: now)
             case "GetExecutionHistory": response = try getExecutionHistory(request)
             case "ListExecutions": response = try listExecutions(request)
             case "DescribeStateMachine": response = try describeStateMachine(request)
@@ -179,13 +184,14 @@ public final class WorkflowEngine {
 struct RegisteredStateMachine {
     let arn: String
     let name: String
-    /// Position in registration order; ListStateMachines pages by it.
+    /// Position in registration order (never reused); ListStateMachines pages by it.
     let index: Int
-    let parsed: StateMachineDefinition
-    let definition: JSONValue
-    let roleArn: String?
+    var parsed: StateMachineDefinition
+    var definition: JSONValue
+    var roleArn: String?
     let type: String
     let creationDate: Double
+    var updateDate: Double?
     /// Its executions' ARNs, oldest first.
     var executionArns: [String] = []
 }
@@ -196,6 +202,7 @@ struct ExecutionRecord {
         case running = "RUNNING"
         case succeeded = "SUCCEEDED"
         case failed = "FAILED"
+        case aborted = "ABORTED"
     }
 
     let arn: String

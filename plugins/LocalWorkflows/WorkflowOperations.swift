@@ -202,11 +202,13 @@ extension WorkflowEngine {
         constraints.range(maxResults, "maxResults", min: 0, max: 1000)
         constraints.length(nextToken, "nextToken", min: 1, max: 1024)
         try constraints.check()
-        let start = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: "m") + 1 } ?? 0
+        // The token names the registration index of the last machine returned, so a page stays
+        // stable when machines are created or deleted between calls.
+        let after = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: "m") } ?? -1
         let limit = maxResults.flatMap { $0 == 0 ? nil : $0 } ?? Self.defaultPageSize
-        let end = min(machineOrder.count, start + limit)
-        let page = start < end ? Array(machineOrder[start..<end]) : []
-        let items: [Wire] = page.compactMap { machines[$0] }.map { m in
+        let remaining = machineOrder.compactMap { machines[$0] }.filter { $0.index > after }
+        let page = remaining.prefix(limit)
+        let items: [Wire] = page.map { m in
             .object([
                 ("stateMachineArn", .string(m.arn)),
                 ("name", .string(m.name)),
@@ -215,10 +217,100 @@ extension WorkflowEngine {
             ])
         }
         var members: [(String, Wire)] = [("stateMachines", .array(items))]
-        if end < machineOrder.count {
-            members.append(("nextToken", .string(Self.encodeToken(scope: "m", position: end - 1))))
+        if remaining.count > limit, let last = page.last {
+            members.append(("nextToken", .string(Self.encodeToken(scope: "m", position: last.index))))
         }
         return .object(members)
+    }
+
+    /// Deletes a state machine. Its executions stay readable, and one still RUNNING goes on to
+    /// its end (the service lets them finish too). Deleting a machine that is not there succeeds.
+    func deleteStateMachine(_ request: RequestMembers) throws(ServiceError) -> Wire {
+        let arn = try request.string("stateMachineArn")
+        var constraints = Constraints()
+        constraints.required(arn, "stateMachineArn")
+        constraints.length(arn, "stateMachineArn", min: 1, max: 256)
+        try constraints.check()
+        guard let arn else { preconditionFailure("required() admits no null ARN") }
+        try StatesArn.check(arn, expecting: "stateMachine", names: 1...1)
+        machines[arn] = nil
+        machineOrder.removeAll { $0 == arn }
+        return .object([])
+    }
+
+    /// Replaces a state machine's definition and/or role. Executions already started keep the
+    /// definition they started with.
+    func updateStateMachine(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
+        let arn = try request.string("stateMachineArn")
+        let definition = try request.string("definition")
+        let roleArn = try request.string("roleArn")
+        var constraints = Constraints()
+        constraints.required(arn, "stateMachineArn")
+        constraints.length(arn, "stateMachineArn", min: 1, max: 256)
+        constraints.sensitiveSize(definition, "definition", maxBytes: 1_048_576)
+        constraints.length(roleArn, "roleArn", min: 1, max: 256)
+        try constraints.check()
+        guard let arn else { preconditionFailure("required() admits no null ARN") }
+        var machine = try stateMachine(arn)
+        let hasLogging = request.object["loggingConfiguration"] != nil, hasTracing = request.object["tracingConfiguration"] != nil
+        guard definition != nil || roleArn != nil || hasLogging || hasTracing else {
+            throw .service("MissingRequiredParameter", "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified")
+        }
+        if let roleArn {
+            guard roleArn.hasPrefix("arn:"), roleArn.split(separator: ":", omittingEmptySubsequences: false).count >= 6 else {
+                throw .invalidArn("Invalid ARN prefix: \(roleArn)")
+            }
+            machine.roleArn = roleArn
+        }
+        if let definition {
+            let document: JSONValue
+            do {
+                document = try JSONValue.parse(definition)
+            } catch {
+                throw .service("InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: \(error)'")
+            }
+            do {
+                machine.parsed = try StateMachineDefinition(document)
+            } catch {
+                throw .service("InvalidDefinition", "Invalid State Machine Definition: '\(error.message)'")
+            }
+            machine.definition = document
+        }
+        let updateDate = Self.millis(now)
+        machine.updateDate = updateDate
+        machines[arn] = machine
+        return .object([("updateDate", .date(updateDate))])
+    }
+
+    /// Stops a RUNNING execution: ABORTED, with ExecutionAborted (the error and cause given)
+    /// in its history. Stopping one that has already closed changes nothing.
+    func stopExecution(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
+        let arn = try request.string("executionArn")
+        let error = try request.string("error")
+        let cause = try request.string("cause")
+        var constraints = Constraints()
+        constraints.required(arn, "executionArn")
+        constraints.length(arn, "executionArn", min: 1, max: 256)
+        constraints.length(error, "error", min: 0, max: 256)
+        constraints.sensitiveSize(cause, "cause", maxBytes: 32_768)
+        try constraints.check()
+        guard let arn else { preconditionFailure("required() admits no null ARN") }
+        try StatesArn.check(arn, expecting: "execution", names: 2...2)
+        guard var record = executions[arn] else { throw .executionDoesNotExist(arn) }
+        if var run = record.run {
+            let stopDate = max(record.startDate, Self.millis(now))
+            run.abort(error: error, cause: cause, now: stopDate)
+            record.history = run.history
+            record.run = nil
+            record.status = .aborted
+            record.stopDate = stopDate
+            record.error = error
+            record.cause = cause
+            executions[arn] = record
+            pending.removeAll { $0 == arn }
+            waiting[arn] = nil
+        }
+        return .object([("stopDate", .date(record.stopDate ?? Self.millis(now)))])
     }
 
     func createStateMachine(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
