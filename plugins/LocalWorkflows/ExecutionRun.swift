@@ -38,6 +38,27 @@ struct ExecutionRun: Sendable {
     /// The event id the current state was entered at, for its runtime errors.
     private var enteredEventId = 0
 
+    /// The service call this execution waits for, while in a Task state.
+    private(set) var outstanding: TaskCall?
+    /// Whether the host has taken `outstanding` (TaskStarted is then written).
+    private(set) var taskDispatched = false
+    /// When the outstanding call times out (the Task's TimeoutSeconds), if it has a limit.
+    private(set) var taskDeadline: Double?
+    /// The current Task state's raw input (ResultPath and Catch place their results into it),
+    /// and its parameters, kept for retries.
+    private var stateInput: JSONValue = .null
+    private var taskParameters: JSONValue = .null
+    /// Retries so far, per retrier of the current Task state.
+    private var retryCounts: [Int] = []
+    private var nextTaskId = 1
+
+    /// One call of a Task state's resource.
+    struct TaskCall: Sendable {
+        let id: Int
+        let resource: TaskResource
+        let parameters: JSONValue
+    }
+
     /// `inputText` is the input exactly as StartExecution received it (ExecutionStarted echoes it).
     init(definition: StateMachineDefinition, context: ExecutionContext, inputText: String) {
         self.definition = definition
@@ -55,6 +76,11 @@ struct ExecutionRun: Sendable {
     /// then in the history).
     mutating func step(now: Double) -> Outcome? {
         guard let outcome = advance(now: now) else { return nil }
+        return finish(outcome, now)
+    }
+
+    /// Writes the closing event of `outcome`.
+    private mutating func finish(_ outcome: Outcome, _ now: Double) -> Outcome {
         switch outcome {
         case .succeeded(let output):
             record("ExecutionSucceeded", "executionSucceededEventDetails",
@@ -109,12 +135,30 @@ struct ExecutionRun: Sendable {
                 return failure(error, state)
             }
         }
+        if let until = resumeAt, case .task(let task) = state.kind {
+            // A retry's wait is over: the call is scheduled again.
+            guard now >= until else { return nil }
+            resumeAt = nil
+            if events + 5 > Self.historyLimit {
+                return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
+            }
+            do {
+                // Parameters are evaluated again: `$$.State.RetryCount` has moved on.
+                try prepare(task, state, now)
+            } catch {
+                return failure(error, state)
+            }
+            schedule(task, now)
+            return nil
+        }
+        if outstanding != nil { return nil }
         // A Pass, Choice or Succeed state writes Entered and Exited events, a Fail state only Entered;
         // one more event must fit to close the execution.
         let cost: Int
         switch state.kind {
         case .fail: cost = 1
         case .pass, .succeed, .choice, .wait: cost = 2
+        case .task: cost = 5   // Entered, Scheduled, Started, Succeeded, Exited
         }
         if events + cost + 1 > Self.historyLimit {
             return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
@@ -145,6 +189,12 @@ struct ExecutionRun: Sendable {
                 exited(state, output: input, now)
                 current = next
                 return nil
+            case .task(let task):
+                stateInput = input
+                retryCounts = Array(repeating: 0, count: task.retriers.count)
+                try prepare(task, state, now)
+                schedule(task, now)
+                return nil
             case .wait(let wait):
                 input = try Self.select(wait.inputPath, from: input)
                 let until = try Self.waitEnd(wait.duration, input: input, entered: now)
@@ -156,6 +206,123 @@ struct ExecutionRun: Sendable {
             }
         } catch {
             return failure(error, state)
+        }
+    }
+
+    /// The call's parameters: InputPath, then Parameters, over the state's input.
+    private mutating func prepare(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double) throws(StateFailure) {
+        let effective = try Self.select(task.inputPath, from: stateInput)
+        taskParameters = try task.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now)) ?? effective
+    }
+
+    /// Writes TaskScheduled and makes the call outstanding.
+    private mutating func schedule(_ task: TaskState, _ now: Double) {
+        var details: [(String, JSONValue)] = [
+            ("resourceType", .string(task.resource.resourceType)), ("resource", .string(task.resource.resource)),
+            ("region", .string(Self.region(of: context.stateMachineArn))), ("parameters", .string(taskParameters.jsonText)),
+        ]
+        if let t = task.timeoutSeconds { details.append(("timeoutInSeconds", .int(Int64(t)))) }
+        if let h = task.heartbeatSeconds { details.append(("heartbeatInSeconds", .int(Int64(h)))) }
+        record("TaskScheduled", "taskScheduledEventDetails", details, now)
+        outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: taskParameters)
+        nextTaskId += 1
+        taskDispatched = false
+        taskDeadline = task.timeoutSeconds.map { now + Double($0) }
+    }
+
+    /// The region field of an ARN.
+    static func region(of arn: String) -> String {
+        let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count > 3 ? String(parts[3]) : ""
+    }
+
+    /// The host takes the outstanding call: TaskStarted.
+    mutating func dispatch(now: Double) -> TaskCall? {
+        guard let call = outstanding, !taskDispatched else { return nil }
+        taskDispatched = true
+        record("TaskStarted", "taskStartedEventDetails",
+               [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))], now)
+        return call
+    }
+
+    /// The outcome of call `id`. Returns the execution's outcome if it closed; nil when it went
+    /// on (or waits to retry), or when `id` is not the call it waits for (a late answer).
+    mutating func complete(id: Int, result: TaskResult, now: Double) -> Outcome? {
+        guard let call = outstanding, call.id == id, let state = definition.states[current], case .task(let task) = state.kind else { return nil }
+        outstanding = nil
+        taskDeadline = nil
+        let names: [(String, JSONValue)] = [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))]
+        switch result {
+        case .success(let value):
+            record("TaskSucceeded", "taskSucceededEventDetails",
+                   names + [("output", .string(value.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now)
+            do {
+                let selected = try task.resultSelector?.evaluate(input: value, context: contextObject(state: state.name, now: now)) ?? value
+                let combined = try Self.place(selected, at: task.resultPath, into: stateInput)
+                let output = try Self.select(task.outputPath, from: combined)
+                exited(state, output: output, now)
+                guard let next = state.next else { return finish(.succeeded(output), now) }
+                current = next
+                input = output
+                return nil
+            } catch {
+                return finish(failure(error, state), now)
+            }
+        case .failure(let error, let cause):
+            record("TaskFailed", "taskFailedEventDetails", [("error", .string(error)), ("cause", .string(cause))] + names, now)
+            return handle(error: error, cause: cause, task, state, now).map { finish($0, now) }
+        }
+    }
+
+    /// The outstanding call ran past TimeoutSeconds: TaskTimedOut, then Retry and Catch as for
+    /// any error (`States.Timeout`).
+    mutating func timeOut(now: Double) -> Outcome? {
+        guard let call = outstanding, let state = definition.states[current], case .task(let task) = state.kind else { return nil }
+        outstanding = nil
+        taskDeadline = nil
+        let cause = "The task did not complete within \(task.timeoutSeconds ?? 0) seconds."
+        record("TaskTimedOut", "taskTimedOutEventDetails",
+               [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource)),
+                ("error", .string("States.Timeout")), ("cause", .string(cause))], now)
+        return handle(error: "States.Timeout", cause: cause, task, state, now).map { finish($0, now) }
+    }
+
+    /// An error in a Task state: the first retrier naming it retries (after its delay) until its
+    /// attempts run out; then the first catcher naming it takes the execution on with the error
+    /// at its ResultPath; else the execution fails with it.
+    private mutating func handle(error: String, cause: String, _ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double) -> Outcome? {
+        if let i = task.retriers.firstIndex(where: { ErrorMatch.matches($0.errorEquals, error) }), retryCounts[i] < task.retriers[i].maxAttempts {
+            let delay = task.retriers[i].delay(attempt: retryCounts[i], random: Double.random(in: 0..<1))
+            retryCounts[i] += 1
+            resumeAt = now + delay
+            return nil
+        }
+        if let c = task.catchers.first(where: { ErrorMatch.matches($0.errorEquals, error) }) {
+            let errorOutput = JSONValue.object(JSONObject([("Error", .string(error)), ("Cause", .string(cause))]))
+            do {
+                let output = try Self.place(errorOutput, at: c.resultPath, into: stateInput)
+                exited(state, output: output, now)
+                current = c.next
+                input = output
+                return nil
+            } catch {
+                return failure(error, state)
+            }
+        }
+        return .failed(error: error, cause: cause)
+    }
+
+    /// ResultPath: `result` placed into `input` (null keeps the input as it is).
+    private static func place(_ result: JSONValue, at setting: StateMachineDefinition.PathSetting, into input: JSONValue) throws(StateFailure) -> JSONValue {
+        switch setting {
+        case .null:
+            return input
+        case .path(let path):
+            guard let merged = path.assigning(result, into: input) else {
+                throw StateFailure(error: "States.ResultPathMatchFailure",
+                                   cause: "Unable to apply ReferencePath \(path.text) to input '\(input.jsonText)'")
+            }
+            return merged
         }
     }
 
@@ -255,6 +422,7 @@ struct ExecutionRun: Sendable {
             ("State", .object(JSONObject([
                 ("EnteredTime", .string(WorkflowEngine.isoTimestamp(now))),
                 ("Name", .string(state)),
+                ("RetryCount", .int(Int64(retryCounts.reduce(0, +)))),
             ]))),
             ("StateMachine", .object(JSONObject([
                 ("Id", .string(context.stateMachineArn)),

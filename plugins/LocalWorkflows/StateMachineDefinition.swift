@@ -13,7 +13,7 @@ public struct WorkflowDefinitionError: Error, Sendable, CustomStringConvertible 
 }
 
 /// An Amazon States Language document checked once at registration and then only read: the
-/// states the embedded engine can run (Pass, Choice, Wait, Succeed, Fail), their transitions and paths.
+/// states the embedded engine can run (Pass, Task, Choice, Wait, Succeed, Fail), their transitions and paths.
 struct StateMachineDefinition: Sendable {
     let startAt: String
     let states: [String: State]
@@ -34,8 +34,11 @@ struct StateMachineDefinition: Sendable {
 
         /// Every state this one can go to.
         var targets: [String] {
-            if case .choice(let c) = kind { return c.targets }
-            return next.map { [$0] } ?? []
+            switch kind {
+            case .choice(let c): return c.targets
+            case .task(let t): return (next.map { [$0] } ?? []) + t.targets
+            default: return next.map { [$0] } ?? []
+            }
         }
 
         /// Whether an execution can end here.
@@ -43,7 +46,7 @@ struct StateMachineDefinition: Sendable {
             switch kind {
             case .succeed, .fail: return true
             case .choice: return false
-            case .pass, .wait: return next == nil
+            case .pass, .wait, .task: return next == nil
             }
         }
     }
@@ -57,6 +60,7 @@ struct StateMachineDefinition: Sendable {
             case .fail: return "Fail"
             case .choice: return "Choice"
             case .wait: return "Wait"
+            case .task: return "Task"
             }
         }
 
@@ -65,6 +69,7 @@ struct StateMachineDefinition: Sendable {
         case fail(error: String?, cause: String?)
         case choice(ChoiceState)
         case wait(Wait)
+        case task(TaskState)
     }
 
     /// A Wait state: how long, from one of four fields; InputPath and OutputPath.
@@ -92,7 +97,7 @@ struct StateMachineDefinition: Sendable {
     }
 
     /// ASL state types that exist but this engine does not run yet.
-    private static let laterTypes: Set<String> = ["Task", "Parallel", "Map"]
+    private static let laterTypes: Set<String> = ["Parallel", "Map"]
     /// ASL fields that exist but this engine does not implement yet; refused rather than ignored
     /// so a definition never runs differently here than on AWS.
     private static let laterFields: Set<String> = ["Assign", "Output", "Arguments", "QueryLanguage", "ErrorPath", "CausePath"]
@@ -102,6 +107,8 @@ struct StateMachineDefinition: Sendable {
         "Fail": ["Type", "Comment", "Error", "Cause"],
         "Choice": ["Type", "Comment", "Choices", "Default", "InputPath", "OutputPath"],
         "Wait": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
+        "Task": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource",
+                 "TimeoutSeconds", "HeartbeatSeconds", "Retry", "Catch"],
     ]
 
     init(_ document: JSONValue) throws(WorkflowDefinitionError) {
@@ -144,6 +151,11 @@ struct StateMachineDefinition: Sendable {
                     throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Default' target: \(d) at /States/\(name)/Default")
                 }
             }
+            if case .task(let t) = state.kind {
+                for (i, c) in t.catchers.enumerated() where states[c.next] == nil {
+                    throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Next' target: \(c.next) at /States/\(name)/Catch/\(i)/Next")
+                }
+            }
         }
         // Step Functions refuses states nothing transitions to, and workflows without an end.
         var reached: Set<String> = [startAt]
@@ -178,7 +190,7 @@ struct StateMachineDefinition: Sendable {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Type' must be a STRING at \(at)/Type")
         }
         if laterTypes.contains(type) {
-            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Choice, Wait, Succeed and Fail) at \(at)/Type")
+            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Task, Choice, Wait, Succeed and Fail) at \(at)/Type")
         }
         guard let allowed = fieldsByType[type] else {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: '\(type)' is not a valid state type at \(at)/Type")
@@ -210,6 +222,9 @@ struct StateMachineDefinition: Sendable {
                 inputPath: try path(fields, "InputPath", at),
                 outputPath: try path(fields, "OutputPath", at))
             return State(name: name, kind: .choice(choice), next: nil)
+        case "Task":
+            let task = try TaskCompiler.task(fields, at: at) { key throws(WorkflowDefinitionError) in try path(fields, key, at) }
+            return State(name: name, kind: .task(task), next: try transition(fields, name, at))
         case "Wait":
             let wait = Wait(duration: try waitDuration(fields, at), inputPath: try path(fields, "InputPath", at),
                             outputPath: try path(fields, "OutputPath", at))

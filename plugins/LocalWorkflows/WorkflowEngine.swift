@@ -110,6 +110,58 @@ public final class WorkflowEngine {
         }
     }
 
+    /// Task calls started executions wait for and the host has not taken yet.
+    var dispatchQueue: [String] = []
+
+    /// The calls of Task states waiting to be made, each marked started (TaskStarted) as it is
+    /// handed out. The host makes them and reports each with `completeTask`.
+    public func takeTaskRequests(now: Double) -> [TaskRequest] {
+        let queued = dispatchQueue
+        dispatchQueue = []
+        var out: [TaskRequest] = []
+        for arn in queued {
+            guard var record = executions[arn], var run = record.run, let call = run.dispatch(now: now) else { continue }
+            record.run = run
+            executions[arn] = record
+            // (A deleted machine's executions still run; its role is then unknown.)
+            out.append(TaskRequest(executionArn: arn, taskId: call.id, resource: call.resource.arn, parameters: call.parameters,
+                                   stateMachineArn: record.stateMachineArn, roleArn: machines[record.stateMachineArn]?.roleArn,
+                                   region: region, accountId: accountId))
+        }
+        return out
+    }
+
+    /// The answer to a Task call. The execution goes on at the next `runPending`; an answer for
+    /// a call that timed out, or for a stopped execution, is ignored.
+    public func completeTask(executionArn: String, taskId: Int, result: TaskResult, now: Double) {
+        guard var record = executions[executionArn], var run = record.run else { return }
+        if let outcome = run.complete(id: taskId, result: result, now: now) {
+            close(&record, run, outcome, now)
+        } else {
+            record.run = run
+            waiting[executionArn] = nil
+            pending.append(executionArn)
+        }
+        executions[executionArn] = record
+    }
+
+    /// Records an execution's end.
+    private func close(_ record: inout ExecutionRecord, _ run: ExecutionRun, _ outcome: ExecutionRun.Outcome, _ now: Double) {
+        record.history = run.history
+        record.run = nil
+        record.stopDate = max(record.startDate, Self.millis(now))
+        switch outcome {
+        case .succeeded(let output):
+            record.status = .succeeded
+            record.output = output.jsonText
+        case .failed(let error, let cause):
+            record.status = .failed
+            record.error = error
+            record.cause = cause
+        }
+        waiting[record.arn] = nil
+    }
+
     /// Runs every RUNNING execution that is due until it closes (SUCCEEDED or FAILED) at `now`,
     /// or reaches a Wait state that ends later. The gateway calls this on the loop tick after
     /// StartExecution, and again at `nextWakeTime`.
@@ -125,26 +177,25 @@ public final class WorkflowEngine {
         for arn in due {
             guard var record = executions[arn], var run = record.run else { continue }
             var outcome: ExecutionRun.Outcome?
-            while outcome == nil && run.resumeAt.map({ $0 <= now }) ?? true { outcome = run.step(now: now) }
-            if outcome == nil, let until = run.resumeAt {
-                record.run = run
-                executions[arn] = record
-                waiting[arn] = until
-                continue
+            while outcome == nil {
+                if let until = run.resumeAt, until > now { break }        // a Wait, or a retry's delay
+                if run.outstanding != nil {
+                    guard let deadline = run.taskDeadline, deadline <= now else { break }   // the host has the call
+                    outcome = run.timeOut(now: now)
+                    continue
+                }
+                outcome = run.step(now: now)
             }
-            record.history = run.history
-            record.run = nil
-            record.stopDate = max(record.startDate, Self.millis(now))
-            switch outcome {
-            case .succeeded(let output)?:
-                record.status = .succeeded
-                record.output = output.jsonText
-            case .failed(let error, let cause)?:
-                record.status = .failed
-                record.error = error
-                record.cause = cause
-            case nil:
-                break
+            if let outcome {
+                close(&record, run, outcome, now)
+            } else {
+                record.run = run
+                if let until = run.resumeAt {
+                    waiting[arn] = until
+                } else if run.outstanding != nil {
+                    if !run.taskDispatched && !dispatchQueue.contains(arn) { dispatchQueue.append(arn) }
+                    if let deadline = run.taskDeadline { waiting[arn] = deadline }
+                }
             }
             executions[arn] = record
         }
@@ -225,4 +276,26 @@ struct ExecutionRecord {
 
     /// The history so far.
     var events: [HistoryEvent] { run?.history ?? history }
+}
+
+/// A Task state's call of its resource, for the host to make.
+public struct TaskRequest: Sendable {
+    public let executionArn: String
+    /// Which call this is; `completeTask` names it back.
+    public let taskId: Int
+    /// The resource ARN, e.g. `arn:aws:states:::apigateway:invoke`.
+    public let resource: String
+    /// The state's effective parameters (after InputPath and Parameters).
+    public let parameters: JSONValue
+    public let stateMachineArn: String
+    public let roleArn: String?
+    public let region: String
+    public let accountId: String
+}
+
+/// What a Task call came to: its result, or an error name and cause (Retry and Catch match
+/// the name).
+public enum TaskResult: Sendable {
+    case success(JSONValue)
+    case failure(error: String, cause: String)
 }

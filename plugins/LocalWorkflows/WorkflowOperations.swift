@@ -308,6 +308,7 @@ extension WorkflowEngine {
             record.cause = cause
             executions[arn] = record
             pending.removeAll { $0 == arn }
+            dispatchQueue.removeAll { $0 == arn }
             waiting[arn] = nil
         }
         return .object([("stopDate", .date(record.stopDate ?? Self.millis(now)))])
