@@ -29,6 +29,10 @@ public struct GatewayConfig: Sendable {
     /// HOST:PORT of the embedded engine's own Step Functions API listener (conf `statesListen`,
     /// flag `--states-listen`); none if nil.
     public var statesListen: String?
+    /// Where a Task's `apigateway:invoke` sends a host (conf `apiEndpoints`:
+    /// `{apiId}.execute-api.{region}.amazonaws.com: http://HOST:PORT`); by default such hosts
+    /// go to this Gatehouse's own listener.
+    public var apiEndpoints: [String: String] = [:]
     /// Where access log lines go: `stdout`, `off`, or a file path (conf `accessLog.destination`).
     public var accessLogDestination = "stdout"
     /// The `$context` format used where a stage sets none (conf `accessLog.format`).
@@ -70,7 +74,7 @@ public struct GatewayConfig: Sendable {
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
                                   "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
-                                  "workers", "adminListen", "statesListen", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
+                                  "workers", "adminListen", "statesListen", "apiEndpoints", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
                                   "apiKeys", "usagePlans", "throttle"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
@@ -108,6 +112,13 @@ public struct GatewayConfig: Sendable {
         }
         if let a = confText(o["adminListen"]) { c.adminListen = a }
         if let a = confText(o["statesListen"]) { c.statesListen = a }
+        if let m = o["apiEndpoints"] {
+            guard case .object(let entries) = m else { throw ConfigError(file: path, path: "apiEndpoints", reason: "expected a mapping of hosts to URLs") }
+            for (host, url) in entries.members {
+                guard let u = confText(url) else { throw ConfigError(file: path, path: "apiEndpoints.\(host)", reason: "expected a URL") }
+                c.apiEndpoints[host] = u
+            }
+        }
         if let ca = confText(o["upstreamCAFile"]) { c.upstreamCAFile = rel(ca) }
         if let tp = o["trustedProxies"] {
             guard case .array(let items) = tp else {

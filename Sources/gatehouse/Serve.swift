@@ -222,7 +222,12 @@ struct Serve: ParsableCommand {
             throw ExitCode(2)
         }
 
-        let shared = WorkerShared(config: config, engine: engine, observers: observers, metrics: metrics,
+        // The main loop: the engine driver, the admin and states listeners, signals.
+        let loop = try EventLoop()
+        let driver = EngineDriver(engine: engine, loop: loop, invoker: TaskInvoker(
+            pool: HTTPClientPool(loop: loop, tls: clientTLS), credentials: loaded.credentials,
+            local: (config.listenHost == "0.0.0.0" ? "127.0.0.1" : config.listenHost, port), endpointMap: config.apiEndpoints))
+        let shared = WorkerShared(config: config, engine: engine, driver: driver, observers: observers, metrics: metrics,
                                   serverTLS: serverTLS, clientTLS: clientTLS,
                                   limiter: UsageLimiter(accountThrottle: config.usage.accountThrottle))
         let pool = WorkerPool(shared: shared,
@@ -235,7 +240,6 @@ struct Serve: ParsableCommand {
             stderrLine("error: \(error)")
             throw ExitCode(2)
         }
-        let loop = try EventLoop()
         var admin: HTTPServer?
         if let a = config.adminListen {
             do {
@@ -256,7 +260,7 @@ struct Serve: ParsableCommand {
                 var c = GatewayConfig()
                 try c.setListen(a, file: "statesListen")
                 statesServer = try HTTPServer(loop: loop, host: c.listenHost, port: c.listenPort,
-                                              handler: StatesAPIHandler(engine: EmbeddedStates(engine: engine), loop: loop))
+                                              handler: StatesAPIHandler(engine: EmbeddedStates(engine: engine, driver: driver), loop: loop))
                 print("states API listening on http://\(c.listenHost):\(statesServer!.port)")
                 fflush(nil)
             } catch {
@@ -287,6 +291,7 @@ struct Serve: ParsableCommand {
             do {
                 let next = try LoadedGateway.load(options)
                 engine.register(next.model.stateMachines)
+                driver.invoker.credentials = next.credentials
                 pool.reload(Snapshot(model: next.model, credentials: next.credentials, usage: next.usage,
                                              trustedProxies: next.config.trustedProxies))
                 print("reloaded routes=\(next.routeLines(pluginName: pluginName).count)")
@@ -300,6 +305,7 @@ struct Serve: ParsableCommand {
         keepAlive.schedule(after: 3_600_000, repeat: 3_600_000) {}
         loop.run()
         keepAlive.close()
+        driver.close()
         sigterm.close()
         sigint.close()
         sighup.close()

@@ -52,23 +52,31 @@ final class SharedEngine: Sendable {
         }
     }
 
-    /// Advances what is due; returns when the earliest waiting execution is next due.
-    func runPending(now: Double) -> Double? {
+    /// Advances what is due and takes the Task calls that are waiting to be made; returns
+    /// them, and when the engine is next due.
+    func advance(now: Double) -> (next: Double?, requests: [TaskRequest]) {
         engine.withLock { e in
             e.runPending(now: now)
-            return e.nextWakeTime
+            let requests = e.takeTaskRequests(now: now)
+            return (e.nextWakeTime, requests)
         }
+    }
+
+    func completeTask(_ r: TaskRequest, _ result: TaskResult, now: Double) {
+        engine.withLock { $0.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: result, now: now) }
     }
 }
 
-/// The in-process Step Functions endpoint on one worker's loop. Executions advance on the
-/// loop's next turn, so a caller sees RUNNING before SUCCEEDED as it would on AWS.
-final class EmbeddedStates: InProcessAWSService {
+/// The in-process Step Functions endpoint: a call is answered at once, and the engine driver
+/// (on the main loop) advances the executions on its next turn, so a caller sees RUNNING before
+/// SUCCEEDED as it would on AWS.
+final class EmbeddedStates: InProcessAWSService, @unchecked Sendable {
     let engine: SharedEngine
-    var timer: LoopTimer?
+    let driver: EngineDriver
 
-    init(engine: SharedEngine) {
+    init(engine: SharedEngine, driver: EngineDriver) {
         self.engine = engine
+        self.driver = driver
     }
 
     static func now() -> Double {
@@ -77,21 +85,8 @@ final class EmbeddedStates: InProcessAWSService {
 
     func handle(target: String, body: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {
         let (status, out) = engine.handle(target: target, body: body, now: EmbeddedStates.now())
-        if timer == nil {
-            let t = LoopTimer(loop: loop)
-            t.unref()
-            timer = t
-        }
-        timer?.schedule(after: 0) { [weak self] in self?.tick() }
+        driver.kick()
         done(status, out)
-    }
-
-    /// Runs what is due, then sleeps until the earliest Wait state ends.
-    private func tick() {
-        let now = EmbeddedStates.now()
-        guard let next = engine.runPending(now: now) else { return }
-        let millis = UInt64(max(0, ((next - now) * 1000).rounded(.up)))
-        timer?.schedule(after: millis) { [weak self] in self?.tick() }
     }
 }
 
@@ -99,6 +94,7 @@ final class EmbeddedStates: InProcessAWSService {
 struct WorkerShared: Sendable {
     var config: GatewayConfig
     var engine: SharedEngine
+    var driver: EngineDriver
     var observers: GatewayObservers
     var metrics: MetricsRegistry
     /// The TLS listener's context (certificate and key), if there is one.
@@ -159,7 +155,7 @@ final class Worker: @unchecked Sendable {
         if let e = config.statesEndpoint, let remote = try? StatesEndpoint.parse(e) {
             states = remote
         } else {
-            states = .inProcess(EmbeddedStates(engine: shared.engine))
+            states = .inProcess(EmbeddedStates(engine: shared.engine, driver: shared.driver))
         }
         let keys = CredentialChain(roles: first.credentials.roles, environment: environment())
         let pool = HTTPClientPool(loop: loop, tls: shared.clientTLS)

@@ -12,7 +12,7 @@ import boto3
 import pytest
 import requests
 
-from conftest import Gateway
+from conftest import Gateway, Upstream
 
 ROLE = "arn:aws:iam::123456789012:role/sfn"
 SM_PREFIX = "arn:aws:states:us-east-1:123456789012:stateMachine:"
@@ -204,3 +204,102 @@ def test_same_result_as_moto(states_gateway, moto_server, name, definition, payl
     # The histories agree event by event: types, ids, the event each follows, and details.
     arn = f"arn:aws:states:us-east-1:123456789012:execution:{name}:e-{name}"
     assert history(client(states_gateway.states_url), arn) == history(client(moto_server), arn)
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+INVOKE = "arn:aws:states:::apigateway:invoke"
+
+
+@pytest.fixture(scope="module")
+def task_gateway():
+    """An API for Task states to call, and the states listener, in one Gatehouse."""
+    upstream = Upstream()
+    gw = Gateway(["--template", os.path.join(FIXTURES, "states-task-api.yaml"),
+                  "--parameter-overrides", f"UpstreamUrl={upstream.url}",
+                  "--credentials", os.path.join(FIXTURES, "states-task-credentials.yaml"),
+                  "--states-listen", "127.0.0.1:0", "--workers", "2", "--access-log", "off"])
+    line = next(l for l in gw.lines if l.startswith("states API listening on "))
+    gw.states_url = "http://" + re.search(r"http://([^ ]+)$", line).group(1)
+    gw.api_host = re.search(r"route api=(\w+)", gw.route("route ")[0]).group(1) + ".execute-api.us-east-1.amazonaws.com"
+    gw.upstream = upstream
+    yield gw
+    assert gw.stop() == 0
+    upstream.stop()
+
+
+def invoke_machine(api_host, path, method="POST", auth="NO_AUTH", extra=None, retry=None, catch=None):
+    params = {"ApiEndpoint": api_host, "Method": method, "Stage": "dev", "Path": path, "AuthType": auth}
+    params.update(extra or {})
+    task = {"Type": "Task", "Resource": INVOKE, "Parameters": params, "End": True}
+    if retry:
+        task["Retry"] = retry
+    if catch:
+        task["Catch"] = catch
+        task["Next"] = "Done"
+        del task["End"]
+    states = {"T": task}
+    if catch:
+        states["Done"] = {"Type": "Pass", "End": True}
+    return {"StartAt": "T", "States": states}
+
+
+def test_task_calls_an_api_through_the_gateway(task_gateway):
+    sfn = client(task_gateway.states_url)
+    definition = invoke_machine(task_gateway.api_host, "/echo", extra={
+        "Headers": {"X-Custom": ["one"]}, "QueryParameters": {"q": ["a b"]},
+        "RequestBody": {"k.$": "$.v", "gone": None}})
+    definition["States"]["T"]["Parameters"]["RequestBody"] = {"k.$": "$.v", "gone": None}
+    d = run_to_end(sfn, definition, {"v": [1, 2]}, "echo")
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["StatusCode"] == 200
+    assert out["StatusText"] == "OK"
+    echoed = out["ResponseBody"]          # what reached the upstream behind the API
+    assert echoed["method"] == "POST"
+    assert echoed["path"] == "/echo?q=a%20b"
+    assert echoed["headers"]["X-Custom"] == "one"
+    assert echoed["headers"]["Host"] != task_gateway.api_host   # the upstream's own Host
+    assert echoed["headers"]["Content-Type"] == "application/json"
+    # Null members of RequestBody are left out unless AllowNullValues is true.
+    assert json.loads(echoed["body"]) == {"k": [1, 2]}
+    assert out["Headers"]["x-amzn-RequestId"][0]
+    events = sfn.get_execution_history(executionArn=d["executionArn"])["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
+                                          "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    scheduled = events[2]["taskScheduledEventDetails"]
+    assert (scheduled["resourceType"], scheduled["resource"], scheduled["region"]) == ("apigateway", "invoke", "us-east-1")
+
+
+def test_a_failing_api_is_retried_then_caught(task_gateway):
+    sfn = client(task_gateway.states_url)
+    definition = invoke_machine(task_gateway.api_host, "/fail", method="GET",
+                                retry=[{"ErrorEquals": ["ApiGateway.500"], "IntervalSeconds": 1, "MaxAttempts": 1, "BackoffRate": 1}],
+                                catch=[{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Done"}])
+    d = run_to_end(sfn, definition, {"a": 1}, "fail")
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"]) == {"a": 1, "error": {"Error": "ApiGateway.500", "Cause": '{"message": "boom"}'}}
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=d["executionArn"])["events"]]
+    assert types.count("TaskScheduled") == 2 and types.count("TaskFailed") == 2
+
+
+def test_resource_policy_names_the_calling_state_machine(task_gateway):
+    """AuthType RESOURCE_POLICY signs as states.amazonaws.com and asserts the state machine's
+    ARN: the API's policy lets `allowed` in and leaves `denied` with ApiGateway.403."""
+    sfn = client(task_gateway.states_url)
+    ok = run_to_end(sfn, invoke_machine(task_gateway.api_host, "/guarded", auth="RESOURCE_POLICY"), {}, "allowed")
+    assert ok["status"] == "SUCCEEDED", ok
+    assert json.loads(ok["output"])["ResponseBody"] == {"guarded": "passed"}
+    denied = run_to_end(sfn, invoke_machine(task_gateway.api_host, "/guarded", auth="RESOURCE_POLICY"), {}, "denied")
+    assert denied["status"] == "FAILED"
+    assert denied["error"] == "ApiGateway.403"
+    assert "not authorized" in denied["cause"]
+    # Without a signature the method's AWS_IAM refuses the call outright.
+    bare = run_to_end(sfn, invoke_machine(task_gateway.api_host, "/guarded"), {}, "unsigned")
+    assert (bare["error"], json.loads(bare["cause"])) == ("ApiGateway.403", {"message": "Missing Authentication Token"})
+
+
+def test_forbidden_header_fails_the_task(task_gateway):
+    sfn = client(task_gateway.states_url)
+    d = run_to_end(sfn, invoke_machine(task_gateway.api_host, "/echo", extra={"Headers": {"X-Amz-Date": ["x"]}}), {}, "badheader")
+    assert d["status"] == "FAILED"
+    assert "X-Amz-Date" in d["cause"]

@@ -124,6 +124,10 @@ import Testing
         #expect(ErrorMatch.matches(["States.TaskFailed"], "ApiGateway.500"))
         #expect(!ErrorMatch.matches(["States.TaskFailed"], "States.Timeout"))
         #expect(ErrorMatch.matches(["States.ALL"], "States.Timeout"))
+        // States.Runtime and States.DataLimitExceeded end the execution whatever the catchers say.
+        #expect(!ErrorMatch.matches(["States.ALL"], "States.Runtime"))
+        #expect(!ErrorMatch.matches(["States.TaskFailed"], "States.DataLimitExceeded"))
+        #expect(ErrorMatch.matches(["States.Runtime"], "States.Runtime"))
         #expect(!ErrorMatch.matches(["A"], "B"))
     }
 

@@ -351,23 +351,29 @@ struct ExecutionRun: Sendable {
         case .timestamp(let t):
             return instant(t)
         case .secondsPath(let p):
-            let value = p.evaluate(input)
+            // The texts of LocalStack's engine (moto's port), which follows AWS's wording.
+            guard let value = p.evaluate(input) else {
+                throw StateFailure(error: "States.Runtime", cause: "The SecondsPath parameter does not reference an input value: \(p.text)")
+            }
             let seconds: Int64?
             switch value {
-            case .int(let n)?: seconds = n
-            case .double(let d)? where d == d.rounded() && abs(d) < 1e15: seconds = Int64(d)
+            case .int(let n): seconds = n
+            case .double(let d) where d == d.rounded() && abs(d) < 1e15: seconds = Int64(d)
             default: seconds = nil
             }
-            guard let seconds, seconds >= 0, seconds <= StateMachineDefinition.maxWaitSeconds else {
-                throw StateFailure(error: "States.Runtime",
-                                   cause: "The SecondsPath parameter does not reference a valid integer from 0 to \(StateMachineDefinition.maxWaitSeconds): \(p.text) == \(value?.jsonText ?? "(nothing)")")
+            guard let seconds else {
+                throw StateFailure(error: "States.Runtime", cause: "The SecondsPath parameter cannot be parsed as a long value: \(p.text) == \(value.jsonText)")
             }
-            return entered + Double(seconds)
+            guard seconds >= 0 else {
+                throw StateFailure(error: "States.Runtime", cause: "The SecondsPath parameter references a negative value: \(p.text) == \(value.jsonText)")
+            }
+            return entered + Double(min(seconds, StateMachineDefinition.maxWaitSeconds))
         case .timestampPath(let p):
+            // AWS's text (recorded by LocalStack's snapshot tests).
             let value = p.evaluate(input)
             guard case .string(let text)? = value, let t = Timestamp(text) else {
                 throw StateFailure(error: "States.Runtime",
-                                   cause: "The TimestampPath parameter does not reference a valid RFC3339 timestamp: \(p.text) == \(value?.jsonText ?? "(nothing)")")
+                                   cause: "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: \(p.text) == \(value?.jsonText ?? "null")")
             }
             return instant(t)
         }

@@ -71,11 +71,13 @@ struct Catcher: Sendable {
 }
 
 enum ErrorMatch {
-    /// Whether an ErrorEquals list names `error`: exactly, through `States.ALL` (everything), or
-    /// through `States.TaskFailed` (every error but `States.Timeout`).
+    /// Whether an ErrorEquals list names `error`: exactly; through `States.ALL` (every error but
+    /// the terminal `States.Runtime` and `States.DataLimitExceeded`, which nothing catches); or
+    /// through `States.TaskFailed` (every error but those and `States.Timeout`).
     static func matches(_ names: [String], _ error: String) -> Bool {
-        names.contains { n in
-            n == error || n == "States.ALL" || (n == "States.TaskFailed" && error != "States.Timeout")
+        let terminal = error == "States.Runtime" || error == "States.DataLimitExceeded"
+        return names.contains { n in
+            n == error || (n == "States.ALL" && !terminal) || (n == "States.TaskFailed" && !terminal && error != "States.Timeout")
         }
     }
 }

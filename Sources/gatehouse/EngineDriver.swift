@@ -1,0 +1,286 @@
+import GatehouseCore
+import GatehouseHTTP
+import GatehouseJSON
+import GatehouseLoop
+import GatehouseModel
+import GatehousePolicy
+import GatehouseSigV4
+import LocalWorkflows
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the embedded engine on the main loop: advances executions when they are due (a
+/// StartExecution, the end of a Wait or of a retry's delay, a task's timeout) and makes the
+/// calls of their Task states. Workers and the states listener `kick` it after each call.
+final class EngineDriver: @unchecked Sendable {
+    let engine: SharedEngine
+    let loop: EventLoop
+    let invoker: TaskInvoker
+    private var mailbox: LoopMailbox<Void>?
+    private let timer: LoopTimer
+
+    init(engine: SharedEngine, loop: EventLoop, invoker: TaskInvoker) {
+        self.engine = engine
+        self.loop = loop
+        self.invoker = invoker
+        timer = LoopTimer(loop: loop)
+        timer.unref()
+        mailbox = LoopMailbox(loop: loop) { [weak self] _ in self?.tick() }
+    }
+
+    /// Asks for a turn on the main loop (from any thread).
+    func kick() {
+        mailbox?.post(())
+    }
+
+    func close() {
+        mailbox?.close()
+        mailbox = nil
+        timer.close()
+    }
+
+    /// Runs what is due, makes the Task calls that are waiting, and sleeps until the next due time.
+    private func tick() {
+        let now = EmbeddedStates.now()
+        let (next, requests) = engine.advance(now: now)
+        for r in requests {
+            invoker.invoke(r) { [weak self] result in
+                guard let self else { return }
+                self.engine.completeTask(r, result, now: EmbeddedStates.now())
+                self.tick()
+            }
+        }
+        guard let next else { return }
+        let millis = UInt64(max(0, ((next - now) * 1000).rounded(.up)))
+        timer.schedule(after: millis) { [weak self] in self?.tick() }
+    }
+}
+
+/// Makes a Task state's call: `arn:aws:states:::apigateway:invoke` as an HTTP request to the
+/// Gatehouse serving that API.
+final class TaskInvoker {
+    let pool: HTTPClientPool
+    /// Keys to sign with (callers with a `states.amazonaws.com` principal, roles' keys).
+    var credentials: CredentialStore
+    /// Where `{apiId}.execute-api.{region}.amazonaws.com` is served: this Gatehouse's listener
+    /// unless the conf maps the host elsewhere.
+    let local: (host: String, port: Int)
+    let endpointMap: [String: String]
+
+    init(pool: HTTPClientPool, credentials: CredentialStore, local: (host: String, port: Int), endpointMap: [String: String]) {
+        self.pool = pool
+        self.credentials = credentials
+        self.local = local
+        self.endpointMap = endpointMap
+    }
+
+    func invoke(_ r: TaskRequest, done: @escaping (TaskResult) -> Void) {
+        switch r.resource {
+        case "arn:aws:states:::apigateway:invoke":
+            do throws(ApiGatewayCall.Refusal) {
+                let call = try ApiGatewayCall(r.parameters)
+                send(call, r, done: done)
+            } catch {
+                done(.failure(error: error.error, cause: error.cause))
+            }
+        default:
+            done(.failure(error: "States.Runtime", cause: "The embedded engine cannot call \(r.resource) yet."))
+        }
+    }
+
+    private func send(_ call: ApiGatewayCall, _ r: TaskRequest, done: @escaping (TaskResult) -> Void) {
+        var headers: [(String, String)] = [("Host", call.endpoint)]
+        for (name, values) in call.headers { for v in values { headers.append((name, v)) } }
+        if call.body != nil { headers.append(("Content-Type", "application/json")) }
+        var req = SigV4Request(method: call.method, path: call.path, query: call.query,
+                               headers: headers.map { SigV4Header(name: $0.0, value: $0.1) }, body: call.body ?? [])
+        switch call.authType {
+        case "NO_AUTH":
+            break
+        case "RESOURCE_POLICY":
+            // As states.amazonaws.com, asserting the state machine in a signed X-Amz-Source-Arn.
+            guard let key = credentials.callers.values.sorted(by: { $0.accessKeyId < $1.accessKeyId }).first(where: { c in
+                if case .service("states.amazonaws.com") = c.principal {
+                    return c.mayAssertSourceArn.contains { ResourcePolicy.resourceMatches(pattern: $0, arn: r.stateMachineArn) }
+                }
+                return false
+            }) else {
+                return done(.failure(error: "States.Runtime",
+                                     cause: "No credentials of principal states.amazonaws.com may assert \(r.stateMachineArn) (credentials file, mayAssertSourceArn)."))
+            }
+            req.headers.append(SigV4Header(name: "X-Amz-Source-Arn", value: r.stateMachineArn))
+            sign(&req, SigV4Credentials(accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, sessionToken: key.sessionToken), call.region)
+        default:  // IAM_ROLE: the state machine's role's keys
+            guard let role = r.roleArn, let keys = credentials.roles[role] else {
+                return done(.failure(error: "States.Runtime", cause: "No keys for the state machine's role \(r.roleArn ?? "(none)") in the credentials file (roles)."))
+            }
+            sign(&req, SigV4Credentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken), call.region)
+        }
+        let target: (host: String, port: Int, tls: Bool)
+        if let mapped = endpointMap[call.endpoint], let u = HTTPURL(mapped) {
+            target = (u.host, u.port, u.isTLS)
+        } else if call.endpoint.hasSuffix(".amazonaws.com") {
+            target = (local.host, local.port, false)
+        } else {
+            return done(.failure(error: "States.Runtime", cause: "No endpoint is known for \(call.endpoint) (conf apiEndpoints)."))
+        }
+        let out = HTTPClientRequest(host: target.host, port: target.port, method: req.method,
+                                    target: call.path + (call.query.isEmpty ? "" : "?" + call.query),
+                                    headers: HTTPHeaders(req.headers.map { ($0.name, $0.value) }), body: req.body, isTLS: target.tls)
+        pool.send(out) { result in
+            switch result {
+            case .failure(let e):
+                done(.failure(error: "States.TaskFailed", cause: "\(call.endpoint): \(e)"))
+            case .success(let response):
+                done(ApiGatewayCall.outcome(response))
+            }
+        }
+    }
+
+    private func sign(_ req: inout SigV4Request, _ keys: SigV4Credentials, _ region: String) {
+        SigV4Signer(credentials: keys, region: region, service: "execute-api").sign(&req, date: Int64(time(nil)))
+    }
+}
+
+/// The parameters of `apigateway:invoke`, checked, and the task output made from the answer.
+struct ApiGatewayCall {
+    struct Refusal: Error {
+        let error: String
+        let cause: String
+    }
+
+    static let methods: Set<String> = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+    static let authTypes: Set<String> = ["NO_AUTH", "IAM_ROLE", "RESOURCE_POLICY"]
+
+    let endpoint: String
+    let region: String
+    let method: String
+    let path: String
+    let query: String
+    let headers: [(String, [String])]
+    let body: [UInt8]?
+    let authType: String
+
+    init(_ p: JSONValue) throws(Refusal) {
+        func refuse(_ why: String) -> Refusal { Refusal(error: "States.Runtime", cause: "apigateway:invoke: \(why)") }
+        guard case .string(let endpoint)? = p["ApiEndpoint"], !endpoint.isEmpty else { throw refuse("ApiEndpoint is required and must be a string") }
+        guard case .string(let method)? = p["Method"], Self.methods.contains(method) else {
+            throw refuse("Method is required and must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS")
+        }
+        var path = ""
+        switch p["Stage"] {
+        case nil, .null?: break
+        case .string(let s)?: path += "/" + s
+        default: throw refuse("Stage must be a string")
+        }
+        switch p["Path"] {
+        case nil, .null?: break
+        case .string(let s)?: path += s.hasPrefix("/") ? s : "/" + s
+        default: throw refuse("Path must be a string")
+        }
+        if path.isEmpty { path = "/" }
+        let auth = p["AuthType"]?.stringValue ?? "NO_AUTH"
+        guard Self.authTypes.contains(auth) else { throw refuse("AuthType must be NO_AUTH, IAM_ROLE or RESOURCE_POLICY") }
+        var headers: [(String, [String])] = []
+        if case .object(let o)? = p["Headers"] {
+            for (name, v) in o.members {
+                guard let values = Self.strings(v) else { throw refuse("Headers.\(name) must be an array of strings") }
+                guard !ForbiddenHeaders.isForbidden(name) else { throw refuse("the header \(name) cannot be set") }
+                headers.append((name, values))
+            }
+        } else if let h = p["Headers"], h != .null {
+            throw refuse("Headers must be an object of arrays of strings")
+        }
+        var query: [String] = []
+        if case .object(let o)? = p["QueryParameters"] {
+            for (name, v) in o.members {
+                guard let values = Self.strings(v) else { throw refuse("QueryParameters.\(name) must be an array of strings") }
+                for value in values { query.append(QueryString.encoded(name, keepSlash: false) + "=" + QueryString.encoded(value, keepSlash: false)) }
+            }
+        }
+        let allowNulls = p["AllowNullValues"] == .bool(true)
+        var body: [UInt8]?
+        switch p["RequestBody"] {
+        case nil: break
+        // A string body is sent as a JSON string, quotes and all (AWS-recorded Content-Lengths).
+        case let v?: body = (allowNulls ? v : Self.withoutNulls(v)).serialized()
+        }
+        // The region: the third label of `{apiId}.execute-api.{region}.amazonaws.com`.
+        let labels = endpoint.split(separator: ".")
+        self.region = labels.count >= 4 && labels[1] == "execute-api" ? String(labels[2]) : "us-east-1"
+        self.endpoint = endpoint
+        self.method = method
+        self.path = path
+        self.query = query.joined(separator: "&")
+        self.headers = headers
+        self.body = body
+        self.authType = auth
+    }
+
+    static func strings(_ v: JSONValue) -> [String]? {
+        switch v {
+        case .string(let s): return [s]
+        case .array(let items):
+            var out: [String] = []
+            for i in items {
+                guard case .string(let s) = i else { return nil }
+                out.append(s)
+            }
+            return out
+        default: return nil
+        }
+    }
+
+    /// RequestBody without null members, unless AllowNullValues is true.
+    static func withoutNulls(_ v: JSONValue) -> JSONValue {
+        switch v {
+        case .object(let o):
+            var out = JSONObject()
+            for (k, x) in o.members where x != .null { out[k] = withoutNulls(x) }
+            return .object(out)
+        case .array(let items):
+            return .array(items.map(withoutNulls))
+        default:
+            return v
+        }
+    }
+
+    /// `{ResponseBody, Headers, StatusCode, StatusText}` for a 2xx answer; any other status is
+    /// the error `ApiGateway.<status>` with the response body as its cause (as AWS reports it).
+    static func outcome(_ r: HTTPClientResponse) -> TaskResult {
+        let text = String(decoding: r.body, as: UTF8.self)
+        guard (200..<300).contains(r.status) else { return .failure(error: "ApiGateway.\(r.status)", cause: text) }
+        var headers = JSONObject()
+        for (name, value) in r.headers.fields {
+            if case .array(var values)? = headers[name] {
+                values.append(.string(value))
+                headers[name] = .array(values)
+            } else {
+                headers[name] = .array([.string(value)])
+            }
+        }
+        let body: JSONValue = (try? JSONValue.parse(r.body)) ?? .string(text)
+        return .success(.object(JSONObject([
+            ("ResponseBody", r.body.isEmpty ? .object(JSONObject()) : body),
+            ("Headers", .object(headers)),
+            ("StatusCode", .int(Int64(r.status))),
+            ("StatusText", .string(HTTPResponse.reason(r.status))),
+        ])))
+    }
+}
+
+/// Request headers Step Functions does not let a Task set on an API Gateway call (the list in
+/// the developer guide's "Create API Gateway REST APIs with Step Functions").
+enum ForbiddenHeaders {
+    static let names: Set<String> = [
+        "authorization", "connection", "content-md5", "expect", "host", "max-forwards", "proxy-authenticate",
+        "server", "te", "transfer-encoding", "trailer", "upgrade", "via", "www-authenticate",
+    ]
+    static let prefixes = ["x-forwarded", "x-amz", "x-amzn"]
+
+    static func isForbidden(_ name: String) -> Bool {
+        let n = name.lowercased()
+        return names.contains(n) || prefixes.contains { n.hasPrefix($0) }
+    }
+}
