@@ -8,6 +8,15 @@ import Glibc
 public struct GatewayConfig: Sendable {
     public var templatePath: String?
     public var template = TemplateOptions()
+    /// More templates served side by side, each as its own stack in its own account (conf
+    /// `stacks`: `template`, `accountId`, `region`, `stackName`, `parameterOverrides`), e.g. both
+    /// halves of a cross-account scenario.
+    public var stacks: [Stack] = []
+
+    public struct Stack: Sendable {
+        public var templatePath: String
+        public var options: TemplateOptions
+    }
     public var credentialsPath: String?
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
@@ -75,7 +84,7 @@ public struct GatewayConfig: Sendable {
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
                                   "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
                                   "workers", "adminListen", "statesListen", "apiEndpoints", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
-                                  "apiKeys", "usagePlans", "throttle"]
+                                  "apiKeys", "usagePlans", "throttle", "stacks"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -92,6 +101,27 @@ public struct GatewayConfig: Sendable {
         for (k, v) in o["parameterOverrides"]?.objectValue?.members ?? [] {
             guard let s = confText(v) else { throw ConfigError(file: path, path: "parameterOverrides.\(k)", reason: "expected a string") }
             c.template.parameterOverrides[k] = s
+        }
+        if let list = o["stacks"] {
+            guard case .array(let entries) = list else { throw ConfigError(file: path, path: "stacks", reason: "expected a list") }
+            for (i, e) in entries.enumerated() {
+                let at = "stacks[\(i)]"
+                guard case .object(let s) = e else { throw ConfigError(file: path, path: at, reason: "expected a mapping") }
+                for k in s.keys where !["template", "accountId", "region", "stackName", "parameterOverrides"].contains(k) {
+                    throw ConfigError(file: path, path: "\(at).\(k)", reason: "unknown setting (known: accountId, parameterOverrides, region, stackName, template)")
+                }
+                guard let t = confText(s["template"]) else { throw ConfigError(file: path, path: at, reason: "template is missing") }
+                var options = c.template
+                options.parameterOverrides = [:]
+                if let a = confText(s["accountId"]) { options.accountId = a }
+                if let r = confText(s["region"]) { options.region = r }
+                options.stackName = confText(s["stackName"]) ?? "stack\(i + 1)"
+                for (k, v) in s["parameterOverrides"]?.objectValue?.members ?? [] {
+                    guard let text = confText(v) else { throw ConfigError(file: path, path: "\(at).parameterOverrides.\(k)", reason: "expected a string") }
+                    options.parameterOverrides[k] = text
+                }
+                c.stacks.append(Stack(templatePath: rel(t), options: options))
+            }
         }
         for (k, v) in o["limits"]?.objectValue?.members ?? [] {
             guard case .int(let n) = v, n > 0 else {

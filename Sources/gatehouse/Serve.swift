@@ -71,6 +71,19 @@ struct LoadedGateway {
         if let path = config.templatePath {
             model = try TemplateLoader.load(text: try readTextFile(path), file: path, options: config.template)
         }
+        // Further stacks, each in its own account: their APIs and state machines side by side.
+        for stack in config.stacks {
+            let m = try TemplateLoader.load(text: try readTextFile(stack.templatePath), file: stack.templatePath, options: stack.options)
+            let taken = Set(model.apis.map(\.id))
+            if let clash = m.apis.first(where: { taken.contains($0.id) }) {
+                throw ConfigError(file: stack.templatePath, path: "", reason: "API id \(clash.id) is already served by another stack (give the stack another stackName)")
+            }
+            model.apis += m.apis
+            model.stateMachines += m.stateMachines
+            model.warnings += m.warnings
+            model.usage.keys += m.usage.keys
+            model.usage.plans += m.usage.plans
+        }
         var credentials = config.inlineCredentials
         if let path = config.credentialsPath {
             let fromFile = try CredentialStore.load(text: try readTextFile(path), file: path)
@@ -144,6 +157,20 @@ struct Serve: ParsableCommand {
     var statesListen: String?
 
     func run() throws {
+        try Self.serve(options, workers: workers, accessLog: accessLog, adminListen: adminListen, statesListen: statesListen)
+    }
+
+    /// What a caller of `serve` gets once every listener is up.
+    struct Running {
+        let port: Int
+        let model: GatewayModel
+        let engine: SharedEngine
+        let driver: EngineDriver
+    }
+
+    /// Serves until SIGTERM or SIGINT; `ready` runs (on the main thread) once every listener is up.
+    static func serve(_ options: GatewayOptions, workers: Int?, accessLog: String?, adminListen: String?, statesListen: String?,
+                      ready: ((Running) -> Void)? = nil) throws {
         let loaded: LoadedGateway
         do {
             loaded = try LoadedGateway.load(options)
@@ -276,6 +303,7 @@ struct Serve: ParsableCommand {
         }
         print("listening on http://\(config.listenHost):\(port) workers=\(count)")
         fflush(nil)
+        ready?(Running(port: port, model: loaded.model, engine: engine, driver: driver))
 
 
         let stop = {

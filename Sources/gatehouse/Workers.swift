@@ -1,5 +1,6 @@
 import GatehouseCore
 import GatehouseHTTP
+import GatehouseJSON
 import GatehouseLoop
 import GatehouseModel
 import GatehousePolicy
@@ -22,22 +23,43 @@ struct Snapshot: Sendable {
     var trustedProxies = AddressSet()
 }
 
-/// The embedded workflow engine, shared by every worker behind one lock (its calls are short
-/// and in memory).
+/// The embedded workflow engine, one per account, shared by every worker behind one lock (its
+/// calls are short and in memory).
 final class SharedEngine: Sendable {
-    private let engine: Mutex<WorkflowEngine>
+    private struct Accounts: ~Copyable {
+        let region: String
+        let defaultAccount: String
+        var engines: [String: WorkflowEngine] = [:]
 
-    init(region: String, accountId: String) {
-        engine = Mutex(WorkflowEngine(region: region, accountId: accountId))
+        /// The account's engine, made on first use.
+        mutating func engine(_ account: String) -> WorkflowEngine {
+            if let e = engines[account] { return e }
+            let e = WorkflowEngine(region: region, accountId: account)
+            engines[account] = e
+            return e
+        }
     }
 
-    /// Registers the template's state machines; one the engine cannot run is a warning, not
-    /// fatal (the APIs still serve, and an external endpoint may run it).
+    private let accounts: Mutex<Accounts>
+
+    init(region: String, accountId: String) {
+        accounts = Mutex(Accounts(region: region, defaultAccount: accountId))
+    }
+
+    /// The account field of an ARN (`arn:aws:states:us-east-1:111111111111:…`).
+    static func account(of arn: String) -> String? {
+        let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count > 4 && !parts[4].isEmpty ? String(parts[4]) : nil
+    }
+
+    /// Registers the template's state machines, each in its ARN's account; one the engine cannot
+    /// run is a warning, not fatal (the APIs still serve, and an external endpoint may run it).
     func register(_ machines: [StateMachineSpec]) {
-        engine.withLock { e in
+        accounts.withLock { a in
             for sm in machines {
                 do {
-                    _ = try e.register(name: sm.name, definition: sm.definition, roleArn: sm.roleArn, type: sm.type)
+                    _ = try a.engine(Self.account(of: sm.arn) ?? a.defaultAccount)
+                        .register(name: sm.name, definition: sm.definition, roleArn: sm.roleArn, type: sm.type)
                 } catch {
                     stderrLine("warning: state machine \(sm.logicalId) is not run by the embedded engine: \(error)")
                 }
@@ -45,25 +67,41 @@ final class SharedEngine: Sendable {
         }
     }
 
+    /// One AWS JSON 1.0 call, answered by the account its `stateMachineArn` or `executionArn`
+    /// names (AWS knows the account from the caller's keys; here the ARNs say it) - for
+    /// CreateStateMachine, its `roleArn`'s - else by the default account.
     func handle(target: String, body: [UInt8], now: Double) -> (Int, [UInt8]) {
-        engine.withLock { e in
-            let r = e.handle(target: target, body: body, now: now)
+        var account: String?
+        if let members = (try? JSONValue.parse(body))?.objectValue {
+            for key in ["stateMachineArn", "executionArn", "roleArn"] {
+                if let arn = members[key]?.stringValue, let a = Self.account(of: arn) { account = a; break }
+            }
+        }
+        return accounts.withLock { a in
+            let r = a.engine(account ?? a.defaultAccount).handle(target: target, body: body, now: now)
             return (r.status, r.body)
         }
     }
 
-    /// Advances what is due and takes the Task calls that are waiting to be made; returns
-    /// them, and when the engine is next due.
+    /// Advances what is due in every account and takes the Task calls waiting to be made;
+    /// returns them, and when the engine is next due.
     func advance(now: Double) -> (next: Double?, requests: [TaskRequest]) {
-        engine.withLock { e in
-            e.runPending(now: now)
-            let requests = e.takeTaskRequests(now: now)
-            return (e.nextWakeTime, requests)
+        accounts.withLock { a in
+            var next: Double?
+            var requests: [TaskRequest] = []
+            for e in a.engines.values {
+                e.runPending(now: now)
+                requests += e.takeTaskRequests(now: now)
+                if let t = e.nextWakeTime { next = min(next ?? t, t) }
+            }
+            return (next, requests)
         }
     }
 
     func completeTask(_ r: TaskRequest, _ result: TaskResult, now: Double) {
-        engine.withLock { $0.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: result, now: now) }
+        accounts.withLock { a in
+            a.engines[r.accountId]?.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: result, now: now)
+        }
     }
 }
 

@@ -3,6 +3,7 @@ way state machine A's `apigateway:invoke` (AuthType RESOURCE_POLICY) calls it.""
 import datetime
 import json
 import socket
+import subprocess
 from unittest import mock
 
 import boto3
@@ -12,7 +13,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import ALICE, CONF, SOURCE_ARN, STATES_A, Gateway, execution_body, signed
+from conftest import ALICE, CONF, SOURCE_ARN, STATES_A, Gateway, binary, execution_body, signed
 
 DEST_ARN = "arn:aws:states:us-east-1:222222222222:stateMachine:DestinationStateMachine"
 
@@ -398,3 +399,36 @@ def test_gatehouse_curl_signs_as_state_machine_a(seed_gateway):
                              seed_gateway.base + "/dev/execution"], capture_output=True, text=True, timeout=30)
     assert denied.stdout.startswith("HTTP/1.1 403 Forbidden")
     assert "is not authorized to perform: execute-api:Invoke" in denied.stdout
+
+
+def test_demo_runs_the_whole_seed_on_one_machine():
+    """`gatehouse demo`: A calls B's API (apigateway:invoke, RESOURCE_POLICY) and starts B; A'
+    is refused with ApiGateway.403. This is what ./scripts/run-seed.sh runs."""
+    r = subprocess.run([binary(), "demo", "--conf", str(CONF / "seed.yaml")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert "   A: SUCCEEDED  arn:aws:states:us-east-1:111111111111:execution:SourceStateMachine:" in "\n".join(lines)
+    a_output = json.loads(next(l for l in lines if l.startswith("   A output: ")).split(": ", 1)[1])
+    b_arn = a_output["ResponseBody"]["executionArn"]
+    assert b_arn.startswith("arn:aws:states:us-east-1:222222222222:execution:DestinationStateMachine:")
+    assert a_output["StatusCode"] == 200
+    assert f"   B: SUCCEEDED  {b_arn}" in lines
+    assert '   B output: {"someKey":"someValue"}' in lines
+    assert "   A' error: ApiGateway.403" in lines
+    assert lines[-2:] == ["demo: ok (B SUCCEEDED; A' failed with ApiGateway.403)", "stopped"]
+
+
+def test_demo_fails_when_the_policy_names_another_source(tmp_path):
+    """The same demo against a B whose policy names some other state machine: A is refused too,
+    B never runs, and the demo says so with exit code 1."""
+    conf = tmp_path / "seed.yaml"
+    conf.write_text((CONF / "seed.yaml").read_text()
+                    .replace("template: account-a.yaml", f"template: {CONF / 'account-a.yaml'}")
+                    .replace("template: account-b.yaml", f"template: {CONF / 'account-b.yaml'}")
+                    .replace("credentialsFile: credentials.yaml", f"credentialsFile: {CONF / 'credentials.yaml'}")
+                    .replace("stateMachine:SourceStateMachine", "stateMachine:SomeoneElse"))
+    r = subprocess.run([binary(), "demo", "--conf", str(conf)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "   A: FAILED  arn:aws:states:us-east-1:111111111111:execution:SourceStateMachine:" in r.stdout
+    assert "   A error: ApiGateway.403" in r.stdout
+    assert "demo: FAILED (expected B SUCCEEDED and A' ApiGateway.403)" in r.stdout
