@@ -25,6 +25,9 @@ struct ExecutionRun: Sendable {
     }
 
     let definition: StateMachineDefinition
+    /// The definition as written, kept so a persisted execution resumes with the definition it
+    /// started with (an UpdateStateMachine since does not change it).
+    let document: JSONValue
     let context: ExecutionContext
     private(set) var current: String
     private(set) var input: JSONValue
@@ -60,8 +63,9 @@ struct ExecutionRun: Sendable {
     }
 
     /// `inputText` is the input exactly as StartExecution received it (ExecutionStarted echoes it).
-    init(definition: StateMachineDefinition, context: ExecutionContext, inputText: String) {
+    init(definition: StateMachineDefinition, document: JSONValue, context: ExecutionContext, inputText: String) {
         self.definition = definition
+        self.document = document
         self.context = context
         self.current = definition.startAt
         self.input = context.input
@@ -435,5 +439,68 @@ struct ExecutionRun: Sendable {
                 ("Name", .string(context.stateMachineName)),
             ]))),
         ]))
+    }
+}
+
+// MARK: - Persistence
+
+extension ExecutionRun {
+    /// Everything needed to resume the run after a restart, as JSON.
+    func snapshot() -> JSONValue {
+        var o = JSONObject()
+        o["document"] = document
+        o["context"] = .object(JSONObject([
+            ("executionArn", .string(context.executionArn)), ("name", .string(context.name)), ("input", context.input),
+            ("roleArn", context.roleArn.map(JSONValue.string) ?? .null), ("startDate", .double(context.startDate)),
+            ("stateMachineArn", .string(context.stateMachineArn)), ("stateMachineName", .string(context.stateMachineName)),
+        ]))
+        o["current"] = .string(current)
+        o["input"] = input
+        o["history"] = .array(history.map { $0.snapshot() })
+        o["resumeAt"] = resumeAt.map(JSONValue.double) ?? .null
+        o["enteredEventId"] = .int(Int64(enteredEventId))
+        if let call = outstanding {
+            o["outstanding"] = .object(JSONObject([("id", .int(Int64(call.id))), ("resource", .string(call.resource.arn)), ("parameters", call.parameters)]))
+        }
+        o["taskDispatched"] = .bool(taskDispatched)
+        o["taskDeadline"] = taskDeadline.map(JSONValue.double) ?? .null
+        o["stateInput"] = stateInput
+        o["taskParameters"] = taskParameters
+        o["retryCounts"] = .array(retryCounts.map { .int(Int64($0)) })
+        o["nextTaskId"] = .int(Int64(nextTaskId))
+        return .object(o)
+    }
+
+    /// A run restored from `snapshot()`; nil when the snapshot does not read back.
+    init?(snapshot s: JSONValue) {
+        guard let document = s["document"], let definition = try? StateMachineDefinition(document),
+              let c = s["context"], let arn = c["executionArn"]?.stringValue, let name = c["name"]?.stringValue,
+              let startDate = c["startDate"]?.doubleValue, let machineArn = c["stateMachineArn"]?.stringValue,
+              let machineName = c["stateMachineName"]?.stringValue, let current = s["current"]?.stringValue,
+              let history = s["history"]?.arrayValue?.compactMap(HistoryEvent.init(snapshot:)) else { return nil }
+        self.definition = definition
+        self.document = document
+        self.context = ExecutionContext(executionArn: arn, name: name, input: c["input"] ?? .null, roleArn: c["roleArn"]?.stringValue,
+                                        startDate: startDate, stateMachineArn: machineArn, stateMachineName: machineName)
+        self.current = current
+        self.input = s["input"] ?? .null
+        self.history = history
+        resumeAt = s["resumeAt"]?.doubleValue
+        enteredEventId = Int(s["enteredEventId"]?.doubleValue ?? 0)
+        if let o = s["outstanding"], let id = o["id"]?.doubleValue, let r = o["resource"]?.stringValue.flatMap(TaskResource.init) {
+            outstanding = TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null)
+        }
+        taskDispatched = s["taskDispatched"] == .bool(true)
+        taskDeadline = s["taskDeadline"]?.doubleValue
+        stateInput = s["stateInput"] ?? .null
+        taskParameters = s["taskParameters"] ?? .null
+        retryCounts = s["retryCounts"]?.arrayValue?.compactMap { $0.doubleValue.map { Int($0) } } ?? []
+        nextTaskId = Int(s["nextTaskId"]?.doubleValue ?? 1)
+    }
+
+    /// After a restart a call the host had taken may or may not have been made: it is made
+    /// again (at least once), with a new TaskStarted.
+    mutating func redispatchAfterRestart() {
+        taskDispatched = false
     }
 }

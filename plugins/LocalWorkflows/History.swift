@@ -25,3 +25,19 @@ struct HistoryEvent: Sendable {
         ])
     }
 }
+
+extension HistoryEvent {
+    func snapshot() -> JSONValue {
+        .object(JSONObject([
+            ("id", .int(Int64(id))), ("previousEventId", .int(Int64(previousEventId))), ("timestamp", .double(timestamp)),
+            ("type", .string(type)), ("detailsKey", .string(detailsKey)), ("details", .object(JSONObject(details))),
+        ]))
+    }
+
+    init?(snapshot s: JSONValue) {
+        guard let id = s["id"]?.doubleValue, let previous = s["previousEventId"]?.doubleValue, let ts = s["timestamp"]?.doubleValue,
+              let type = s["type"]?.stringValue, let key = s["detailsKey"]?.stringValue, let details = s["details"]?.objectValue else { return nil }
+        self.init(id: Int(id), previousEventId: Int(previous), timestamp: ts, type: type, detailsKey: key,
+                  details: details.members.map { ($0.key, $0.value) })
+    }
+}

@@ -8,6 +8,13 @@ struct ServiceError: Error, Equatable {
     /// Coral's own serialization faults spell the member `Message`; the service's errors and
     /// validation errors spell it `message` (as DynamoDB, the other Coral JSON 1.0 service, does).
     var messageKey = "message"
+    /// The HTTP status: 400 for every client fault, 500 for the service's own.
+    var status = 400
+
+    /// The service could not do what was asked (its store refused a write): nothing was done.
+    static func internalFailure(_ message: String) -> ServiceError {
+        ServiceError(type: "com.amazon.coral.service#InternalFailure", message: message, status: 500)
+    }
 
     /// A Step Functions model error: every one shares the old SWF namespace, e.g.
     /// `com.amazonaws.swf.service.v2.model#StateMachineDoesNotExist`.

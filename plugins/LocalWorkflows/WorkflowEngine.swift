@@ -27,6 +27,10 @@ public final class WorkflowEngine {
     /// When the earliest Wait state ends, if an execution is waiting: when to call `runPending`.
     public var nextWakeTime: Double? { waiting.values.min() }
     var nextSequence = 0
+    /// Where state is kept across restarts (`attach`); nil keeps it in memory only.
+    var store: WorkflowStore?
+    /// Saves the store refused (outside StartExecution, which fails instead): the host reports them.
+    public internal(set) var storeFaults = 0
 
     /// An engine answering for `accountId` in `region`; ARNs are built from both.
     public init(region: String, accountId: String) {
@@ -39,13 +43,15 @@ public final class WorkflowEngine {
     /// name, type or definition is invalid or names a feature the engine does not run yet.
     /// Registering the same name again with identical settings is a no-op, as CreateStateMachine is.
     @discardableResult
-    public func register(name: String, definition: JSONValue, roleArn: String?, type: String = "STANDARD") throws(WorkflowDefinitionError) -> String {
-        try register(name: name, definition: definition, roleArn: roleArn, type: type, creationDate: Self.wallClock())
+    public func register(name: String, definition: JSONValue, roleArn: String?, type: String = "STANDARD",
+                         replacing: Bool = false) throws(WorkflowDefinitionError) -> String {
+        try register(name: name, definition: definition, roleArn: roleArn, type: type, creationDate: Self.wallClock(), replacing: replacing)
     }
 
     /// `register(name:definition:roleArn:type:)` with an explicit creationDate (epoch seconds).
     @discardableResult
-    public func register(name: String, definition: JSONValue, roleArn: String?, type: String = "STANDARD", creationDate: Double) throws(WorkflowDefinitionError) -> String {
+    public func register(name: String, definition: JSONValue, roleArn: String?, type: String = "STANDARD", creationDate: Double,
+                         replacing: Bool = false) throws(WorkflowDefinitionError) -> String {
         guard !name.isEmpty, name.utf16.count <= 80, Self.isValidName(name) else {
             throw WorkflowDefinitionError("Invalid Name: '\(name)'")
         }
@@ -56,10 +62,15 @@ public final class WorkflowEngine {
         }
         let parsed = try StateMachineDefinition(definition)
         let arn = "arn:\(partition):states:\(region):\(accountId):stateMachine:\(name)"
-        if let existing = machines[arn] {
-            guard existing.definition == definition, existing.roleArn == roleArn, existing.type == type else {
-                throw WorkflowDefinitionError("State Machine Already Exists: '\(arn)'")
-            }
+        if var existing = machines[arn] {
+            if existing.definition == definition, existing.roleArn == roleArn, existing.type == type { return arn }
+            // A template's machine replaces the one a store kept from an earlier run.
+            guard replacing else { throw WorkflowDefinitionError("State Machine Already Exists: '\(arn)'") }
+            existing.parsed = parsed
+            existing.definition = definition
+            existing.roleArn = roleArn
+            machines[arn] = existing
+            persist(machine: arn)
             return arn
         }
         machines[arn] = RegisteredStateMachine(
@@ -67,6 +78,7 @@ public final class WorkflowEngine {
             roleArn: roleArn, type: type, creationDate: Self.millis(creationDate))
         machineOrder.append(arn)
         nextMachineIndex += 1
+        persist(machine: arn)
         return arn
     }
 
@@ -106,7 +118,7 @@ public final class WorkflowEngine {
             }
             return (200, response.serialized())
         } catch {
-            return (400, error.body)
+            return (error.status, error.body)
         }
     }
 
@@ -123,6 +135,7 @@ public final class WorkflowEngine {
             guard var record = executions[arn], var run = record.run, let call = run.dispatch(now: now) else { continue }
             record.run = run
             executions[arn] = record
+            persist(execution: arn)
             // (A deleted machine's executions still run; its role is then unknown.)
             out.append(TaskRequest(executionArn: arn, taskId: call.id, resource: call.resource.arn, parameters: call.parameters,
                                    stateMachineArn: record.stateMachineArn, roleArn: machines[record.stateMachineArn]?.roleArn,
@@ -143,6 +156,7 @@ public final class WorkflowEngine {
             pending.append(executionArn)
         }
         executions[executionArn] = record
+        persist(execution: executionArn)
     }
 
     /// Records an execution's end.
@@ -198,6 +212,7 @@ public final class WorkflowEngine {
                 }
             }
             executions[arn] = record
+            persist(execution: arn)
         }
     }
 

@@ -53,9 +53,14 @@ extension WorkflowEngine {
         let record = ExecutionRecord(
             arn: executionArn, stateMachineArn: machine.arn, name: executionName, input: inputText,
             startDate: startDate, sequence: nextSequence,
-            run: ExecutionRun(definition: machine.parsed, context: context, inputText: inputText))
+            run: ExecutionRun(definition: machine.parsed, document: machine.definition, context: context, inputText: inputText))
         nextSequence += 1
         executions[executionArn] = record
+        // Acknowledged only once kept: a store that refuses the write undoes the start.
+        guard persist(execution: executionArn) else {
+            executions[executionArn] = nil
+            throw .internalFailure("The execution could not be recorded; it was not started.")
+        }
         machines[machine.arn]?.executionArns.append(executionArn)
         pending.append(executionArn)
         return Self.startResponse(record)
@@ -235,6 +240,7 @@ extension WorkflowEngine {
         try StatesArn.check(arn, expecting: "stateMachine", names: 1...1)
         machines[arn] = nil
         machineOrder.removeAll { $0 == arn }
+        persist(machine: arn)
         return .object([])
     }
 
@@ -279,6 +285,7 @@ extension WorkflowEngine {
         let updateDate = Self.millis(now)
         machine.updateDate = updateDate
         machines[arn] = machine
+        persist(machine: arn)
         return .object([("updateDate", .date(updateDate))])
     }
 
@@ -310,6 +317,7 @@ extension WorkflowEngine {
             pending.removeAll { $0 == arn }
             dispatchQueue.removeAll { $0 == arn }
             waiting[arn] = nil
+            persist(execution: arn)
         }
         return .object([("stopDate", .date(record.stopDate ?? Self.millis(now)))])
     }

@@ -1,0 +1,99 @@
+import GatehouseJSON
+@testable import LocalWorkflows
+import Testing
+
+/// A store kept in memory, standing in for the SQLite one (tested in its own suite): what the
+/// engine saves, and what a second engine restores from it.
+final class MemoryStore: WorkflowStore {
+    var machines: [String: JSONValue] = [:]
+    var executions: [String: (Int, JSONValue)] = [:]
+    var refuseExecutions = false
+
+    func save(machine arn: String, _ snapshot: JSONValue) throws(StoreError) { machines[arn] = snapshot }
+    func delete(machine arn: String) throws(StoreError) { machines[arn] = nil }
+    func save(execution arn: String, sequence: Int, _ snapshot: JSONValue) throws(StoreError) {
+        if refuseExecutions { throw StoreError("disk full") }
+        executions[arn] = (sequence, snapshot)
+    }
+    func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue]) {
+        (Array(machines.values), executions.values.sorted { $0.0 < $1.0 }.map(\.1))
+    }
+}
+
+@Suite struct PersistenceTests {
+    static let waitThenPass = #"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"Next":"P"},"P":{"Type":"Pass","Result":"done","End":true}}}"#
+
+    func engine(_ store: MemoryStore) throws -> WorkflowEngine {
+        let e = WorkflowEngine(region: Fixture.region, accountId: Fixture.account)
+        try e.attach(store)
+        return e
+    }
+
+    @Test func aRestartedEngineResumesWhereTheOldOneWas() throws {
+        let store = MemoryStore()
+        let first = try engine(store)
+        #expect(first.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(Self.waitThenPass))}"#).status == 200)
+        for name in ["a", "b"] {
+            #expect(first.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"\#(name)","input":"{\"k\":1}"}"#).status == 200)
+        }
+        first.runPending(now: Fixture.now)                                  // both enter the Wait
+        #expect(first.call("StopExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:b"}"#, now: Fixture.now + 1).status == 200)
+
+        // "Kill" the first engine: a new one restores from the store alone.
+        let second = try engine(store)
+        let listed = Fixture.json(second.call("ListExecutions", #"{"stateMachineArn":"\#(Fixture.smPrefix)m"}"#).body)
+        #expect(listed["executions"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["b", "a"])
+        #expect(Fixture.json(second.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:b"}"#).body)["status"] == .string("ABORTED"))
+        second.runPending(now: Fixture.now + 10)
+        #expect(second.nextWakeTime == Fixture.now + 30)                   // the Wait ends when it would have
+        second.runPending(now: Fixture.now + 30)
+        let a = Fixture.json(second.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:a"}"#).body)
+        #expect(a["status"] == .string("SUCCEEDED"))
+        #expect(a["output"] == .string(#""done""#))
+        let h = Fixture.json(second.call("GetExecutionHistory", #"{"executionArn":"\#(Fixture.execPrefix)m:a"}"#).body)
+        #expect(h["events"]?.arrayValue?.compactMap { $0["type"]?.stringValue } == [
+            "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"])
+        // New executions continue the sequence; the machine keeps its creation date.
+        #expect(second.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"c"}"#).status == 200)
+        #expect(second.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"a"}"#).body.contains("ExecutionAlreadyExists"))
+    }
+
+    @Test func aTaskInFlightIsMadeAgainAfterARestart() throws {
+        let store = MemoryStore()
+        let first = try engine(store)
+        let task = #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::apigateway:invoke","Parameters":{"n.$":"$.n"},"End":true}}}"#
+        _ = first.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(task))}"#)
+        _ = first.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"t","input":"{\"n\":7}"}"#)
+        first.runPending(now: Fixture.now)
+        #expect(first.takeTaskRequests(now: Fixture.now).count == 1)       // taken, never answered
+        let second = try engine(store)
+        second.runPending(now: Fixture.now + 1)
+        let again = try #require(second.takeTaskRequests(now: Fixture.now + 1).first)
+        #expect(again.parameters == Fixture.json(#"{"n":7}"#))
+        second.completeTask(executionArn: again.executionArn, taskId: again.taskId, result: .success(.int(1)), now: Fixture.now + 2)
+        #expect(Fixture.json(second.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:t"}"#).body)["status"] == .string("SUCCEEDED"))
+    }
+
+    @Test func aStartTheStoreRefusesIsNotAcknowledged() throws {
+        let store = MemoryStore()
+        let e = try engine(store)
+        _ = e.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(Self.waitThenPass))}"#)
+        store.refuseExecutions = true
+        let r = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"x"}"#)
+        #expect(r.status == 500)
+        #expect(r.body == #"{"__type":"com.amazon.coral.service#InternalFailure","message":"The execution could not be recorded; it was not started."}"#)
+        store.refuseExecutions = false
+        #expect(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:x"}"#).body.contains("ExecutionDoesNotExist"))
+        #expect(e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"x"}"#).status == 200)
+    }
+
+    @Test func anotherAccountsRecordsAreLeftAlone() throws {
+        let store = MemoryStore()
+        let a = try engine(store)
+        _ = a.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(Self.waitThenPass))}"#)
+        let other = WorkflowEngine(region: Fixture.region, accountId: "999999999999")
+        try other.attach(store)
+        #expect(other.stateMachineArns.isEmpty)
+        #expect(try engine(store).stateMachineArns == [Fixture.smPrefix + "m"])
+    }
+}

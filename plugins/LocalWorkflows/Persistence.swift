@@ -1,0 +1,114 @@
+import GatehouseJSON
+
+/// Where the engine keeps state machines and executions across restarts. Saves replace the
+/// whole record by ARN; `load` returns everything saved, executions in start order.
+public protocol WorkflowStore: AnyObject {
+    func save(machine arn: String, _ snapshot: JSONValue) throws(StoreError)
+    func delete(machine arn: String) throws(StoreError)
+    func save(execution arn: String, sequence: Int, _ snapshot: JSONValue) throws(StoreError)
+    func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue])
+}
+
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension WorkflowEngine {
+    /// Keeps this engine's state in `store` from now on, after restoring what the store holds
+    /// for this account: machines, closed executions, and RUNNING ones, which go on where they
+    /// were (a Wait ends when it would have; a Task call that was in flight is made again).
+    public func attach(_ store: WorkflowStore) throws(StoreError) {
+        let (machineSnapshots, executionSnapshots) = try store.load()
+        let prefix = "arn:\(partition):states:\(region):\(accountId):"
+        for m in machineSnapshots {
+            guard let arn = m["arn"]?.stringValue, arn.hasPrefix(prefix), let machine = RegisteredStateMachine(snapshot: m) else { continue }
+            machines[arn] = machine
+            nextMachineIndex = max(nextMachineIndex, machine.index + 1)
+        }
+        machineOrder = machines.values.sorted { $0.index < $1.index }.map(\.arn)
+        for e in executionSnapshots {
+            guard let arn = e["arn"]?.stringValue, arn.hasPrefix(prefix), var record = ExecutionRecord(snapshot: e) else { continue }
+            nextSequence = max(nextSequence, record.sequence + 1)
+            if var run = record.run {
+                run.redispatchAfterRestart()
+                record.run = run
+                pending.append(arn)
+            }
+            executions[arn] = record
+            machines[record.stateMachineArn]?.executionArns.append(arn)
+        }
+        self.store = store
+    }
+
+    func persist(machine arn: String) {
+        guard let store else { return }
+        do {
+            if let m = machines[arn] { try store.save(machine: arn, m.snapshot()) } else { try store.delete(machine: arn) }
+        } catch {
+            storeFaults += 1
+        }
+    }
+
+    /// Saves an execution; false when the store refused it.
+    @discardableResult
+    func persist(execution arn: String) -> Bool {
+        guard let store, let e = executions[arn] else { return true }
+        do {
+            try store.save(execution: arn, sequence: e.sequence, e.snapshot())
+            return true
+        } catch {
+            storeFaults += 1
+            return false
+        }
+    }
+}
+
+extension RegisteredStateMachine {
+    func snapshot() -> JSONValue {
+        .object(JSONObject([
+            ("arn", .string(arn)), ("name", .string(name)), ("index", .int(Int64(index))), ("definition", definition),
+            ("roleArn", roleArn.map(JSONValue.string) ?? .null), ("type", .string(type)), ("creationDate", .double(creationDate)),
+            ("updateDate", updateDate.map(JSONValue.double) ?? .null),
+        ]))
+    }
+
+    init?(snapshot s: JSONValue) {
+        guard let arn = s["arn"]?.stringValue, let name = s["name"]?.stringValue, let index = s["index"]?.doubleValue,
+              let definition = s["definition"], let parsed = try? StateMachineDefinition(definition),
+              let type = s["type"]?.stringValue, let creationDate = s["creationDate"]?.doubleValue else { return nil }
+        self.init(arn: arn, name: name, index: Int(index), parsed: parsed, definition: definition, roleArn: s["roleArn"]?.stringValue,
+                  type: type, creationDate: creationDate, updateDate: s["updateDate"]?.doubleValue)
+    }
+}
+
+extension ExecutionRecord {
+    func snapshot() -> JSONValue {
+        var o = JSONObject([
+            ("arn", .string(arn)), ("stateMachineArn", .string(stateMachineArn)), ("name", .string(name)),
+            ("input", .string(input)), ("startDate", .double(startDate)), ("sequence", .int(Int64(sequence))),
+            ("status", .string(status.rawValue)),
+        ])
+        if let stopDate { o["stopDate"] = .double(stopDate) }
+        if let output { o["output"] = .string(output) }
+        if let error { o["error"] = .string(error) }
+        if let cause { o["cause"] = .string(cause) }
+        if let run { o["run"] = run.snapshot() } else { o["history"] = .array(history.map { $0.snapshot() }) }
+        return .object(o)
+    }
+
+    init?(snapshot s: JSONValue) {
+        guard let arn = s["arn"]?.stringValue, let machine = s["stateMachineArn"]?.stringValue, let name = s["name"]?.stringValue,
+              let input = s["input"]?.stringValue, let startDate = s["startDate"]?.doubleValue, let sequence = s["sequence"]?.doubleValue,
+              let status = s["status"]?.stringValue.flatMap(Status.init(rawValue:)) else { return nil }
+        var run: ExecutionRun?
+        if let r = s["run"] {
+            guard let restored = ExecutionRun(snapshot: r) else { return nil }
+            run = restored
+        }
+        self.init(arn: arn, stateMachineArn: machine, name: name, input: input, startDate: startDate, sequence: Int(sequence),
+                  status: status, stopDate: s["stopDate"]?.doubleValue, output: s["output"]?.stringValue,
+                  error: s["error"]?.stringValue, cause: s["cause"]?.stringValue, run: run,
+                  history: s["history"]?.arrayValue?.compactMap(HistoryEvent.init(snapshot:)) ?? [])
+    }
+}
