@@ -25,6 +25,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLibUV", path: "Sources/CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
 
         .target(name: "GatehouseJSON", swiftSettings: settings),
@@ -52,9 +53,10 @@ let package = Package(
         .target(name: "HTTPIntegration", dependencies: ["GatehouseCore"], path: "plugins/HTTPIntegration", swiftSettings: loopConfined),
         .target(name: "Mock", dependencies: ["GatehouseCore"], path: "plugins/Mock", swiftSettings: loopConfined),
         .target(name: "LocalWorkflows", dependencies: ["GatehouseJSON", "GatehouseCalendar", "COpenSSL"], path: "plugins/LocalWorkflows", swiftSettings: settings),
+        .target(name: "GatehouseSQLite", dependencies: ["CSQLite", "LocalWorkflows", "GatehouseJSON"], swiftSettings: settings),
 
         .executableTarget(name: "gatehouse", dependencies: [
-            "GatehouseCore", "GatehouseMapping", "StepFunctions", "LocalWorkflows", "HTTPIntegration", "Mock",
+            "GatehouseCore", "GatehouseMapping", "StepFunctions", "LocalWorkflows", "GatehouseSQLite", "HTTPIntegration", "Mock",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
 
@@ -74,6 +76,6 @@ let package = Package(
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"]),
         .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", "GatehouseLoop", "CHTTPParser"]),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore", "GatehouseModel"]),
-        .testTarget(name: "LocalWorkflowsTests", dependencies: ["LocalWorkflows", "GatehouseJSON"]),
+        .testTarget(name: "LocalWorkflowsTests", dependencies: ["LocalWorkflows", "GatehouseJSON", "GatehouseSQLite"]),
     ]
 )

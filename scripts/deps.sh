@@ -8,7 +8,7 @@ fi
 
 need_apt=()
 # wrk drives the reload-under-load test; openssl makes the TLS tests' certificates.
-for pkg in libuv1-dev libssl-dev libhttp-parser-dev pkg-config wrk openssl; do
+for pkg in libuv1-dev libssl-dev libhttp-parser-dev libsqlite3-dev pkg-config wrk openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 # The template tests compare with the Apache Velocity oracle in ../shared/oracle/vtl when it is

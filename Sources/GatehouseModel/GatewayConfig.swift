@@ -42,6 +42,11 @@ public struct GatewayConfig: Sendable {
     /// `{apiId}.execute-api.{region}.amazonaws.com: http://HOST:PORT`); by default such hosts
     /// go to this Gatehouse's own listener.
     public var apiEndpoints: [String: String] = [:]
+    /// An SQLite file keeping the embedded engine's machines and executions across restarts
+    /// (conf `statesDatabase`, flag `--states-db`); none: in memory only. `statesDatabaseSync:
+    /// full` makes each write survive a power cut too (the default survives a killed process).
+    public var statesDatabase: String?
+    public var statesDatabaseFullSync = false
     /// Where access log lines go: `stdout`, `off`, or a file path (conf `accessLog.destination`).
     public var accessLogDestination = "stdout"
     /// The `$context` format used where a stage sets none (conf `accessLog.format`).
@@ -83,7 +88,7 @@ public struct GatewayConfig: Sendable {
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
                                   "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
-                                  "workers", "adminListen", "statesListen", "apiEndpoints", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
+                                  "workers", "adminListen", "statesListen", "apiEndpoints", "statesDatabase", "statesDatabaseSync", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
                                   "apiKeys", "usagePlans", "throttle", "stacks"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
@@ -142,6 +147,11 @@ public struct GatewayConfig: Sendable {
         }
         if let a = confText(o["adminListen"]) { c.adminListen = a }
         if let a = confText(o["statesListen"]) { c.statesListen = a }
+        if let d = confText(o["statesDatabase"]) { c.statesDatabase = rel(d) }
+        if let sync = confText(o["statesDatabaseSync"]) {
+            guard sync == "normal" || sync == "full" else { throw ConfigError(file: path, path: "statesDatabaseSync", reason: "expected normal or full") }
+            c.statesDatabaseFullSync = sync == "full"
+        }
         if let m = o["apiEndpoints"] {
             guard case .object(let entries) = m else { throw ConfigError(file: path, path: "apiEndpoints", reason: "expected a mapping of hosts to URLs") }
             for (host, url) in entries.members {

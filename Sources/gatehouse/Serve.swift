@@ -5,6 +5,7 @@ import GatehouseJSON
 import GatehouseLoop
 import GatehouseMapping
 import GatehouseModel
+import GatehouseSQLite
 import HTTPIntegration
 import LocalWorkflows
 import Mock
@@ -156,8 +157,12 @@ struct Serve: ParsableCommand {
     @Option(help: "HOST:PORT of the embedded engine's Step Functions API (AWS JSON 1.0), for the AWS CLI and SDKs.")
     var statesListen: String?
 
+    @Option(help: "An SQLite file keeping the embedded engine's machines and executions across restarts.")
+    var statesDb: String?
+
     func run() throws {
-        try Self.serve(options, workers: workers, accessLog: accessLog, adminListen: adminListen, statesListen: statesListen)
+        try Self.serve(options, workers: workers, accessLog: accessLog, adminListen: adminListen, statesListen: statesListen,
+                       statesDatabase: statesDb)
     }
 
     /// What a caller of `serve` gets once every listener is up.
@@ -170,7 +175,7 @@ struct Serve: ParsableCommand {
 
     /// Serves until SIGTERM or SIGINT; `ready` runs (on the main thread) once every listener is up.
     static func serve(_ options: GatewayOptions, workers: Int?, accessLog: String?, adminListen: String?, statesListen: String?,
-                      ready: ((Running) -> Void)? = nil) throws {
+                      statesDatabase: String? = nil, ready: ((Running) -> Void)? = nil) throws {
         let loaded: LoadedGateway
         do {
             loaded = try LoadedGateway.load(options)
@@ -188,7 +193,17 @@ struct Serve: ParsableCommand {
         if let a = statesListen { config.statesListen = a }
         for w in loaded.model.warnings { stderrLine("warning: \(w)") }
 
+        if let d = statesDatabase { config.statesDatabase = d }
         let engine = SharedEngine(region: config.template.region, accountId: config.template.accountId)
+        if let path = config.statesDatabase {
+            do {
+                try engine.attach(try SQLiteWorkflowStore(path: path, fullSync: config.statesDatabaseFullSync))
+                print("states store=\(path)")
+            } catch {
+                stderrLine("error: states store: \(error)")
+                throw ExitCode(2)
+            }
+        }
         engine.register(loaded.model.stateMachines)
         if let e = config.statesEndpoint, (try? StatesEndpoint.parse(e)) == nil {
             do { _ = try StatesEndpoint.parse(e) } catch { stderrLine("error: \(error)") }

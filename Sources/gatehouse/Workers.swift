@@ -30,11 +30,15 @@ final class SharedEngine: Sendable {
         let region: String
         let defaultAccount: String
         var engines: [String: WorkflowEngine] = [:]
+        var store: WorkflowStore?
 
-        /// The account's engine, made on first use.
+        /// The account's engine, made on first use (restored from the store, if there is one).
         mutating func engine(_ account: String) -> WorkflowEngine {
             if let e = engines[account] { return e }
             let e = WorkflowEngine(region: region, accountId: account)
+            if let store {
+                do { try e.attach(store) } catch { stderrLine("warning: states store: \(error)") }
+            }
             engines[account] = e
             return e
         }
@@ -44,6 +48,22 @@ final class SharedEngine: Sendable {
 
     init(region: String, accountId: String) {
         accounts = Mutex(Accounts(region: region, defaultAccount: accountId))
+    }
+
+    /// Keeps every account's machines and executions in `store` from now on, after restoring
+    /// what it holds (call before registering the templates' machines, which replace stored ones).
+    func attach(_ store: WorkflowStore) throws(StoreError) {
+        let (machines, executions) = try store.load()
+        let accountsInStore = Set((machines + executions).compactMap { $0["arn"]?.stringValue.flatMap(Self.account(of:)) })
+        accounts.withLock { a in
+            a.store = store
+            for account in accountsInStore.sorted() { _ = a.engine(account) }
+        }
+    }
+
+    /// Saves the store refused so far, in every account.
+    var storeFaults: Int {
+        accounts.withLock { a in a.engines.values.reduce(0) { $0 + $1.storeFaults } }
     }
 
     /// The account field of an ARN (`arn:aws:states:us-east-1:111111111111:…`).
@@ -59,7 +79,7 @@ final class SharedEngine: Sendable {
             for sm in machines {
                 do {
                     _ = try a.engine(Self.account(of: sm.arn) ?? a.defaultAccount)
-                        .register(name: sm.name, definition: sm.definition, roleArn: sm.roleArn, type: sm.type)
+                        .register(name: sm.name, definition: sm.definition, roleArn: sm.roleArn, type: sm.type, replacing: true)
                 } catch {
                     stderrLine("warning: state machine \(sm.logicalId) is not run by the embedded engine: \(error)")
                 }

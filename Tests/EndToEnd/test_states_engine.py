@@ -303,3 +303,79 @@ def test_forbidden_header_fails_the_task(task_gateway):
     d = run_to_end(sfn, invoke_machine(task_gateway.api_host, "/echo", extra={"Headers": {"X-Amz-Date": ["x"]}}), {}, "badheader")
     assert d["status"] == "FAILED"
     assert "X-Amz-Date" in d["cause"]
+
+
+def states_gateway_with_db(db):
+    gw = Gateway(["--states-listen", "127.0.0.1:0", "--states-db", str(db), "--workers", "2", "--access-log", "off"])
+    line = next(l for l in gw.lines if l.startswith("states API listening on "))
+    gw.states_url = "http://" + re.search(r"http://([^ ]+)$", line).group(1)
+    return gw
+
+
+def test_kill_9_loses_no_acknowledged_start(tmp_path):
+    """500 named StartExecution calls from 8 threads; Gatehouse is killed with SIGKILL midway.
+    After a restart on the same store, every call that got a 200 has its execution, none is
+    listed twice, and the RUNNING ones (in a Wait) go on to SUCCEEDED."""
+    import threading
+    db = tmp_path / "states.db"
+    gw = states_gateway_with_db(db)
+    sfn = client(gw.states_url)
+    definition = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+                                             "P": {"Type": "Pass", "Result": {"done": True}, "End": True}}}
+    arn = sfn.create_state_machine(name="k9", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    acknowledged, lock = set(), threading.Lock()
+    names = iter(range(500))
+    killed = threading.Event()
+
+    def worker():
+        from botocore.config import Config
+        c = boto3.client("stepfunctions", endpoint_url=gw.states_url, region_name="us-east-1",
+                         aws_access_key_id="AKIDLOCAL", aws_secret_access_key="local-secret",
+                         config=Config(retries={"max_attempts": 0}))
+        while not killed.is_set():
+            with lock:
+                i = next(names, None)
+            if i is None:
+                return
+            try:
+                c.start_execution(stateMachineArn=arn, name=f"e{i}", input=json.dumps({"i": i}))
+            except Exception:
+                continue            # refused or cut off: not acknowledged
+            with lock:
+                acknowledged.add(f"e{i}")
+                if len(acknowledged) == 250 and not killed.is_set():
+                    killed.set()
+                    gw.proc.kill()  # SIGKILL: no drain, no flush
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gw.proc.wait(timeout=10)
+    assert killed.is_set() and gw.proc.returncode == -9
+    assert 250 <= len(acknowledged) < 500
+
+    again = states_gateway_with_db(db)
+    try:
+        sfn = client(again.states_url)
+        listed = [e["name"] for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                  for e in page["executions"]]
+        assert len(listed) == len(set(listed)), "an execution is listed twice"
+        missing = acknowledged - set(listed)
+        assert not missing, f"acknowledged but lost: {sorted(missing)[:10]}"
+        # The restored executions resume: their Waits end and they succeed.
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            running = [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
+                       for e in page["executions"]]
+            if not running:
+                break
+            time.sleep(0.2)
+        assert not running
+        some = sorted(acknowledged)[0]
+        d = sfn.describe_execution(executionArn=f"arn:aws:states:us-east-1:123456789012:execution:k9:{some}")
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"done": True}
+        assert json.loads(d["input"]) == {"i": int(some[1:])}
+    finally:
+        assert again.stop() == 0

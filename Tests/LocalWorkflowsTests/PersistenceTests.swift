@@ -4,7 +4,7 @@ import Testing
 
 /// A store kept in memory, standing in for the SQLite one (tested in its own suite): what the
 /// engine saves, and what a second engine restores from it.
-final class MemoryStore: WorkflowStore {
+final class MemoryStore: WorkflowStore, @unchecked Sendable {
     var machines: [String: JSONValue] = [:]
     var executions: [String: (Int, JSONValue)] = [:]
     var refuseExecutions = false

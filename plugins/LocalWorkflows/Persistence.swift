@@ -2,7 +2,7 @@ import GatehouseJSON
 
 /// Where the engine keeps state machines and executions across restarts. Saves replace the
 /// whole record by ARN; `load` returns everything saved, executions in start order.
-public protocol WorkflowStore: AnyObject {
+public protocol WorkflowStore: AnyObject, Sendable {
     func save(machine arn: String, _ snapshot: JSONValue) throws(StoreError)
     func delete(machine arn: String) throws(StoreError)
     func save(execution arn: String, sequence: Int, _ snapshot: JSONValue) throws(StoreError)
