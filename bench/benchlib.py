@@ -67,8 +67,11 @@ def cmd_sign(a):
 
     kid, secret = read_key(a.credentials, a.key)
     host = urllib.parse.urlsplit(a.url).netloc
-    req = AWSRequest(method="POST", url=a.url, data=a.body.encode(),
-                     headers={"Host": host, "Content-Type": "application/json"})
+    headers = {"Host": host, "Content-Type": "application/json"}
+    for h in a.header or []:
+        name, _, value = h.partition(":")
+        headers[name.strip()] = value.strip()
+    req = AWSRequest(method="POST", url=a.url, data=a.body.encode(), headers=headers)
     SigV4Auth(Credentials(kid, secret), "execute-api", a.region).add_auth(req)
     with open(a.out, "wb") as f:
         f.write(b"POST\n")
@@ -242,6 +245,7 @@ def main():
     s.add_argument("--credentials", required=True)
     s.add_argument("--key")
     s.add_argument("--body", default='{"bench":true}')
+    s.add_argument("--header", action="append", help="an extra signed header, NAME:VALUE (repeatable)")
     s.add_argument("--region", default="us-east-1")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_sign)
