@@ -28,9 +28,15 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
+# The seed's conf, with its paths made absolute and API Gateway's default account throttle
+# (10,000 requests a second) lifted, as bench/gatehouse-limits.yaml does for run.sh.
+sed -e "s|^template: |template: $ROOT/conf/|" -e "s|^credentialsFile: |credentialsFile: $ROOT/conf/|" \
+  "$ROOT/conf/gatehouse.yaml" >"$TMP/seed.yaml"
+printf 'throttle:\n  rateLimit: 100000000\n  burstLimit: 100000000\n' >>"$TMP/seed.yaml"
+
 start() {  # start NAME EXTRA-ARGS...: prints the port
   local name=$1; shift
-  "$BIN" serve --conf "$ROOT/conf/gatehouse.yaml" --listen 127.0.0.1:0 --workers 1 --access-log off "$@" >"$TMP/$name.log" 2>&1 &
+  "$BIN" serve --conf "$TMP/seed.yaml" --listen 127.0.0.1:0 --workers 1 --access-log off "$@" >"$TMP/$name.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
     if grep -q "^listening on http" "$TMP/$name.log"; then

@@ -83,6 +83,18 @@ public final class SQLiteWorkflowStore: WorkflowStore, @unchecked Sendable {
         try run(saveExecution, [.text(arn), .integer(sequence), .text(snapshot.jsonText)])
     }
 
+    public func batch(_ body: () -> Void) -> Bool {
+        // If BEGIN fails, the saves still run, each in its own transaction.
+        let began = sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK
+        body()
+        guard began else { return true }
+        if sqlite3_exec(db, "COMMIT", nil, nil, nil) != SQLITE_OK {
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            return false
+        }
+        return true
+    }
+
     public func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue]) {
         (try rows("SELECT snapshot FROM machines"), try rows("SELECT snapshot FROM executions ORDER BY sequence"))
     }

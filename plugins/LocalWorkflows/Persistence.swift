@@ -7,6 +7,16 @@ public protocol WorkflowStore: AnyObject, Sendable {
     func delete(machine arn: String) throws(StoreError)
     func save(execution arn: String, sequence: Int, _ snapshot: JSONValue) throws(StoreError)
     func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue])
+    /// Runs `body`'s saves as one transaction (one commit for many executions' changes);
+    /// false when the commit failed (the saves are then lost).
+    func batch(_ body: () -> Void) -> Bool
+}
+
+extension WorkflowStore {
+    public func batch(_ body: () -> Void) -> Bool {
+        body()
+        return true
+    }
 }
 
 public struct StoreError: Error, CustomStringConvertible, Sendable {
@@ -36,7 +46,7 @@ extension WorkflowEngine {
                 pending.append(arn)
             }
             executions[arn] = record
-            machines[record.stateMachineArn]?.executionArns.append(arn)
+            executionsByMachine[record.stateMachineArn, default: []].append(arn)
         }
         self.store = store
     }

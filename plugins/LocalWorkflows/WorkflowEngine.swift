@@ -27,6 +27,9 @@ public final class WorkflowEngine {
     /// When the earliest Wait state ends, if an execution is waiting: when to call `runPending`.
     public var nextWakeTime: Double? { waiting.values.min() }
     var nextSequence = 0
+    /// Each machine's executions' ARNs, oldest first. Kept apart from the machine records: a
+    /// copy of a record held while appending here would copy the whole list (CoW) per start.
+    var executionsByMachine: [String: [String]] = [:]
     /// Where state is kept across restarts (`attach`); nil keeps it in memory only.
     var store: WorkflowStore?
     /// Saves the store refused (outside StartExecution, which fails instead): the host reports them.
@@ -180,6 +183,12 @@ public final class WorkflowEngine {
     /// or reaches a Wait state that ends later. The gateway calls this on the loop tick after
     /// StartExecution, and again at `nextWakeTime`.
     public func runPending(now: Double) {
+        // The saves of one pass are one transaction.
+        guard let store else { return advanceDue(now: now) }
+        if !store.batch({ advanceDue(now: now) }) { storeFaults += 1 }
+    }
+
+    private func advanceDue(now: Double) {
         var due = pending
         pending = []
         // Waits that have ended, earliest first.
@@ -258,8 +267,6 @@ struct RegisteredStateMachine {
     let type: String
     let creationDate: Double
     var updateDate: Double?
-    /// Its executions' ARNs, oldest first.
-    var executionArns: [String] = []
 }
 
 /// One execution as DescribeExecution reports it.

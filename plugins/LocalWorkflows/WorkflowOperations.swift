@@ -61,7 +61,7 @@ extension WorkflowEngine {
             executions[executionArn] = nil
             throw .internalFailure("The execution could not be recorded; it was not started.")
         }
-        machines[machine.arn]?.executionArns.append(executionArn)
+        executionsByMachine[machine.arn, default: []].append(executionArn)
         pending.append(executionArn)
         return Self.startResponse(record)
     }
@@ -145,7 +145,7 @@ extension WorkflowEngine {
         let machine = try stateMachine(machineArn)
         let after = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: "e\(machine.index)") }
 
-        let matching = machine.executionArns.reversed().lazy
+        let matching = (executionsByMachine[machine.arn] ?? []).reversed().lazy
             .compactMap { self.executions[$0] }
             .filter { statusFilter == nil || $0.status.rawValue == statusFilter }
             .filter { e in after.map { e.sequence < $0 } ?? true }
@@ -240,6 +240,7 @@ extension WorkflowEngine {
         try StatesArn.check(arn, expecting: "stateMachine", names: 1...1)
         machines[arn] = nil
         machineOrder.removeAll { $0 == arn }
+        executionsByMachine[arn] = nil
         persist(machine: arn)
         return .object([])
     }
