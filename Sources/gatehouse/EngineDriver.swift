@@ -17,6 +17,7 @@ final class EngineDriver: @unchecked Sendable {
     let engine: SharedEngine
     let loop: EventLoop
     let invoker: TaskInvoker
+    let nested: NestedExecutions
     private var mailbox: LoopMailbox<Void>?
     private let timer: LoopTimer
 
@@ -24,6 +25,7 @@ final class EngineDriver: @unchecked Sendable {
         self.engine = engine
         self.loop = loop
         self.invoker = invoker
+        nested = NestedExecutions(engine: engine)
         timer = LoopTimer(loop: loop)
         timer.unref()
         mailbox = LoopMailbox(loop: loop) { [weak self] _ in self?.tick() }
@@ -45,12 +47,20 @@ final class EngineDriver: @unchecked Sendable {
         let now = EmbeddedStates.now()
         let (next, requests) = engine.advance(now: now)
         for r in requests {
-            invoker.invoke(r) { [weak self] result in
+            let report: (TaskResult) -> Void = { [weak self] result in
                 guard let self else { return }
                 self.engine.completeTask(r, result, now: EmbeddedStates.now())
-                self.tick()
+                self.kick()
+            }
+            if let mode = NestedExecutions.mode(of: r.resource) {
+                nested.start(r, mode: mode, now: now, done: report)
+                kick()   // the child runs on the next pass
+            } else {
+                invoker.invoke(r, done: report)
             }
         }
+        // A `.sync` parent goes on once its child has closed in this pass.
+        if nested.poll(now: now) { kick() }
         guard let next else { return }
         let millis = UInt64(max(0, ((next - now) * 1000).rounded(.up)))
         timer.schedule(after: millis) { [weak self] in self?.tick() }
@@ -282,5 +292,118 @@ enum ForbiddenHeaders {
     static func isForbidden(_ name: String) -> Bool {
         let n = name.lowercased()
         return names.contains(n) || prefixes.contains { n.hasPrefix($0) }
+    }
+}
+
+/// `arn:aws:states:::states:startExecution[.sync[:2]]`: starts the child execution in the
+/// embedded engine (the account its ARN names). Without `.sync` the task ends once the child has
+/// started; with it, when the child closes, the driver reporting it after each of its passes.
+final class NestedExecutions {
+    enum Mode { case start, sync, sync2 }
+
+    let engine: SharedEngine
+    private var watches: [(child: String, mode: Mode, done: (TaskResult) -> Void)] = []
+
+    init(engine: SharedEngine) {
+        self.engine = engine
+    }
+
+    static func mode(of resource: String) -> Mode? {
+        switch resource {
+        case "arn:aws:states:::states:startExecution": return .start
+        case "arn:aws:states:::states:startExecution.sync": return .sync
+        case "arn:aws:states:::states:startExecution.sync:2": return .sync2
+        default: return nil
+        }
+    }
+
+    func start(_ r: TaskRequest, mode: Mode, now: Double, done: @escaping (TaskResult) -> Void) {
+        guard case .string(let machine)? = r.parameters["StateMachineArn"] else {
+            return done(.failure(error: "States.Runtime", cause: "states:startExecution: StateMachineArn is required and must be a string"))
+        }
+        var members: [(String, JSONValue)] = [("stateMachineArn", .string(machine))]
+        switch r.parameters["Input"] {
+        case nil: break
+        case .string(let text)?: members.append(("input", .string(text)))
+        case let v?: members.append(("input", .string(v.jsonText)))
+        }
+        if case .string(let name)? = r.parameters["Name"] { members.append(("name", .string(name))) }
+        let (status, body) = engine.handle(target: "AWSStepFunctions.StartExecution",
+                                           body: JSONValue.object(JSONObject(members)).serialized(), now: now)
+        guard status == 200, let started = try? JSONValue.parse(body), let arn = started["executionArn"]?.stringValue else {
+            return done(Self.serviceError(body))
+        }
+        if mode == .start {
+            return done(.success(.object(JSONObject([
+                ("ExecutionArn", .string(arn)), ("StartDate", Self.date(started["startDate"])),
+            ]))))
+        }
+        watches.append((arn, mode, done))
+    }
+
+    /// Completes the waits whose child has closed; true if any did.
+    func poll(now: Double) -> Bool {
+        guard !watches.isEmpty else { return false }
+        var finished: [Int] = []
+        for (i, w) in watches.enumerated() {
+            let (status, body) = engine.handle(target: "AWSStepFunctions.DescribeExecution",
+                                               body: JSONValue.object(JSONObject([("executionArn", .string(w.child))])).serialized(), now: now)
+            guard status == 200, let d = try? JSONValue.parse(body) else {
+                finished.append(i)
+                w.done(Self.serviceError(body))
+                continue
+            }
+            guard let state = d["status"]?.stringValue, state != "RUNNING" else { continue }
+            finished.append(i)
+            let output = Self.syncOutput(d, parsed: w.mode == .sync2)
+            if state == "SUCCEEDED" {
+                w.done(.success(output))
+            } else {
+                // The child's failure surfaces as the parent task's error, with the child's
+                // description as its cause.
+                let error = state == "FAILED" ? "States.TaskFailed" : (state == "TIMED_OUT" ? "States.Timeout" : "States.TaskFailed")
+                w.done(.failure(error: error, cause: output.jsonText))
+            }
+        }
+        for i in finished.reversed() { watches.remove(at: i) }
+        return !finished.isEmpty
+    }
+
+    /// DescribeExecution in the integration's PascalCase shape; `.sync:2` parses Input and Output.
+    static func syncOutput(_ d: JSONValue, parsed: Bool) -> JSONValue {
+        func text(_ key: String) -> JSONValue {
+            guard let s = d[key]?.stringValue else { return .null }
+            return parsed ? ((try? JSONValue.parse(s)) ?? .string(s)) : .string(s)
+        }
+        var o = JSONObject([("ExecutionArn", d["executionArn"] ?? .null)])
+        o["Input"] = text("input")
+        o["InputDetails"] = .object(JSONObject([("Included", .bool(true))]))
+        o["Name"] = d["name"] ?? .null
+        if d["output"] != nil {
+            o["Output"] = text("output")
+            o["OutputDetails"] = .object(JSONObject([("Included", .bool(true))]))
+        }
+        if let e = d["error"] { o["Error"] = e }
+        if let c = d["cause"] { o["Cause"] = c }
+        o["StartDate"] = date(d["startDate"])
+        o["StateMachineArn"] = d["stateMachineArn"] ?? .null
+        o["Status"] = d["status"] ?? .null
+        if let stop = d["stopDate"] { o["StopDate"] = date(stop) }
+        return .object(o)
+    }
+
+    /// Epoch seconds (as the API writes them) → epoch milliseconds, as integrations report dates.
+    static func date(_ v: JSONValue?) -> JSONValue {
+        guard let seconds = v?.doubleValue else { return .null }
+        return .int(Int64((seconds * 1000).rounded()))
+    }
+
+    /// A refused StartExecution as the integration names it: `StepFunctions.<Code>Exception`.
+    static func serviceError(_ body: [UInt8]) -> TaskResult {
+        let e = try? JSONValue.parse(body)
+        let type = e?["__type"]?.stringValue ?? "InternalFailure"
+        let code = String(type.split(separator: "#").last ?? Substring(type))
+        let name = code.hasSuffix("Exception") ? code : code + "Exception"
+        return .failure(error: "StepFunctions.\(name)", cause: e?["message"]?.stringValue ?? String(decoding: body, as: UTF8.self))
     }
 }

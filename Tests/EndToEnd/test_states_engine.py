@@ -379,3 +379,47 @@ def test_kill_9_loses_no_acknowledged_start(tmp_path):
         assert json.loads(d["input"]) == {"i": int(some[1:])}
     finally:
         assert again.stop() == 0
+
+
+def test_nested_executions_start_and_wait_for_a_child(states_gateway):
+    """states:startExecution starts a child; .sync:2 waits for it and returns its output parsed,
+    .sync as text; a failed child fails the parent's task."""
+    sfn = client(states_gateway.states_url)
+    child = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "C"},
+                                        "C": {"Type": "Choice", "Choices": [{"And": [{"Variable": "$.fail", "IsPresent": True},
+                                                                     {"Variable": "$.fail", "BooleanEquals": True}], "Next": "F"}],
+                                              "Default": "P"},
+                                        "P": {"Type": "Pass", "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)"}, "End": True},
+                                        "F": {"Type": "Fail", "Error": "Child.Failed", "Cause": "asked to"}}}
+    child_arn = sfn.create_state_machine(name="child", definition=json.dumps(child), roleArn=ROLE)["stateMachineArn"]
+
+    def parent(resource, name):
+        return {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource,
+                                                 "Parameters": {"StateMachineArn": child_arn, "Input.$": "$", "Name.$": "$.childName"},
+                                                 "End": True}}}
+
+    d = run_to_end(sfn, parent("arn:aws:states:::states:startExecution.sync:2", "p2"), {"n": 21, "childName": "c-sync2"}, "p-sync2")
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["Output"] == {"doubled": 42}
+    assert out["Status"] == "SUCCEEDED"
+    assert out["ExecutionArn"].endswith(":execution:child:c-sync2")
+    assert out["StopDate"] - out["StartDate"] >= 1000        # epoch milliseconds; the child waited 1 s
+
+    d = run_to_end(sfn, parent("arn:aws:states:::states:startExecution.sync", "p1"), {"n": 1, "childName": "c-sync"}, "p-sync")
+    assert json.loads(json.loads(d["output"])["Output"]) == {"doubled": 2}
+
+    d = run_to_end(sfn, parent("arn:aws:states:::states:startExecution", "p0"), {"n": 1, "childName": "c-start"}, "p-start")
+    out = json.loads(d["output"])
+    assert set(out) == {"ExecutionArn", "StartDate"}
+    assert sfn.describe_execution(executionArn=out["ExecutionArn"])["status"] in ("RUNNING", "SUCCEEDED")
+
+    d = run_to_end(sfn, parent("arn:aws:states:::states:startExecution.sync:2", "pf"), {"n": 1, "fail": True, "childName": "c-fail"}, "p-fail")
+    assert d["status"] == "FAILED"
+    assert d["error"] == "States.TaskFailed"
+    cause = json.loads(d["cause"])
+    assert (cause["Status"], cause["Error"], cause["Cause"]) == ("FAILED", "Child.Failed", "asked to")
+
+    d = run_to_end(sfn, {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                                                          "Parameters": {"StateMachineArn": SM_PREFIX + "nope"}, "End": True}}}, {}, "p-missing")
+    assert (d["status"], d["error"]) == ("FAILED", "StepFunctions.StateMachineDoesNotExistException")
