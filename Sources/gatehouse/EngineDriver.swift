@@ -323,7 +323,7 @@ final class NestedExecutions {
         }
         var members: [(String, JSONValue)] = [("stateMachineArn", .string(machine))]
         switch r.parameters["Input"] {
-        case nil: break
+        case nil, .null?: break                     // the child gets {} (as AWS records it)
         case .string(let text)?: members.append(("input", .string(text)))
         case let v?: members.append(("input", .string(v.jsonText)))
         }
@@ -333,11 +333,22 @@ final class NestedExecutions {
         guard status == 200, let started = try? JSONValue.parse(body), let arn = started["executionArn"]?.stringValue else {
             return done(Self.serviceError(body))
         }
-        if mode == .start {
-            return done(.success(.object(JSONObject([
-                ("ExecutionArn", .string(arn)), ("StartDate", Self.date(started["startDate"])),
-            ]))))
-        }
+        // StartExecution's response as the integration reports it, with the SDK's metadata.
+        let requestId = RequestId.make()
+        let headers: [(String, String)] = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", requestId)]
+        let response = JSONValue.object(JSONObject([
+            ("ExecutionArn", .string(arn)),
+            ("SdkHttpMetadata", .object(JSONObject([
+                ("AllHttpHeaders", .object(JSONObject(headers.map { ($0.0, .array([.string($0.1)])) }))),
+                ("HttpHeaders", .object(JSONObject(headers.map { ($0.0, .string($0.1)) }))),
+                ("HttpStatusCode", .int(200)),
+            ]))),
+            ("SdkResponseMetadata", .object(JSONObject([("RequestId", .string(requestId))]))),
+            ("StartDate", Self.date(started["startDate"])),
+        ]))
+        if mode == .start { return done(.success(response)) }
+        // .sync: TaskSubmitted with that response, then the task waits for the child.
+        engine.submitted(r, output: response, now: now)
         watches.append((arn, mode, done))
     }
 

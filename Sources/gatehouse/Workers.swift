@@ -118,6 +118,12 @@ final class SharedEngine: Sendable {
         }
     }
 
+    func submitted(_ r: TaskRequest, output: JSONValue, now: Double) {
+        accounts.withLock { a in
+            a.engines[r.accountId]?.taskSubmitted(executionArn: r.executionArn, taskId: r.taskId, output: output, now: now)
+        }
+    }
+
     func completeTask(_ r: TaskRequest, _ result: TaskResult, now: Double) {
         accounts.withLock { a in
             a.engines[r.accountId]?.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: result, now: now)

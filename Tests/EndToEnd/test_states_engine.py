@@ -408,10 +408,16 @@ def test_nested_executions_start_and_wait_for_a_child(states_gateway):
 
     d = run_to_end(sfn, parent("arn:aws:states:::states:startExecution.sync", "p1"), {"n": 1, "childName": "c-sync"}, "p-sync")
     assert json.loads(json.loads(d["output"])["Output"]) == {"doubled": 2}
+    events = sfn.get_execution_history(executionArn=d["executionArn"])["events"]
+    assert [e["type"] for e in events][2:6] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
+    submitted = events[4]["taskSubmittedEventDetails"]
+    assert (submitted["resourceType"], submitted["resource"]) == ("states", "startExecution.sync")
+    assert json.loads(submitted["output"])["ExecutionArn"].endswith(":execution:child:c-sync")
 
     d = run_to_end(sfn, parent("arn:aws:states:::states:startExecution", "p0"), {"n": 1, "childName": "c-start"}, "p-start")
     out = json.loads(d["output"])
-    assert set(out) == {"ExecutionArn", "StartDate"}
+    assert set(out) == {"ExecutionArn", "SdkHttpMetadata", "SdkResponseMetadata", "StartDate"}
+    assert out["SdkHttpMetadata"]["HttpStatusCode"] == 200
     assert sfn.describe_execution(executionArn=out["ExecutionArn"])["status"] in ("RUNNING", "SUCCEEDED")
 
     d = run_to_end(sfn, parent("arn:aws:states:::states:startExecution.sync:2", "pf"), {"n": 1, "fail": True, "childName": "c-fail"}, "p-fail")

@@ -249,6 +249,15 @@ struct ExecutionRun: Sendable {
         return call
     }
 
+    /// TaskSubmitted for call `id` (a `.sync` call the service accepted).
+    mutating func submitted(id: Int, output: JSONValue, now: Double) {
+        guard let call = outstanding, call.id == id else { return }
+        record("TaskSubmitted", "taskSubmittedEventDetails", [
+            ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated),
+            ("resource", .string(call.resource.resource)), ("resourceType", .string(call.resource.resourceType)),
+        ], now)
+    }
+
     /// The outcome of call `id`. Returns the execution's outcome if it closed; nil when it went
     /// on (or waits to retry), or when `id` is not the call it waits for (a late answer).
     mutating func complete(id: Int, result: TaskResult, now: Double) -> Outcome? {

@@ -162,6 +162,16 @@ public final class WorkflowEngine {
         persist(execution: executionArn)
     }
 
+    /// A callback-style call (`.sync`) was accepted and the task now waits for its end:
+    /// TaskSubmitted, with what the service answered.
+    public func taskSubmitted(executionArn: String, taskId: Int, output: JSONValue, now: Double) {
+        guard var record = executions[executionArn], var run = record.run else { return }
+        run.submitted(id: taskId, output: output, now: now)
+        record.run = run
+        executions[executionArn] = record
+        persist(execution: executionArn)
+    }
+
     /// Records an execution's end.
     private func close(_ record: inout ExecutionRecord, _ run: ExecutionRun, _ outcome: ExecutionRun.Outcome, _ now: Double) {
         record.history = run.history
