@@ -24,7 +24,7 @@ import Testing
         (#"{"StartAt":"P","States":{"P":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true}}}"#,
          "UNSUPPORTED_FEATURE: Resource 'arn:aws:lambda:us-east-1:1:function:f' is not supported yet by the embedded engine (it runs arn:aws:states:::apigateway:invoke, states:startExecution[.sync[:2]] and http:invoke) at /States/P/Resource"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[],"End":true}}}"#,
-         "UNSUPPORTED_STATE_TYPE: State type 'Parallel' is not supported yet by the embedded engine (it runs Pass, Task, Choice, Wait, Succeed and Fail) at /States/P/Type"),
+         "SCHEMA_VALIDATION_FAILED: The value for the field 'Branches' must be a non-empty ARRAY at /States/P/Branches"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Nap","End":true}}}"#, "SCHEMA_VALIDATION_FAILED: 'Nap' is not a valid state type at /States/P/Type"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Pass","Retry":[],"End":true}}}"#, "SCHEMA_VALIDATION_FAILED: Field 'Retry' is not supported at /States/P"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Pass","Assign":{},"End":true}}}"#, "UNSUPPORTED_FEATURE: Field 'Assign' is not supported yet by the embedded engine at /States/P"),

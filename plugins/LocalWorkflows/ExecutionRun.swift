@@ -40,6 +40,11 @@ struct ExecutionRun: Sendable {
     private(set) var resumeAt: Double?
     /// The event id the current state was entered at, for its runtime errors.
     private var enteredEventId = 0
+    /// While a Parallel branch or Map iteration runs inline: its state machine.
+    private var inline: StateMachineDefinition?
+    /// The event a branch's or iteration's first state follows (its ParallelStateStarted or
+    /// MapIterationStarted), as their histories show; nil: the event before.
+    private var anchor: Int?
 
     /// The service call this execution waits for, while in a Task state.
     private(set) var outstanding: TaskCall?
@@ -111,7 +116,11 @@ struct ExecutionRun: Sendable {
     private mutating func record(_ type: String, _ detailsKey: String, _ details: [(String, JSONValue)], _ now: Double) {
         // A state entered straight after ExecutionStarted points at no event (0), as in the
         // service's histories; every other event points at the one before it.
-        let previous = history.count == 1 && type.hasSuffix("StateEntered") ? 0 : history.count
+        var previous = history.count == 1 && type.hasSuffix("StateEntered") ? 0 : history.count
+        if let a = anchor, type.hasSuffix("StateEntered") {
+            previous = a
+            anchor = nil
+        }
         history.append(HistoryEvent(id: history.count + 1, previousEventId: previous, timestamp: now, type: type,
                                     detailsKey: detailsKey, details: details))
     }
@@ -127,7 +136,7 @@ struct ExecutionRun: Sendable {
     }
 
     private mutating func advance(now: Double) -> Outcome? {
-        guard let state = definition.states[current] else {
+        guard let state = (inline ?? definition).states[current] else {
             return .failed(error: "States.Runtime", cause: "State '\(current)' does not exist.")
         }
         if let until = resumeAt, case .wait(let wait) = state.kind {
@@ -155,6 +164,16 @@ struct ExecutionRun: Sendable {
             schedule(task, now)
             return nil
         }
+        if let until = resumeAt, case .parallel(let p) = state.kind {
+            guard now >= until else { return nil }
+            resumeAt = nil
+            return composite(state, p.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runParallel(p, state, effective, now) }
+        }
+        if let until = resumeAt, case .map(let m) = state.kind {
+            guard now >= until else { return nil }
+            resumeAt = nil
+            return composite(state, m.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runMap(m, state, effective, now) }
+        }
         if outstanding != nil { return nil }
         // A Pass, Choice or Succeed state writes Entered and Exited events, a Fail state only Entered;
         // one more event must fit to close the execution.
@@ -163,6 +182,7 @@ struct ExecutionRun: Sendable {
         case .fail: cost = 1
         case .pass, .succeed, .choice, .wait: cost = 2
         case .task: cost = 5   // Entered, Scheduled, Started, Succeeded, Exited
+        case .parallel, .map: cost = 4   // Entered, Started, Succeeded, Exited (their insides check for themselves)
         }
         if events + cost + 1 > Self.historyLimit {
             return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
@@ -193,6 +213,14 @@ struct ExecutionRun: Sendable {
                 exited(state, output: input, now)
                 current = next
                 return nil
+            case .parallel(let p):
+                stateInput = input
+                retryCounts = Array(repeating: 0, count: p.flow.retriers.count)
+                return composite(state, p.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runParallel(p, state, effective, now) }
+            case .map(let m):
+                stateInput = input
+                retryCounts = Array(repeating: 0, count: m.flow.retriers.count)
+                return composite(state, m.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runMap(m, state, effective, now) }
             case .task(let task):
                 stateInput = input
                 retryCounts = Array(repeating: 0, count: task.retriers.count)
@@ -283,7 +311,7 @@ struct ExecutionRun: Sendable {
             }
         case .failure(let error, let cause):
             record("TaskFailed", "taskFailedEventDetails", [("error", .string(error)), ("cause", .string(cause))] + names, now)
-            return handle(error: error, cause: cause, task, state, now).map { finish($0, now) }
+            return handle(error: error, cause: cause, task.retriers, task.catchers, state, now).map { finish($0, now) }
         }
     }
 
@@ -297,20 +325,21 @@ struct ExecutionRun: Sendable {
         record("TaskTimedOut", "taskTimedOutEventDetails",
                [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource)),
                 ("error", .string("States.Timeout")), ("cause", .string(cause))], now)
-        return handle(error: "States.Timeout", cause: cause, task, state, now).map { finish($0, now) }
+        return handle(error: "States.Timeout", cause: cause, task.retriers, task.catchers, state, now).map { finish($0, now) }
     }
 
     /// An error in a Task state: the first retrier naming it retries (after its delay) until its
     /// attempts run out; then the first catcher naming it takes the execution on with the error
     /// at its ResultPath; else the execution fails with it.
-    private mutating func handle(error: String, cause: String, _ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double) -> Outcome? {
-        if let i = task.retriers.firstIndex(where: { ErrorMatch.matches($0.errorEquals, error) }), retryCounts[i] < task.retriers[i].maxAttempts {
-            let delay = task.retriers[i].delay(attempt: retryCounts[i], random: Double.random(in: 0..<1))
+    private mutating func handle(error: String, cause: String, _ retriers: [Retrier], _ catchers: [Catcher],
+                                 _ state: StateMachineDefinition.State, _ now: Double) -> Outcome? {
+        if let i = retriers.firstIndex(where: { ErrorMatch.matches($0.errorEquals, error) }), retryCounts[i] < retriers[i].maxAttempts {
+            let delay = retriers[i].delay(attempt: retryCounts[i], random: Double.random(in: 0..<1))
             retryCounts[i] += 1
             resumeAt = now + delay
             return nil
         }
-        if let c = task.catchers.first(where: { ErrorMatch.matches($0.errorEquals, error) }) {
+        if let c = catchers.first(where: { ErrorMatch.matches($0.errorEquals, error) }) {
             let errorOutput = JSONValue.object(JSONObject([("Error", .string(error)), ("Cause", .string(cause))]))
             do {
                 let output = try Self.place(errorOutput, at: c.resultPath, into: stateInput)
@@ -323,6 +352,116 @@ struct ExecutionRun: Sendable {
             }
         }
         return .failed(error: error, cause: cause)
+    }
+
+    /// A Parallel or Map state: InputPath and Parameters over the state's input, `body` (which
+    /// writes the Started…Succeeded events and returns the results), then ResultSelector,
+    /// ResultPath and OutputPath; an error inside goes through Retry and Catch.
+    private mutating func composite(_ state: StateMachineDefinition.State, _ flow: CompositeFlow, _ now: Double,
+                                    _ body: (inout ExecutionRun, JSONValue) throws(StateFailure) -> JSONValue) -> Outcome? {
+        let parameters: JSONValue
+        do {
+            let effective = try Self.select(flow.inputPath, from: stateInput)
+            parameters = try flow.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now)) ?? effective
+        } catch {
+            return failure(error, state)
+        }
+        let result: JSONValue
+        do {
+            result = try body(&self, parameters)
+        } catch {
+            // A branch's or iteration's error, as it was raised inside (States.Runtime there
+            // ends the execution; anything else goes through this state's Retry and Catch).
+            if error.error == "States.Runtime" { return .failed(error: error.error, cause: error.cause) }
+            return handle(error: error.error, cause: error.cause, flow.retriers, flow.catchers, state, now)
+        }
+        do {
+            let selected = try flow.resultSelector?.evaluate(input: result, context: contextObject(state: state.name, now: now)) ?? result
+            let output = try Self.select(flow.outputPath, from: try Self.place(selected, at: flow.resultPath, into: stateInput))
+            exited(state, output: output, now)
+            guard let next = state.next else { return .succeeded(output) }
+            current = next
+            input = output
+            return nil
+        } catch {
+            return failure(error, state)
+        }
+    }
+
+    /// Runs a nested state machine to its end inline, its events written into this history.
+    private mutating func runInline(_ machine: StateMachineDefinition, input branchInput: JSONValue, anchor a: Int, _ now: Double) -> Outcome {
+        let saved = (inline, current, input, enteredEventId, stateInput, retryCounts)
+        inline = machine
+        current = machine.startAt
+        input = branchInput
+        anchor = a
+        var outcome: Outcome?
+        while outcome == nil { outcome = advance(now: now) }
+        anchor = nil
+        (inline, current, input, enteredEventId, stateInput, retryCounts) = saved
+        return outcome!
+    }
+
+    /// Every branch on the same input; the results in branch order. A failed branch fails the
+    /// state with its error.
+    private mutating func runParallel(_ p: ParallelState, _ state: StateMachineDefinition.State, _ effective: JSONValue,
+                                      _ now: Double) throws(StateFailure) -> JSONValue {
+        record("ParallelStateStarted", "", [], now)
+        let started = events
+        var results: [JSONValue] = []
+        for branch in p.branches {
+            switch runInline(branch, input: effective, anchor: started, now) {
+            case .succeeded(let v):
+                results.append(v)
+            case .failed(let error, let cause):
+                record("ParallelStateFailed", "", [], now)
+                throw StateFailure(error: error ?? "States.BranchFailed", cause: cause ?? "")
+            }
+        }
+        record("ParallelStateSucceeded", "", [], now)
+        return .array(results)
+    }
+
+    /// One iteration per item of ItemsPath, each on its ItemSelector's value (or the item); the
+    /// results in item order. A failed iteration fails the state with its error.
+    private mutating func runMap(_ m: MapState, _ state: StateMachineDefinition.State, _ effective: JSONValue,
+                                 _ now: Double) throws(StateFailure) -> JSONValue {
+        // Faults of the Map state itself carry its name, as any state's do.
+        func own(_ e: StateFailure) -> StateFailure {
+            guard case .failed(let error, let cause) = failure(e, state) else { return e }
+            return StateFailure(error: error ?? e.error, cause: cause ?? e.cause)
+        }
+        let itemsValue: JSONValue
+        do { itemsValue = try Self.select(m.itemsPath, from: effective) } catch { throw own(error) }
+        guard case .array(let items) = itemsValue else {
+            throw own(StateFailure(error: "States.Runtime", cause: "Item list must be an array; ItemsPath selected \(itemsValue.typeName) \(itemsValue.jsonText)"))
+        }
+        record("MapStateStarted", "mapStateStartedEventDetails", [("length", .int(Int64(items.count)))], now)
+        var results: [JSONValue] = []
+        for (i, item) in items.enumerated() {
+            let iteration: [(String, JSONValue)] = [("name", .string(state.name)), ("index", .int(Int64(i)))]
+            record("MapIterationStarted", "mapIterationStartedEventDetails", iteration, now)
+            let started = events
+            var itemInput = item
+            if let selector = m.itemSelector {
+                do {
+                    itemInput = try selector.evaluate(input: effective, context: contextObject(state: state.name, now: now, item: (i, item)))
+                } catch {
+                    throw own(error)
+                }
+            }
+            switch runInline(m.processor, input: itemInput, anchor: started, now) {
+            case .succeeded(let v):
+                record("MapIterationSucceeded", "mapIterationSucceededEventDetails", iteration, now)
+                results.append(v)
+            case .failed(let error, let cause):
+                record("MapIterationFailed", "mapIterationFailedEventDetails", iteration, now)
+                record("MapStateFailed", "", [], now)
+                throw StateFailure(error: error ?? "States.TaskFailed", cause: cause ?? "")
+            }
+        }
+        record("MapStateSucceeded", "", [], now)
+        return .array(results)
     }
 
     /// ResultPath: `result` placed into `input` (null keeps the input as it is).
@@ -428,7 +567,7 @@ struct ExecutionRun: Sendable {
     }
 
     /// The context object `$$` as a state sees it on entry.
-    private func contextObject(state: String, now: Double) -> JSONValue {
+    private func contextObject(state: String, now: Double, item: (index: Int, value: JSONValue)? = nil) -> JSONValue {
         var execution = JSONObject([
             ("Id", .string(context.executionArn)),
             ("Input", context.input),
@@ -436,7 +575,7 @@ struct ExecutionRun: Sendable {
         ])
         if let role = context.roleArn { execution["RoleArn"] = .string(role) }
         execution["StartTime"] = .string(WorkflowEngine.isoTimestamp(context.startDate))
-        return .object(JSONObject([
+        var top = JSONObject([
             ("Execution", .object(execution)),
             ("State", .object(JSONObject([
                 ("EnteredTime", .string(WorkflowEngine.isoTimestamp(now))),
@@ -447,7 +586,12 @@ struct ExecutionRun: Sendable {
                 ("Id", .string(context.stateMachineArn)),
                 ("Name", .string(context.stateMachineName)),
             ]))),
-        ]))
+        ])
+        // In a Map's ItemSelector: the item and its index.
+        if let item {
+            top["Map"] = .object(JSONObject([("Item", .object(JSONObject([("Index", .int(Int64(item.index))), ("Value", item.value)])))]))
+        }
+        return .object(top)
     }
 }
 

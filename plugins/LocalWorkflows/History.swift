@@ -16,13 +16,15 @@ struct HistoryEvent: Sendable {
     /// (and their `…Details`) are left out.
     func wire(includeData: Bool) -> Wire {
         let kept = includeData ? details : details.filter { !["input", "output", "inputDetails", "outputDetails"].contains($0.0) }
-        return .object([
+        var members: [(String, Wire)] = [
             ("timestamp", .date(timestamp)),
             ("type", .string(type)),
             ("id", .json(.int(Int64(id)))),
             ("previousEventId", .json(.int(Int64(previousEventId)))),
-            (detailsKey, .object(kept.map { ($0.0, Wire.json($0.1)) })),
-        ])
+        ]
+        // Some events carry no details (ParallelStateStarted, MapStateSucceeded…).
+        if !detailsKey.isEmpty { members.append((detailsKey, .object(kept.map { ($0.0, Wire.json($0.1)) }))) }
+        return .object(members)
     }
 }
 

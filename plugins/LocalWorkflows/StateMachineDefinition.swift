@@ -13,7 +13,7 @@ public struct WorkflowDefinitionError: Error, Sendable, CustomStringConvertible 
 }
 
 /// An Amazon States Language document checked once at registration and then only read: the
-/// states the embedded engine can run (Pass, Task, Choice, Wait, Succeed, Fail), their transitions and paths.
+/// states the embedded engine can run (Pass, Task, Choice, Wait, Parallel, Map, Succeed, Fail), their transitions and paths.
 struct StateMachineDefinition: Sendable {
     let startAt: String
     let states: [String: State]
@@ -37,6 +37,8 @@ struct StateMachineDefinition: Sendable {
             switch kind {
             case .choice(let c): return c.targets
             case .task(let t): return (next.map { [$0] } ?? []) + t.targets
+            case .parallel(let p): return (next.map { [$0] } ?? []) + p.flow.catchers.map(\.next)
+            case .map(let m): return (next.map { [$0] } ?? []) + m.flow.catchers.map(\.next)
             default: return next.map { [$0] } ?? []
             }
         }
@@ -46,7 +48,7 @@ struct StateMachineDefinition: Sendable {
             switch kind {
             case .succeed, .fail: return true
             case .choice: return false
-            case .pass, .wait, .task: return next == nil
+            case .pass, .wait, .task, .parallel, .map: return next == nil
             }
         }
     }
@@ -61,6 +63,8 @@ struct StateMachineDefinition: Sendable {
             case .choice: return "Choice"
             case .wait: return "Wait"
             case .task: return "Task"
+            case .parallel: return "Parallel"
+            case .map: return "Map"
             }
         }
 
@@ -70,6 +74,8 @@ struct StateMachineDefinition: Sendable {
         case choice(ChoiceState)
         case wait(Wait)
         case task(TaskState)
+        case parallel(ParallelState)
+        case map(MapState)
     }
 
     /// A Wait state: how long, from one of four fields; InputPath and OutputPath.
@@ -96,8 +102,6 @@ struct StateMachineDefinition: Sendable {
         var outputPath: PathSetting
     }
 
-    /// ASL state types that exist but this engine does not run yet.
-    private static let laterTypes: Set<String> = ["Parallel", "Map"]
     /// ASL fields that exist but this engine does not implement yet; refused rather than ignored
     /// so a definition never runs differently here than on AWS.
     private static let laterFields: Set<String> = ["Assign", "Output", "Arguments", "QueryLanguage", "ErrorPath", "CausePath"]
@@ -109,7 +113,24 @@ struct StateMachineDefinition: Sendable {
         "Wait": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
         "Task": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource",
                  "TimeoutSeconds", "HeartbeatSeconds", "Retry", "Catch"],
+        "Parallel": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches",
+                     "Retry", "Catch"],
+        "Map": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath",
+                "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Retry", "Catch"],
     ]
+
+    /// Whether every state, nested ones included, completes without waiting (no Task, no
+    /// Wait): what Parallel branches and Map iterations may hold, as they run inline for now.
+    var inlineOnly: Bool {
+        states.values.allSatisfy { s in
+            switch s.kind {
+            case .task, .wait: return false
+            case .parallel(let p): return p.branches.allSatisfy(\.inlineOnly)
+            case .map(let m): return m.processor.inlineOnly
+            default: return true
+            }
+        }
+    }
 
     init(_ document: JSONValue) throws(WorkflowDefinitionError) {
         guard case .object(let top) = document else {
@@ -151,10 +172,15 @@ struct StateMachineDefinition: Sendable {
                     throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Default' target: \(d) at /States/\(name)/Default")
                 }
             }
-            if case .task(let t) = state.kind {
-                for (i, c) in t.catchers.enumerated() where states[c.next] == nil {
-                    throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Next' target: \(c.next) at /States/\(name)/Catch/\(i)/Next")
-                }
+            var catchers: [Catcher] = []
+            switch state.kind {
+            case .task(let t): catchers = t.catchers
+            case .parallel(let p): catchers = p.flow.catchers
+            case .map(let m): catchers = m.flow.catchers
+            default: break
+            }
+            for (i, c) in catchers.enumerated() where states[c.next] == nil {
+                throw WorkflowDefinitionError("MISSING_TRANSITION_TARGET: Missing 'Next' target: \(c.next) at /States/\(name)/Catch/\(i)/Next")
             }
         }
         // Step Functions refuses states nothing transitions to, and workflows without an end.
@@ -189,9 +215,6 @@ struct StateMachineDefinition: Sendable {
         guard case .string(let type) = typeValue else {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Type' must be a STRING at \(at)/Type")
         }
-        if laterTypes.contains(type) {
-            throw WorkflowDefinitionError("UNSUPPORTED_STATE_TYPE: State type '\(type)' is not supported yet by the embedded engine (it runs Pass, Task, Choice, Wait, Succeed and Fail) at \(at)/Type")
-        }
         guard let allowed = fieldsByType[type] else {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: '\(type)' is not a valid state type at \(at)/Type")
         }
@@ -222,6 +245,12 @@ struct StateMachineDefinition: Sendable {
                 inputPath: try path(fields, "InputPath", at),
                 outputPath: try path(fields, "OutputPath", at))
             return State(name: name, kind: .choice(choice), next: nil)
+        case "Parallel":
+            let p = try CompositeCompiler.parallel(fields, at: at) { key throws(WorkflowDefinitionError) in try path(fields, key, at) }
+            return State(name: name, kind: .parallel(p), next: try transition(fields, name, at))
+        case "Map":
+            let m = try CompositeCompiler.map(fields, at: at) { key throws(WorkflowDefinitionError) in try path(fields, key, at) }
+            return State(name: name, kind: .map(m), next: try transition(fields, name, at))
         case "Task":
             let task = try TaskCompiler.task(fields, at: at) { key throws(WorkflowDefinitionError) in try path(fields, key, at) }
             return State(name: name, kind: .task(task), next: try transition(fields, name, at))
