@@ -352,9 +352,26 @@ final class NestedExecutions {
         watches.append((arn, mode, done))
     }
 
+    /// Calls `done` with DescribeExecution's answer once `executionArn` has closed (on this
+    /// loop: the driver's).
+    func whenClosed(_ executionArn: String, done: @escaping (JSONValue) -> Void) {
+        observers.append((executionArn, done))
+    }
+
+    private var observers: [(execution: String, done: (JSONValue) -> Void)] = []
+
     /// Completes the waits whose child has closed; true if any did.
     func poll(now: Double) -> Bool {
-        guard !watches.isEmpty else { return false }
+        var closedObservers: [Int] = []
+        for (i, o) in observers.enumerated() {
+            let (status, body) = engine.handle(target: "AWSStepFunctions.DescribeExecution",
+                                               body: JSONValue.object(JSONObject([("executionArn", .string(o.execution))])).serialized(), now: now)
+            guard status == 200, let d = try? JSONValue.parse(body), d["status"]?.stringValue != "RUNNING" else { continue }
+            closedObservers.append(i)
+            o.done(d)
+        }
+        for i in closedObservers.reversed() { observers.remove(at: i) }
+        guard !watches.isEmpty else { return !closedObservers.isEmpty }
         var finished: [Int] = []
         for (i, w) in watches.enumerated() {
             let (status, body) = engine.handle(target: "AWSStepFunctions.DescribeExecution",
@@ -377,7 +394,7 @@ final class NestedExecutions {
             }
         }
         for i in finished.reversed() { watches.remove(at: i) }
-        return !finished.isEmpty
+        return !finished.isEmpty || !closedObservers.isEmpty
     }
 
     /// DescribeExecution in the integration's PascalCase shape; `.sync:2` parses Input and Output.

@@ -148,6 +148,10 @@ final class EmbeddedStates: InProcessAWSService, @unchecked Sendable {
     }
 
     func handle(target: String, body: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {
+        // StartSyncExecution waits on the driver's loop: only its own listener offers it.
+        if target == "AWSStepFunctions.StartSyncExecution" && loop !== driver.loop {
+            return done(400, Array(#"{"__type":"com.amazon.coral.service#UnknownOperationException","message":"StartSyncExecution is served by the states listener (--states-listen), not through an API's integration"}"#.utf8))
+        }
         let (status, out) = engine.handle(target: target, body: body, now: EmbeddedStates.now())
         driver.kick()
         done(status, out)
@@ -365,7 +369,15 @@ final class StatesAPIHandler: HTTPRequestHandler {
         }
         h.add("Content-Type", "application/x-amz-json-1.0")
         let target = request.headers["X-Amz-Target"] ?? ""
-        engine.handle(target: target, body: request.body, loop: loop) { status, body in
+        engine.handle(target: target, body: request.body, loop: loop) { [engine] status, body in
+            // StartSyncExecution is answered when its (EXPRESS) execution has closed.
+            if target == "AWSStepFunctions.StartSyncExecution", status == 200,
+               let arn = (try? JSONValue.parse(body))?["executionArn"]?.stringValue {
+                engine.driver.nested.whenClosed(arn) { d in
+                    responder.respond(HTTPResponse(status: 200, headers: h, body: WorkflowEngine.syncResponse(d)))
+                }
+                return
+            }
             responder.respond(HTTPResponse(status: status, headers: h, body: body))
         }
     }

@@ -457,3 +457,30 @@ def test_nested_executions_start_and_wait_for_a_child(states_gateway):
     d = run_to_end(sfn, {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
                                                           "Parameters": {"StateMachineArn": SM_PREFIX + "nope"}, "End": True}}}, {}, "p-missing")
     assert (d["status"], d["error"]) == ("FAILED", "StepFunctions.StateMachineDoesNotExistException")
+
+
+def test_start_sync_execution_answers_when_the_express_execution_ends(states_gateway):
+    from botocore.config import Config
+    # StartSyncExecution's endpoint is sync-states.<region>.amazonaws.com; with a local
+    # endpoint URL the SDK must not prepend `sync-` to the host.
+    sfn = boto3.client("stepfunctions", endpoint_url=states_gateway.states_url, region_name="us-east-1",
+                       aws_access_key_id="AKIDLOCAL", aws_secret_access_key="local-secret",
+                       config=Config(inject_host_prefix=False))
+    definition = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+                                             "P": {"Type": "Pass", "Parameters": {"got.$": "$.v"}, "End": True}}}
+    arn = sfn.create_state_machine(name="express", definition=json.dumps(definition), roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    started = time.time()
+    r = sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps({"v": 3}))
+    assert time.time() - started >= 1.0          # answered only after the Wait
+    assert r["status"] == "SUCCEEDED"
+    assert json.loads(r["output"]) == {"got": 3}
+    assert r["billingDetails"]["billedDurationInMilliseconds"] >= 1000
+    assert (r["stopDate"] - r["startDate"]).total_seconds() >= 1.0
+    failing = sfn.create_state_machine(name="express-fail", roleArn=ROLE, type="EXPRESS",
+                                       definition=json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}}))
+    r = sfn.start_sync_execution(stateMachineArn=failing["stateMachineArn"])
+    assert (r["status"], r["error"], r["cause"]) == ("FAILED", "E", "C")
+    standard = sfn.create_state_machine(name="not-express", roleArn=ROLE,
+                                        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    with pytest.raises(sfn.exceptions.StateMachineTypeNotSupported):
+        sfn.start_sync_execution(stateMachineArn=standard["stateMachineArn"])

@@ -54,7 +54,6 @@ import Testing
         ("a b", "STANDARD", "Invalid Name: 'a b'"),
         ("", "STANDARD", "Invalid Name: ''"),
         (String(repeating: "m", count: 81), "STANDARD", "Invalid Name: '\(String(repeating: "m", count: 81))'"),
-        ("m", "EXPRESS", "State machine type EXPRESS is not supported yet by the embedded engine (STANDARD only)"),
         ("m", "standard", "Invalid state machine type 'standard' (expected STANDARD or EXPRESS)"),
     ])
     func invalidNameOrType(name: String, type: String, expected: String) {

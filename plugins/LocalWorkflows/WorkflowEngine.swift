@@ -60,7 +60,7 @@ public final class WorkflowEngine {
         }
         switch type {
         case "STANDARD": break
-        case "EXPRESS": throw WorkflowDefinitionError("State machine type EXPRESS is not supported yet by the embedded engine (STANDARD only)")
+        case "EXPRESS": break
         default: throw WorkflowDefinitionError("Invalid state machine type '\(type)' (expected STANDARD or EXPRESS)")
         }
         let parsed = try StateMachineDefinition(definition)
@@ -109,6 +109,7 @@ public final class WorkflowEngine {
             switch target.dropFirst(prefix.count) {
             case "CreateStateMachine": response = try createStateMachine(request, now: now)
             case "StartExecution": response = try startExecution(request, now: now)
+            case "StartSyncExecution": response = try startSyncExecution(request, now: now)
             case "DescribeExecution": response = try describeExecution(request)
             case "StopExecution": response = try stopExecution(request, now: now)
             case "DeleteStateMachine": response = try deleteStateMachine(request)
