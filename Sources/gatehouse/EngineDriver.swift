@@ -94,8 +94,76 @@ final class TaskInvoker {
             } catch {
                 done(.failure(error: error.error, cause: error.cause))
             }
+        case "arn:aws:states:::http:invoke":
+            do throws(ApiGatewayCall.Refusal) {
+                try httpInvoke(r.parameters, done: done)
+            } catch {
+                done(.failure(error: error.error, cause: error.cause))
+            }
         default:
             done(.failure(error: "States.Runtime", cause: "The embedded engine cannot call \(r.resource) yet."))
+        }
+    }
+
+    /// `arn:aws:states:::http:invoke`: a request to any HTTP(S) endpoint. `Authentication`'s
+    /// EventBridge connection is not looked up (there is none here): what the connection would
+    /// add, give as Headers.
+    private func httpInvoke(_ p: JSONValue, done: @escaping (TaskResult) -> Void) throws(ApiGatewayCall.Refusal) {
+        func refuse(_ why: String) -> ApiGatewayCall.Refusal { .init(error: "States.Runtime", cause: "http:invoke: \(why)") }
+        guard case .string(let endpoint)? = p["ApiEndpoint"], let url = HTTPURL(endpoint) else {
+            throw refuse("ApiEndpoint is required and must be an http(s):// URL")
+        }
+        guard case .string(let method)? = p["Method"], ApiGatewayCall.methods.contains(method) else {
+            throw refuse("Method is required and must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS")
+        }
+        var headers: [(String, String)] = [("Host", url.hostHeader)]
+        if case .object(let o)? = p["Headers"] {
+            for (name, v) in o.members {
+                guard let values = ApiGatewayCall.strings(v) else { throw refuse("Headers.\(name) must be a string") }
+                guard !ForbiddenHeaders.isForbidden(name) else { throw refuse("the header \(name) cannot be set") }
+                for value in values { headers.append((name, value)) }
+            }
+        }
+        var query: [String] = []
+        if case .object(let o)? = p["QueryParameters"] {
+            for (name, v) in o.members {
+                guard let values = ApiGatewayCall.strings(v) else { throw refuse("QueryParameters.\(name) must be a string") }
+                for value in values { query.append(QueryString.encoded(name, keepSlash: false) + "=" + QueryString.encoded(value, keepSlash: false)) }
+            }
+        }
+        var body: [UInt8] = []
+        let urlEncoded = p["Transform"]?["RequestBodyEncoding"] == .string("URL_ENCODED")
+        switch p["RequestBody"] {
+        case nil, .null?: break
+        case .string(let text)?: body = Array(text.utf8)
+        case .object(let o)? where urlEncoded:
+            body = Array(o.members.map { m in
+                QueryString.encoded(m.key, keepSlash: false) + "=" + QueryString.encoded(m.value.stringValue ?? m.value.jsonText, keepSlash: false)
+            }.joined(separator: "&").utf8)
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+        case let v?:
+            body = v.serialized()
+            headers.append(("Content-Type", "application/json"))
+        }
+        var target = url.target
+        if !query.isEmpty { target += (target.contains("?") ? "&" : "?") + query.joined(separator: "&") }
+        let out = HTTPClientRequest(host: url.host, port: url.port, method: method, target: target,
+                                    headers: HTTPHeaders(headers), body: body, isTLS: url.isTLS)
+        pool.send(out) { result in
+            switch result {
+            case .failure(let e):
+                done(.failure(error: "States.Http.Socket", cause: "\(endpoint): \(e)"))
+            case .success(let r):
+                guard case .success(let output) = ApiGatewayCall.outcome(HTTPClientResponse(status: 200, rawHeaders: r.rawHeaders, body: r.body)),
+                      case .object(var o) = output else { return done(.failure(error: "States.Runtime", cause: "unreadable answer")) }
+                o["StatusCode"] = .int(Int64(r.status))
+                o["StatusText"] = .string(HTTPResponse.reason(r.status))
+                // A status outside 2xx is States.Http.StatusCode.<code>, the answer as cause.
+                guard (200..<300).contains(r.status) else {
+                    return done(.failure(error: "States.Http.StatusCode.\(r.status)", cause: JSONValue.object(o).jsonText))
+                }
+                done(.success(.object(o)))
+            }
         }
     }
 

@@ -484,3 +484,39 @@ def test_start_sync_execution_answers_when_the_express_execution_ends(states_gat
                                         definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
     with pytest.raises(sfn.exceptions.StateMachineTypeNotSupported):
         sfn.start_sync_execution(stateMachineArn=standard["stateMachineArn"])
+
+
+def test_http_invoke_calls_any_endpoint(task_gateway):
+    sfn = client(task_gateway.states_url)
+    up = task_gateway.upstream.url
+
+    def machine(params, catch=False):
+        task = {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": params, "End": True}
+        if catch:
+            task["Catch"] = [{"ErrorEquals": ["States.Http.StatusCode.404"], "ResultPath": "$.err", "Next": "Done"}]
+            task["Next"] = "Done"
+            del task["End"]
+            return {"StartAt": "T", "States": {"T": task, "Done": {"Type": "Pass", "End": True}}}
+        return {"StartAt": "T", "States": {"T": task}}
+
+    d = run_to_end(sfn, machine({"ApiEndpoint": up + "/echo/h", "Method": "POST",
+                                 "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:123456789012:connection/c/1"},
+                                 "Headers": {"X-Custom": "v"}, "QueryParameters": {"q": "1 2"},
+                                 "RequestBody": {"k.$": "$.k"}}), {"k": "v"}, "http-post")
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert (out["StatusCode"], out["StatusText"]) == (200, "OK")
+    echoed = out["ResponseBody"]
+    assert (echoed["method"], echoed["path"], echoed["headers"]["X-Custom"]) == ("POST", "/echo/h?q=1%202", "v")
+    assert json.loads(echoed["body"]) == {"k": "v"}
+
+    d = run_to_end(sfn, machine({"ApiEndpoint": up + "/echo/form", "Method": "PUT", "RequestBody": {"a": "x y", "b": 2},
+                                 "Transform": {"RequestBodyEncoding": "URL_ENCODED"}}), {}, "http-form")
+    echoed = json.loads(d["output"])["ResponseBody"]
+    assert echoed["body"] == "a=x%20y&b=2"
+    assert echoed["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+
+    d = run_to_end(sfn, machine({"ApiEndpoint": up + "/status/404", "Method": "GET"}, catch=True), {}, "http-404")
+    err = json.loads(d["output"])["err"]
+    assert err["Error"] == "States.Http.StatusCode.404"
+    assert json.loads(err["Cause"])["StatusCode"] == 404
