@@ -116,3 +116,44 @@ import Testing
         }
     }
 }
+
+/// The definition's top-level TimeoutSeconds: past it the execution is TIMED_OUT, whatever it
+/// was waiting for.
+@Suite struct ExecutionTimeoutTests {
+    @Test func aLongWaitTimesOut() {
+        let e = Fixture.engine(["m": #"{"TimeoutSeconds":5,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":100,"End":true}}}"#])
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"r"}"#)
+        e.runPending(now: Fixture.now)
+        #expect(e.nextWakeTime == Fixture.now + 5)
+        e.runPending(now: Fixture.now + 5)
+        let d = Fixture.json(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:r"}"#).body)
+        #expect(d["status"] == .string("TIMED_OUT"))
+        #expect(d["stopDate"] == .double(Fixture.now + 5))
+        let h = Fixture.json(e.call("GetExecutionHistory", #"{"executionArn":"\#(Fixture.execPrefix)m:r"}"#).body)
+        #expect(h["events"]?.arrayValue?.last?["type"] == .string("ExecutionTimedOut"))
+        #expect(e.nextWakeTime == nil)
+    }
+
+    @Test func aTaskThatNeverAnswersTimesOutTheExecution() throws {
+        let e = Fixture.engine(["m": #"{"TimeoutSeconds":3,"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::apigateway:invoke","End":true}}}"#])
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"r"}"#)
+        e.runPending(now: Fixture.now)
+        let r = try #require(e.takeTaskRequests(now: Fixture.now).first)
+        #expect(e.nextWakeTime == Fixture.now + 3)
+        e.runPending(now: Fixture.now + 3)
+        e.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: .success(.int(1)), now: Fixture.now + 4)
+        e.runPending(now: Fixture.now + 4)
+        let d = Fixture.json(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:r"}"#).body)
+        #expect(d["status"] == .string("TIMED_OUT"))
+    }
+
+    @Test func anInvalidTimeoutIsRefused() {
+        let engine = WorkflowEngine(region: Fixture.region, accountId: Fixture.account)
+        do {
+            try engine.register(name: "m", definition: Fixture.json(#"{"TimeoutSeconds":0,"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#), roleArn: nil)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.message == "SCHEMA_VALIDATION_FAILED: The value for the field 'TimeoutSeconds' must be an INTEGER from 1 to 99999999 at /TimeoutSeconds")
+        }
+    }
+}

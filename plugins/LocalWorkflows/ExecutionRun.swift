@@ -103,6 +103,17 @@ struct ExecutionRun: Sendable {
         return outcome
     }
 
+    /// When the execution times out (top-level TimeoutSeconds), if it has a limit.
+    var deadline: Double? { definition.timeoutSeconds.map { context.startDate + Double($0) } }
+
+    /// Closes the execution for its TimeoutSeconds: ExecutionTimedOut.
+    mutating func timeOutExecution(now: Double) {
+        resumeAt = nil
+        outstanding = nil
+        taskDeadline = nil
+        record("ExecutionTimedOut", "executionTimedOutEventDetails", [("error", .string("States.Timeout"))], now)
+    }
+
     /// Closes the execution as StopExecution does: an ExecutionAborted event.
     mutating func abort(error: String?, cause: String?, now: Double) {
         var details: [(String, JSONValue)] = []

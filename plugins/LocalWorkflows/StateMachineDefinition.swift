@@ -17,6 +17,8 @@ public struct WorkflowDefinitionError: Error, Sendable, CustomStringConvertible 
 struct StateMachineDefinition: Sendable {
     let startAt: String
     let states: [String: State]
+    /// The whole execution's time limit (top-level TimeoutSeconds): past it, TIMED_OUT.
+    var timeoutSeconds: Int?
 
     /// A path field: its absence means `$`, and an explicit `null` means "none", which ASL gives
     /// its own meaning per field (`{}` for InputPath/OutputPath, "keep the input" for ResultPath).
@@ -196,6 +198,12 @@ struct StateMachineDefinition: Sendable {
         }
         if !states.values.contains(where: \.isTerminal) {
             throw WorkflowDefinitionError("MISSING_END_STATE: Workflow has no terminal state at /")
+        }
+        if let t = top["TimeoutSeconds"] {
+            guard let n = TaskCompiler.integer(t), n >= 1, n <= TaskCompiler.maxInteger else {
+                throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'TimeoutSeconds' must be an INTEGER from 1 to \(TaskCompiler.maxInteger) at /TimeoutSeconds")
+            }
+            timeoutSeconds = n
         }
         self.startAt = startAt
         self.states = states

@@ -210,6 +210,20 @@ public final class WorkflowEngine {
         }
         for arn in due {
             guard var record = executions[arn], var run = record.run else { continue }
+            if let deadline = run.deadline, deadline <= now {
+                // Past the definition's TimeoutSeconds: TIMED_OUT, whatever it was doing.
+                run.timeOutExecution(now: deadline)
+                record.history = run.history
+                record.run = nil
+                record.status = .timedOut
+                record.stopDate = Self.millis(deadline)
+                record.error = "States.Timeout"
+                waiting[arn] = nil
+                dispatchQueue.removeAll { $0 == arn }
+                executions[arn] = record
+                persist(execution: arn)
+                continue
+            }
             var outcome: ExecutionRun.Outcome?
             while outcome == nil {
                 if let until = run.resumeAt, until > now { break }        // a Wait, or a retry's delay
@@ -224,12 +238,16 @@ public final class WorkflowEngine {
                 close(&record, run, outcome, now)
             } else {
                 record.run = run
+                var wake: Double?
                 if let until = run.resumeAt {
-                    waiting[arn] = until
+                    wake = until
                 } else if run.outstanding != nil {
                     if !run.taskDispatched && !dispatchQueue.contains(arn) { dispatchQueue.append(arn) }
-                    if let deadline = run.taskDeadline { waiting[arn] = deadline }
+                    wake = run.taskDeadline
                 }
+                // Woken at the earlier of what it waits for and its own deadline.
+                if let deadline = run.deadline { wake = min(wake ?? deadline, deadline) }
+                if let wake { waiting[arn] = wake }
             }
             executions[arn] = record
             persist(execution: arn)
@@ -287,6 +305,7 @@ struct ExecutionRecord {
         case succeeded = "SUCCEEDED"
         case failed = "FAILED"
         case aborted = "ABORTED"
+        case timedOut = "TIMED_OUT"
     }
 
     let arn: String
