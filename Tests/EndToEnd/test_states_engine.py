@@ -520,3 +520,22 @@ def test_http_invoke_calls_any_endpoint(task_gateway):
     err = json.loads(d["output"])["err"]
     assert err["Error"] == "States.Http.StatusCode.404"
     assert json.loads(err["Cause"])["StatusCode"] == 404
+
+
+def test_iam_role_signs_with_the_state_machines_role(task_gateway):
+    """AuthType IAM_ROLE signs with the keys the credentials file gives the machine's role; the
+    API's policy names the role, so its sessions get in. Without keys for the role the task
+    fails with States.Runtime before any call."""
+    sfn = client(task_gateway.states_url)
+    d = run_to_end(sfn, invoke_machine(task_gateway.api_host, "/role", auth="IAM_ROLE"), {}, "with-role")
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"])["ResponseBody"] == {"role": "arn:aws:sts::123456789012:assumed-role/sfn/execution"}
+    other = sfn.create_state_machine(name="other-role", roleArn="arn:aws:iam::123456789012:role/unknown",
+                                     definition=json.dumps(invoke_machine(task_gateway.api_host, "/role", auth="IAM_ROLE")))
+    e = sfn.start_execution(stateMachineArn=other["stateMachineArn"], name="r")["executionArn"]
+    deadline = time.time() + 10
+    while sfn.describe_execution(executionArn=e)["status"] == "RUNNING" and time.time() < deadline:
+        time.sleep(0.05)
+    d = sfn.describe_execution(executionArn=e)
+    assert (d["status"], d["error"]) == ("FAILED", "States.Runtime")
+    assert "arn:aws:iam::123456789012:role/unknown" in d["cause"]
