@@ -69,13 +69,7 @@ extension WorkflowEngine {
     /// StartSyncExecution, for EXPRESS machines: the execution starts here and the host
     /// answers the caller once it has closed (`syncResponse`); this answer only names it.
     func startSyncExecution(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
-        let machineArn = try request.string("stateMachineArn")
-        var constraints = Constraints()
-        constraints.required(machineArn, "stateMachineArn")
-        constraints.length(machineArn, "stateMachineArn", min: 1, max: 256)
-        try constraints.check()
-        guard let machineArn else { preconditionFailure("required() admits no null stateMachineArn") }
-        guard try stateMachine(machineArn).type == "EXPRESS" else {
+        guard try stateMachine(try requiredArn(request, "stateMachineArn")).type == "EXPRESS" else {
             throw .service("StateMachineTypeNotSupported", "This operation is not supported by this type of state machine")
         }
         return try startExecution(request, now: now)
@@ -98,13 +92,19 @@ extension WorkflowEngine {
         return Wire.object(members).serialized()
     }
 
-    func describeExecution(_ request: RequestMembers) throws(ServiceError) -> Wire {
-        let arn = try request.string("executionArn")
+    /// The one member of a request that names a resource by ARN: required, 1 to 256 long.
+    private func requiredArn(_ request: RequestMembers, _ member: String) throws(ServiceError) -> String {
+        let arn = try request.string(member)
         var constraints = Constraints()
-        constraints.required(arn, "executionArn")
-        constraints.length(arn, "executionArn", min: 1, max: 256)
+        constraints.required(arn, member)
+        constraints.length(arn, member, min: 1, max: 256)
         try constraints.check()
         guard let arn else { preconditionFailure("required() admits no null ARN") }
+        return arn
+    }
+
+    func describeExecution(_ request: RequestMembers) throws(ServiceError) -> Wire {
+        let arn = try requiredArn(request, "executionArn")
         try StatesArn.check(arn, expecting: "execution", names: 2...2)
         guard let e = executions[arn] else { throw .executionDoesNotExist(arn) }
 
@@ -210,13 +210,7 @@ extension WorkflowEngine {
     }
 
     func describeStateMachine(_ request: RequestMembers) throws(ServiceError) -> Wire {
-        let arn = try request.string("stateMachineArn")
-        var constraints = Constraints()
-        constraints.required(arn, "stateMachineArn")
-        constraints.length(arn, "stateMachineArn", min: 1, max: 256)
-        try constraints.check()
-        guard let arn else { preconditionFailure("required() admits no null ARN") }
-        let m = try stateMachine(arn)
+        let m = try stateMachine(try requiredArn(request, "stateMachineArn"))
         var members: [(String, Wire)] = [
             ("stateMachineArn", .string(m.arn)),
             ("name", .string(m.name)),
@@ -263,12 +257,7 @@ extension WorkflowEngine {
     /// Deletes a state machine. Its executions stay readable, and one still RUNNING goes on to
     /// its end (the service lets them finish too). Deleting a machine that is not there succeeds.
     func deleteStateMachine(_ request: RequestMembers) throws(ServiceError) -> Wire {
-        let arn = try request.string("stateMachineArn")
-        var constraints = Constraints()
-        constraints.required(arn, "stateMachineArn")
-        constraints.length(arn, "stateMachineArn", min: 1, max: 256)
-        try constraints.check()
-        guard let arn else { preconditionFailure("required() admits no null ARN") }
+        let arn = try requiredArn(request, "stateMachineArn")
         try StatesArn.check(arn, expecting: "stateMachine", names: 1...1)
         machines[arn] = nil
         machineOrder.removeAll { $0 == arn }
