@@ -9,7 +9,7 @@ public struct GatewayConfig: Sendable {
     public var templatePath: String?
     public var template = TemplateOptions()
     /// More templates served side by side, each as its own stack in its own account (conf
-    /// `stacks`: `template`, `accountId`, `region`, `stackName`, `parameterOverrides`), e.g. both
+    /// `stacks`: `template`, `accountId`, `stackName`, `parameterOverrides`), e.g. both
     /// halves of a cross-account scenario.
     public var stacks: [Stack] = []
 
@@ -112,14 +112,14 @@ public struct GatewayConfig: Sendable {
             for (i, e) in entries.enumerated() {
                 let at = "stacks[\(i)]"
                 guard case .object(let s) = e else { throw ConfigError(file: path, path: at, reason: "expected a mapping") }
-                for k in s.keys where !["template", "accountId", "region", "stackName", "parameterOverrides"].contains(k) {
-                    throw ConfigError(file: path, path: "\(at).\(k)", reason: "unknown setting (known: accountId, parameterOverrides, region, stackName, template)")
+                // One region for every stack: the embedded engine serves one (see `region`).
+                for k in s.keys where !["template", "accountId", "stackName", "parameterOverrides"].contains(k) {
+                    throw ConfigError(file: path, path: "\(at).\(k)", reason: "unknown setting (known: accountId, parameterOverrides, stackName, template; the region is the conf's)")
                 }
                 guard let t = confText(s["template"]) else { throw ConfigError(file: path, path: at, reason: "template is missing") }
                 var options = c.template
                 options.parameterOverrides = [:]
                 if let a = confText(s["accountId"]) { options.accountId = a }
-                if let r = confText(s["region"]) { options.region = r }
                 options.stackName = confText(s["stackName"]) ?? "stack\(i + 1)"
                 for (k, v) in s["parameterOverrides"]?.objectValue?.members ?? [] {
                     guard let text = confText(v) else { throw ConfigError(file: path, path: "\(at).parameterOverrides.\(k)", reason: "expected a string") }

@@ -18,8 +18,10 @@ final class EngineDriver: @unchecked Sendable {
     let loop: EventLoop
     let invoker: TaskInvoker
     let nested: NestedExecutions
-    private var mailbox: LoopMailbox<Void>?
+    /// `let`: workers may kick while the main thread closes it (posting after close is a no-op).
+    private let mailbox: LoopMailbox<Void>
     private let timer: LoopTimer
+    private var faultsReported = 0
 
     init(engine: SharedEngine, loop: EventLoop, invoker: TaskInvoker) {
         self.engine = engine
@@ -28,17 +30,24 @@ final class EngineDriver: @unchecked Sendable {
         nested = NestedExecutions(engine: engine)
         timer = LoopTimer(loop: loop)
         timer.unref()
-        mailbox = LoopMailbox(loop: loop) { [weak self] _ in self?.tick() }
+        let box = WeakDriver()
+        mailbox = LoopMailbox(loop: loop) { _ in box.driver?.tick() }
+        box.driver = self
+        // Executions restored from a store go on without waiting for a first call.
+        mailbox.post(())
+    }
+
+    private final class WeakDriver: @unchecked Sendable {
+        weak var driver: EngineDriver?
     }
 
     /// Asks for a turn on the main loop (from any thread).
     func kick() {
-        mailbox?.post(())
+        mailbox.post(())
     }
 
     func close() {
-        mailbox?.close()
-        mailbox = nil
+        mailbox.close()
         timer.close()
     }
 
@@ -61,8 +70,14 @@ final class EngineDriver: @unchecked Sendable {
         }
         // A `.sync` parent goes on once its child has closed in this pass.
         if nested.poll(now: now) { kick() }
+        let faults = engine.storeFaults
+        if faults > faultsReported {
+            stderrLine("warning: states store: \(faults - faultsReported) write(s) failed; a restart may repeat the steps since the last good write")
+            faultsReported = faults
+        }
         guard let next else { return }
-        let millis = UInt64(max(0, ((next - now) * 1000).rounded(.up)))
+        // At most a day at a time (a far wake time must not overflow the timer's milliseconds).
+        let millis = UInt64(max(0, min(86_400_000, ((next - now) * 1000).rounded(.up))))
         timer.schedule(after: millis) { [weak self] in self?.tick() }
     }
 }

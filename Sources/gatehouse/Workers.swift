@@ -98,7 +98,12 @@ final class SharedEngine: Sendable {
             }
         }
         return accounts.withLock { a in
-            let r = a.engine(account ?? a.defaultAccount).handle(target: target, body: body, now: now)
+            // Only CreateStateMachine opens a new account; a call naming an account with no
+            // engine is answered by the default one (which does not know the resource), so
+            // reads with made-up ARNs cannot make engines.
+            var chosen = account ?? a.defaultAccount
+            if a.engines[chosen] == nil && target != "AWSStepFunctions.CreateStateMachine" { chosen = a.defaultAccount }
+            let r = a.engine(chosen).handle(target: target, body: body, now: now)
             return (r.status, r.body)
         }
     }

@@ -91,9 +91,25 @@ import Testing
         #expect(bad["cause"] == .string("An error occurred while executing the state 'M' (entered at the event id #2). Item list must be an array; ItemsPath selected number 5"))
     }
 
+    /// Review findings: a fault of the data flow inside a branch ends the execution (an outer
+    /// Catch does not take it), and a failing ItemSelector writes no iteration start.
+    @Test func dataFlowFaultsInsideAreTerminal() {
+        let (d, _) = run(#"{"P":{"Type":"Parallel","Branches":[{"StartAt":"A","States":{"A":{"Type":"Pass","#
+            + #""Parameters":{"x.$":"States.ArrayGetItem($.l, 5)"},"End":true}}}],"#
+            + #""Catch":[{"ErrorEquals":["States.ALL"],"Next":"S"}],"Next":"S"},"S":{"Type":"Succeed"}}"#, input: #"{"l":[1]}"#)
+        #expect(d["status"] == .string("FAILED"))
+        #expect(d["error"] == .string("States.IntrinsicFailure"))
+        let (m, events) = run(#"{"M":{"Type":"Map","ItemSelector":{"x.$":"$.missing"},"ItemProcessor":{"StartAt":"X","States":{"X":{"Type":"Pass","End":true}}},"End":true}}"#,
+                              startAt: "M", input: "[1]")
+        #expect(m["error"] == .string("States.Runtime"))
+        #expect(events.suffix(3) == ["3<-2 MapStateStarted", "4<-3 MapStateFailed", "5<-4 ExecutionFailed"])
+    }
+
     @Test(arguments: [
         (#"{"Type":"Parallel","Branches":[{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::apigateway:invoke","End":true}}}],"End":true}"#,
-         "UNSUPPORTED_FEATURE: Task and Wait states inside Parallel and Map states are not supported yet by the embedded engine at /States/P/Branches/0"),
+         "UNSUPPORTED_FEATURE: Task and Wait states, and Retry on a nested Parallel or Map, inside Parallel and Map states are not supported yet by the embedded engine at /States/P/Branches/0"),
+        (#"{"Type":"Parallel","Branches":[{"StartAt":"Q","States":{"Q":{"Type":"Parallel","Branches":[{"StartAt":"F","States":{"F":{"Type":"Fail"}}}],"Retry":[{"ErrorEquals":["States.ALL"]}],"End":true}}}],"End":true}"#,
+         "UNSUPPORTED_FEATURE: Task and Wait states, and Retry on a nested Parallel or Map, inside Parallel and Map states are not supported yet by the embedded engine at /States/P/Branches/0"),
         (#"{"Type":"Parallel","Branches":[],"End":true}"#,
          "SCHEMA_VALIDATION_FAILED: The value for the field 'Branches' must be a non-empty ARRAY at /States/P/Branches"),
         (#"{"Type":"Parallel","Branches":[{"StartAt":"Nope","States":{"A":{"Type":"Pass","End":true}}}],"End":true}"#,

@@ -79,6 +79,17 @@ import Testing
         #expect(types(e).filter { $0 == "TaskFailed" }.count == 3)
     }
 
+    /// `$$.State.EnteredTime` is when the state was entered, in ResultSelector too.
+    @Test func enteredTimeIsTheStatesEntry() throws {
+        let e = engine(#"{"T":{"Type":"Task","Resource":"\#(Self.invoke)","Parameters":{"at.$":"$$.State.EnteredTime"},"#
+            + #""ResultSelector":{"at.$":"$$.State.EnteredTime"},"End":true}}"#)
+        start(e, "{}")
+        e.runPending(now: t0)
+        let r = try #require(e.takeTaskRequests(now: t0).first)
+        e.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: .success(.int(1)), now: t0 + 100)
+        #expect(Fixture.json(describe(e)["output"]?.stringValue ?? "") == .object(JSONObject([("at", r.parameters["at"] ?? .null)])))
+    }
+
     @Test func anUnhandledErrorFailsTheExecutionWithIt() throws {
         let e = engine(#"{"T":{"Type":"Task","Resource":"\#(Self.invoke)","Retry":[{"ErrorEquals":["ApiGateway.500"]}],"End":true}}"#)
         start(e, "{}")
@@ -119,6 +130,9 @@ import Testing
     @Test func jitterAndMaxDelay() {
         let r = Retrier(errorEquals: ["E"], intervalSeconds: 3, maxAttempts: 10, backoffRate: 2, maxDelaySeconds: 20, jitter: .none)
         #expect((0..<5).map { r.delay(attempt: $0, random: 0.5) } == [3, 6, 12, 20, 20])
+        // A huge BackoffRate stays within a year (review finding: it overflowed the driver's timer).
+        let huge = Retrier(errorEquals: ["E"], intervalSeconds: 1, maxAttempts: 10, backoffRate: 1e20, maxDelaySeconds: nil, jitter: .none)
+        #expect(huge.delay(attempt: 3, random: 0) == 31_536_000)
         let full = Retrier(errorEquals: ["E"], intervalSeconds: 3, maxAttempts: 10, backoffRate: 2, maxDelaySeconds: nil, jitter: .full)
         #expect(full.delay(attempt: 2, random: 0.25) == 3)
         #expect(ErrorMatch.matches(["States.TaskFailed"], "ApiGateway.500"))

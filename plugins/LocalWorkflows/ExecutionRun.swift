@@ -40,6 +40,8 @@ struct ExecutionRun: Sendable {
     private(set) var resumeAt: Double?
     /// The event id the current state was entered at, for its runtime errors.
     private var enteredEventId = 0
+    /// When the current state was entered (`$$.State.EnteredTime`).
+    private var enteredAt: Double = 0
     /// While a Parallel branch or Map iteration runs inline: its state machine.
     private var inline: StateMachineDefinition?
     /// The event a branch's or iteration's first state follows (its ParallelStateStarted or
@@ -200,6 +202,7 @@ struct ExecutionRun: Sendable {
         }
         entered(state, now)
         enteredEventId = events
+        enteredAt = now
         do {
             switch state.kind {
             case .pass(let pass):
@@ -383,7 +386,7 @@ struct ExecutionRun: Sendable {
         } catch {
             // A branch's or iteration's error, as it was raised inside (States.Runtime there
             // ends the execution; anything else goes through this state's Retry and Catch).
-            if error.error == "States.Runtime" { return .failed(error: error.error, cause: error.cause) }
+            if Self.terminal.contains(error.error) { return .failed(error: error.error, cause: error.cause) }
             return handle(error: error.error, cause: error.cause, flow.retriers, flow.catchers, state, now)
         }
         do {
@@ -399,17 +402,30 @@ struct ExecutionRun: Sendable {
         }
     }
 
+    /// Faults of the data flow itself (a path, an intrinsic, a ResultPath, a Choice without
+    /// a match): they end the execution at any depth, as they do at the top level, instead of
+    /// reaching an enclosing Parallel's or Map's Retry and Catch.
+    static let terminal: Set<String> = ["States.Runtime", "States.IntrinsicFailure", "States.ResultPathMatchFailure",
+                                        "States.ParameterPathFailure", "States.NoChoiceMatched", "States.DataLimitExceeded"]
+
     /// Runs a nested state machine to its end inline, its events written into this history.
     private mutating func runInline(_ machine: StateMachineDefinition, input branchInput: JSONValue, anchor a: Int, _ now: Double) -> Outcome {
-        let saved = (inline, current, input, enteredEventId, stateInput, retryCounts)
+        let saved = (inline, current, input, enteredEventId, stateInput, retryCounts, resumeAt, enteredAt)
         inline = machine
         current = machine.startAt
         input = branchInput
         anchor = a
+        resumeAt = nil
         var outcome: Outcome?
-        while outcome == nil { outcome = advance(now: now) }
+        while outcome == nil {
+            outcome = advance(now: now)
+            // Nothing inline may wait (registration refuses it); never spin if it did.
+            if outcome == nil && (resumeAt != nil || outstanding != nil) {
+                outcome = .failed(error: "States.Runtime", cause: "A state inside a Parallel branch or Map iteration tried to wait.")
+            }
+        }
         anchor = nil
-        (inline, current, input, enteredEventId, stateInput, retryCounts) = saved
+        (inline, current, input, enteredEventId, stateInput, retryCounts, resumeAt, enteredAt) = saved
         return outcome!
     }
 
@@ -451,16 +467,17 @@ struct ExecutionRun: Sendable {
         var results: [JSONValue] = []
         for (i, item) in items.enumerated() {
             let iteration: [(String, JSONValue)] = [("name", .string(state.name)), ("index", .int(Int64(i)))]
-            record("MapIterationStarted", "mapIterationStartedEventDetails", iteration, now)
-            let started = events
             var itemInput = item
             if let selector = m.itemSelector {
                 do {
                     itemInput = try selector.evaluate(input: effective, context: contextObject(state: state.name, now: now, item: (i, item)))
                 } catch {
+                    record("MapStateFailed", "", [], now)
                     throw own(error)
                 }
             }
+            record("MapIterationStarted", "mapIterationStartedEventDetails", iteration, now)
+            let started = events
             switch runInline(m.processor, input: itemInput, anchor: started, now) {
             case .succeeded(let v):
                 record("MapIterationSucceeded", "mapIterationSucceededEventDetails", iteration, now)
@@ -589,7 +606,7 @@ struct ExecutionRun: Sendable {
         var top = JSONObject([
             ("Execution", .object(execution)),
             ("State", .object(JSONObject([
-                ("EnteredTime", .string(WorkflowEngine.isoTimestamp(now))),
+                ("EnteredTime", .string(WorkflowEngine.isoTimestamp(enteredAt))),
                 ("Name", .string(state)),
                 ("RetryCount", .int(Int64(retryCounts.reduce(0, +)))),
             ]))),
@@ -623,6 +640,7 @@ extension ExecutionRun {
         o["history"] = .array(history.map { $0.snapshot() })
         o["resumeAt"] = resumeAt.map(JSONValue.double) ?? .null
         o["enteredEventId"] = .int(Int64(enteredEventId))
+        o["enteredAt"] = .double(enteredAt)
         if let call = outstanding {
             o["outstanding"] = .object(JSONObject([("id", .int(Int64(call.id))), ("resource", .string(call.resource.arn)), ("parameters", call.parameters)]))
         }
@@ -651,6 +669,7 @@ extension ExecutionRun {
         self.history = history
         resumeAt = s["resumeAt"]?.doubleValue
         enteredEventId = Int(s["enteredEventId"]?.doubleValue ?? 0)
+        enteredAt = s["enteredAt"]?.doubleValue ?? 0
         if let o = s["outstanding"], let id = o["id"]?.doubleValue, let r = o["resource"]?.stringValue.flatMap(TaskResource.init) {
             outstanding = TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null)
         }

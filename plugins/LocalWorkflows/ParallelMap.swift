@@ -61,7 +61,7 @@ enum CompositeCompiler {
             throw WorkflowDefinitionError(error.message.replacingPointer(with: at))
         }
         guard definition.inlineOnly else {
-            throw WorkflowDefinitionError("UNSUPPORTED_FEATURE: Task and Wait states inside Parallel and Map states are not supported yet by the embedded engine at \(at)")
+            throw WorkflowDefinitionError("UNSUPPORTED_FEATURE: Task and Wait states, and Retry on a nested Parallel or Map, inside Parallel and Map states are not supported yet by the embedded engine at \(at)")
         }
         return definition
     }

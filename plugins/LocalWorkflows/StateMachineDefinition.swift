@@ -122,13 +122,15 @@ struct StateMachineDefinition: Sendable {
     ]
 
     /// Whether every state, nested ones included, completes without waiting (no Task, no
-    /// Wait): what Parallel branches and Map iterations may hold, as they run inline for now.
+    /// Wait, no Retry on a nested Parallel or Map): what Parallel branches and Map iterations
+    /// may hold, as they run inline for now.
     var inlineOnly: Bool {
         states.values.allSatisfy { s in
             switch s.kind {
             case .task, .wait: return false
-            case .parallel(let p): return p.branches.allSatisfy(\.inlineOnly)
-            case .map(let m): return m.processor.inlineOnly
+            // A retry waits for its delay: not inside an inline branch either.
+            case .parallel(let p): return p.flow.retriers.isEmpty && p.branches.allSatisfy(\.inlineOnly)
+            case .map(let m): return m.flow.retriers.isEmpty && m.processor.inlineOnly
             default: return true
             }
         }

@@ -59,6 +59,8 @@ struct Retrier: Sendable {
         var d = Double(intervalSeconds)
         for _ in 0..<attempt { d *= backoffRate }
         if let cap = maxDelaySeconds { d = min(d, Double(cap)) }
+        // Never past a year (a Standard execution's whole life): a huge BackoffRate stays finite.
+        d = min(d, Double(StateMachineDefinition.maxWaitSeconds))
         return jitter == .full ? d * random : d
     }
 }

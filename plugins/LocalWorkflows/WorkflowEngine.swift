@@ -72,6 +72,7 @@ public final class WorkflowEngine {
             existing.parsed = parsed
             existing.definition = definition
             existing.roleArn = roleArn
+            existing.type = type
             machines[arn] = existing
             persist(machine: arn)
             return arn
@@ -293,7 +294,7 @@ struct RegisteredStateMachine {
     var parsed: StateMachineDefinition
     var definition: JSONValue
     var roleArn: String?
-    let type: String
+    var type: String
     let creationDate: Double
     var updateDate: Double?
 }
