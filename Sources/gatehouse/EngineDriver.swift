@@ -401,6 +401,11 @@ final class NestedExecutions {
     }
 
     func start(_ r: TaskRequest, mode: Mode, now: Double, done: @escaping (TaskResult) -> Void) {
+        // Made again after a restart, a .sync call waits on the child it had started.
+        if mode != .start, let child = r.submitted?["ExecutionArn"]?.stringValue {
+            watches.append((child, mode, done))
+            return
+        }
         guard case .string(let machine)? = r.parameters["StateMachineArn"] else {
             return done(.failure(error: "States.Runtime", cause: "states:startExecution: StateMachineArn is required and must be a string"))
         }

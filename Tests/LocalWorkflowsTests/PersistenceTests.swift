@@ -74,6 +74,27 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
         #expect(Fixture.json(second.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:t"}"#).body)["status"] == .string("SUCCEEDED"))
     }
 
+    /// A `.sync` call the service had accepted is made again after a restart with what it
+    /// answered, so the host waits on the same child instead of starting a second one.
+    @Test func aSubmittedSyncCallKeepsItsChildAcrossARestart() throws {
+        let store = MemoryStore()
+        let first = try engine(store)
+        let task = #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2","Parameters":{"StateMachineArn":"x"},"End":true}}}"#
+        _ = first.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(task))}"#)
+        _ = first.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"p"}"#)
+        first.runPending(now: Fixture.now)
+        let r = try #require(first.takeTaskRequests(now: Fixture.now).first)
+        #expect(r.submitted == nil)
+        first.taskSubmitted(executionArn: r.executionArn, taskId: r.taskId, output: Fixture.json(#"{"ExecutionArn":"child-1"}"#), now: Fixture.now)
+        let second = try engine(store)
+        second.runPending(now: Fixture.now + 1)
+        let again = try #require(second.takeTaskRequests(now: Fixture.now + 1).first)
+        #expect(again.submitted?["ExecutionArn"] == .string("child-1"))
+        let h = Fixture.json(second.call("GetExecutionHistory", #"{"executionArn":"\#(Fixture.execPrefix)m:p"}"#).body)
+        #expect(h["events"]?.arrayValue?.compactMap { $0["type"]?.stringValue } == [
+            "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskStarted"])
+    }
+
     @Test func aStartTheStoreRefusesIsNotAcknowledged() throws {
         let store = MemoryStore()
         let e = try engine(store)

@@ -271,6 +271,7 @@ struct ExecutionRun: Sendable {
         if let h = task.heartbeatSeconds { details.append(("heartbeatInSeconds", .int(Int64(h)))) }
         record("TaskScheduled", "taskScheduledEventDetails", details, now)
         outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: taskParameters)
+        submittedOutput = nil
         nextTaskId += 1
         taskDispatched = false
         taskDeadline = task.timeoutSeconds.map { now + Double($0) }
@@ -291,9 +292,14 @@ struct ExecutionRun: Sendable {
         return call
     }
 
+    /// What the service answered when it accepted the outstanding `.sync` call (TaskSubmitted):
+    /// after a restart the host waits on that child instead of starting another.
+    private(set) var submittedOutput: JSONValue?
+
     /// TaskSubmitted for call `id` (a `.sync` call the service accepted).
     mutating func submitted(id: Int, output: JSONValue, now: Double) {
         guard let call = outstanding, call.id == id else { return }
+        submittedOutput = output
         record("TaskSubmitted", "taskSubmittedEventDetails", [
             ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated),
             ("resource", .string(call.resource.resource)), ("resourceType", .string(call.resource.resourceType)),
@@ -645,6 +651,7 @@ extension ExecutionRun {
             o["outstanding"] = .object(JSONObject([("id", .int(Int64(call.id))), ("resource", .string(call.resource.arn)), ("parameters", call.parameters)]))
         }
         o["taskDispatched"] = .bool(taskDispatched)
+        if let submittedOutput { o["submittedOutput"] = submittedOutput }
         o["taskDeadline"] = taskDeadline.map(JSONValue.double) ?? .null
         o["stateInput"] = stateInput
         o["taskParameters"] = taskParameters
@@ -674,6 +681,7 @@ extension ExecutionRun {
             outstanding = TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null)
         }
         taskDispatched = s["taskDispatched"] == .bool(true)
+        submittedOutput = s["submittedOutput"]
         taskDeadline = s["taskDeadline"]?.doubleValue
         stateInput = s["stateInput"] ?? .null
         taskParameters = s["taskParameters"] ?? .null

@@ -144,7 +144,7 @@ public final class WorkflowEngine {
             // (A deleted machine's executions still run; its role is then unknown.)
             out.append(TaskRequest(executionArn: arn, taskId: call.id, resource: call.resource.arn, parameters: call.parameters,
                                    stateMachineArn: record.stateMachineArn, roleArn: machines[record.stateMachineArn]?.roleArn,
-                                   region: region, accountId: accountId))
+                                   region: region, accountId: accountId, submitted: run.submittedOutput))
         }
         return out
     }
@@ -344,6 +344,9 @@ public struct TaskRequest: Sendable {
     public let roleArn: String?
     public let region: String
     public let accountId: String
+    /// For a `.sync` call made again after a restart: what the service answered the first time
+    /// (the child it started), so the host waits on that child rather than starting another.
+    public let submitted: JSONValue?
 }
 
 /// What a Task call came to: its result, or an error name and cause (Retry and Catch match
