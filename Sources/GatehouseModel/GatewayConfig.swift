@@ -47,6 +47,9 @@ public struct GatewayConfig: Sendable {
     /// full` makes each write survive a power cut too (the default survives a killed process).
     public var statesDatabase: String?
     public var statesDatabaseFullSync = false
+    /// How many closed executions each account keeps (conf `statesRetainClosed`); the oldest
+    /// beyond it are forgotten, as AWS forgets them after 90 days.
+    public var statesRetainClosed = 100_000
     /// Where access log lines go: `stdout`, `off`, or a file path (conf `accessLog.destination`).
     public var accessLogDestination = "stdout"
     /// The `$context` format used where a stage sets none (conf `accessLog.format`).
@@ -88,7 +91,7 @@ public struct GatewayConfig: Sendable {
         guard case .object(let o) = root else { throw ConfigError(file: path, path: "", reason: "not a mapping") }
         let known: Set<String> = ["template", "parameterOverrides", "region", "accountId", "listen",
                                   "credentials", "credentialsFile", "statesEndpoint", "roles", "stackName", "limits",
-                                  "workers", "adminListen", "statesListen", "apiEndpoints", "statesDatabase", "statesDatabaseSync", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
+                                  "workers", "adminListen", "statesListen", "apiEndpoints", "statesDatabase", "statesDatabaseSync", "statesRetainClosed", "accessLog", "tls", "upstreamCAFile", "trustedProxies",
                                   "apiKeys", "usagePlans", "throttle", "stacks"]
         for k in o.keys where !known.contains(k) {
             throw ConfigError(file: path, path: k, reason: "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
@@ -148,6 +151,10 @@ public struct GatewayConfig: Sendable {
         if let a = confText(o["adminListen"]) { c.adminListen = a }
         if let a = confText(o["statesListen"]) { c.statesListen = a }
         if let d = confText(o["statesDatabase"]) { c.statesDatabase = rel(d) }
+        if let r = o["statesRetainClosed"] {
+            guard case .int(let n) = r, n >= 1 else { throw ConfigError(file: path, path: "statesRetainClosed", reason: "expected a positive integer") }
+            c.statesRetainClosed = Int(n)
+        }
         if let sync = confText(o["statesDatabaseSync"]) {
             guard sync == "normal" || sync == "full" else { throw ConfigError(file: path, path: "statesDatabaseSync", reason: "expected normal or full") }
             c.statesDatabaseFullSync = sync == "full"

@@ -13,6 +13,7 @@ public final class SQLiteWorkflowStore: WorkflowStore, @unchecked Sendable {
     private var saveMachine: OpaquePointer?
     private var deleteMachine: OpaquePointer?
     private var saveExecution: OpaquePointer?
+    private var deleteExecution: OpaquePointer?
 
     public init(path: String, fullSync: Bool = false) throws(StoreError) {
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil) == SQLITE_OK else {
@@ -29,10 +30,11 @@ public final class SQLiteWorkflowStore: WorkflowStore, @unchecked Sendable {
         saveMachine = try prepare("INSERT OR REPLACE INTO machines (arn, snapshot) VALUES (?1, ?2)")
         deleteMachine = try prepare("DELETE FROM machines WHERE arn = ?1")
         saveExecution = try prepare("INSERT OR REPLACE INTO executions (arn, sequence, snapshot) VALUES (?1, ?2, ?3)")
+        deleteExecution = try prepare("DELETE FROM executions WHERE arn = ?1")
     }
 
     deinit {
-        for s in [saveMachine, deleteMachine, saveExecution] { sqlite3_finalize(s) }
+        for s in [saveMachine, deleteMachine, saveExecution, deleteExecution] { sqlite3_finalize(s) }
         sqlite3_close(db)
     }
 
@@ -93,6 +95,10 @@ public final class SQLiteWorkflowStore: WorkflowStore, @unchecked Sendable {
             return false
         }
         return true
+    }
+
+    public func delete(execution arn: String) throws(StoreError) {
+        try run(deleteExecution, [.text(arn)])
     }
 
     public func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue]) {

@@ -194,7 +194,7 @@ struct Serve: ParsableCommand {
         for w in loaded.model.warnings { stderrLine("warning: \(w)") }
 
         if let d = statesDatabase { config.statesDatabase = d }
-        let engine = SharedEngine(region: config.template.region, accountId: config.template.accountId)
+        let engine = SharedEngine(region: config.template.region, accountId: config.template.accountId, retainClosed: config.statesRetainClosed)
         if let path = config.statesDatabase {
             do {
                 try engine.attach(try SQLiteWorkflowStore(path: path, fullSync: config.statesDatabaseFullSync))

@@ -31,11 +31,13 @@ final class SharedEngine: Sendable {
         let defaultAccount: String
         var engines: [String: WorkflowEngine] = [:]
         var store: WorkflowStore?
+        let retainClosed: Int
 
         /// The account's engine, made on first use (restored from the store, if there is one).
         mutating func engine(_ account: String) -> WorkflowEngine {
             if let e = engines[account] { return e }
             let e = WorkflowEngine(region: region, accountId: account)
+            e.closedExecutionLimit = retainClosed
             if let store {
                 do { try e.attach(store) } catch { stderrLine("warning: states store: \(error)") }
             }
@@ -46,8 +48,8 @@ final class SharedEngine: Sendable {
 
     private let accounts: Mutex<Accounts>
 
-    init(region: String, accountId: String) {
-        accounts = Mutex(Accounts(region: region, defaultAccount: accountId))
+    init(region: String, accountId: String, retainClosed: Int = 100_000) {
+        accounts = Mutex(Accounts(region: region, defaultAccount: accountId, retainClosed: retainClosed))
     }
 
     /// Keeps every account's machines and executions in `store` from now on, after restoring

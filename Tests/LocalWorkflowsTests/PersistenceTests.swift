@@ -15,6 +15,7 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
         if refuseExecutions { throw StoreError("disk full") }
         executions[arn] = (sequence, snapshot)
     }
+    func delete(execution arn: String) throws(StoreError) { executions[arn] = nil }
     func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue]) {
         (Array(machines.values), executions.values.sorted { $0.0 < $1.0 }.map(\.1))
     }
@@ -116,5 +117,25 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
         try other.attach(store)
         #expect(other.stateMachineArns.isEmpty)
         #expect(try engine(store).stateMachineArns == [Fixture.smPrefix + "m"])
+    }
+
+    /// Past `closedExecutionLimit` the oldest closed executions are forgotten, in memory and in
+    /// the store; running ones are kept whatever their age.
+    @Test func theOldestClosedExecutionsAreForgotten() throws {
+        let store = MemoryStore()
+        let e = try engine(store)
+        e.closedExecutionLimit = 3
+        let waitForever = #"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1000,"End":true}}}"#
+        _ = e.call("CreateStateMachine", #"{"name":"w","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(waitForever))}"#)
+        _ = e.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(Fixture.passDefinition))}"#)
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)w","name":"old-running"}"#)
+        for i in 0..<5 { _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"c\#(i)"}"#) }
+        e.runPending(now: Fixture.now)
+        let names = Fixture.json(e.call("ListExecutions", #"{"stateMachineArn":"\#(Fixture.smPrefix)m"}"#).body)["executions"]?
+            .arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(names == ["c4", "c3", "c2"])
+        #expect(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:c0"}"#).body.contains("ExecutionDoesNotExist"))
+        #expect(Fixture.json(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)w:old-running"}"#).body)["status"] == .string("RUNNING"))
+        #expect(store.executions.count == 4)
     }
 }

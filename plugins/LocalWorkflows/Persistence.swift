@@ -6,6 +6,7 @@ public protocol WorkflowStore: AnyObject, Sendable {
     func save(machine arn: String, _ snapshot: JSONValue) throws(StoreError)
     func delete(machine arn: String) throws(StoreError)
     func save(execution arn: String, sequence: Int, _ snapshot: JSONValue) throws(StoreError)
+    func delete(execution arn: String) throws(StoreError)
     func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue])
     /// Runs `body`'s saves as one transaction (one commit for many executions' changes);
     /// false when the commit failed (the saves are then lost).
@@ -44,6 +45,8 @@ extension WorkflowEngine {
                 run.redispatchAfterRestart()
                 record.run = run
                 pending.append(arn)
+            } else {
+                closedOrder.append(arn)
             }
             executions[arn] = record
             executionsByMachine[record.stateMachineArn, default: []].append(arn)

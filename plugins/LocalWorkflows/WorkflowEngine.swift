@@ -32,6 +32,12 @@ public final class WorkflowEngine {
     var executionsByMachine: [String: [String]] = [:]
     /// Where state is kept across restarts (`attach`); nil keeps it in memory only.
     var store: WorkflowStore?
+    /// How many closed executions are kept (in memory and in the store); past it the oldest
+    /// closed ones are forgotten, as AWS forgets them after 90 days. Running ones always stay.
+    public var closedExecutionLimit = 100_000
+    /// Closed executions, oldest first from `closedHead`.
+    var closedOrder: [String] = []
+    var closedHead = 0
     /// Saves the store refused (outside StartExecution, which fails instead): the host reports them.
     public internal(set) var storeFaults = 0
 
@@ -189,6 +195,26 @@ public final class WorkflowEngine {
             record.cause = cause
         }
         waiting[record.arn] = nil
+        closedOrder.append(record.arn)
+    }
+
+    /// Forgets the oldest closed executions beyond `closedExecutionLimit`.
+    func pruneClosed() {
+        guard closedOrder.count - closedHead > closedExecutionLimit else { return }
+        while closedOrder.count - closedHead > closedExecutionLimit {
+            let arn = closedOrder[closedHead]
+            closedHead += 1
+            if let e = executions[arn], e.run == nil {
+                executions[arn] = nil
+                do { try store?.delete(execution: arn) } catch { storeFaults += 1 }
+            }
+        }
+        if closedHead > 4096 && closedHead * 2 > closedOrder.count {
+            closedOrder.removeFirst(closedHead)
+            closedHead = 0
+            // The per-machine lists keep only what is still there.
+            for (machine, arns) in executionsByMachine { executionsByMachine[machine] = arns.filter { executions[$0] != nil } }
+        }
     }
 
     /// Runs every RUNNING execution that is due until it closes (SUCCEEDED or FAILED) at `now`,
@@ -196,6 +222,7 @@ public final class WorkflowEngine {
     /// StartExecution, and again at `nextWakeTime`.
     public func runPending(now: Double) {
         // The saves of one pass are one transaction.
+        defer { pruneClosed() }
         guard let store else { return advanceDue(now: now) }
         if !store.batch({ advanceDue(now: now) }) { storeFaults += 1 }
     }
@@ -222,6 +249,7 @@ public final class WorkflowEngine {
                 waiting[arn] = nil
                 dispatchQueue.removeAll { $0 == arn }
                 executions[arn] = record
+                closedOrder.append(arn)
                 persist(execution: arn)
                 continue
             }

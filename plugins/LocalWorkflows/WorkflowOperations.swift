@@ -339,6 +339,7 @@ extension WorkflowEngine {
             pending.removeAll { $0 == arn }
             dispatchQueue.removeAll { $0 == arn }
             waiting[arn] = nil
+            closedOrder.append(arn)
             persist(execution: arn)
         }
         return .object([("stopDate", .date(record.stopDate ?? Self.millis(now)))])
