@@ -173,6 +173,10 @@ CASES = [
         "P": {"Type": "Pass", "Parameters": {"done.$": "$.x"}, "End": True}}},
      {"x": "ok"}),
     ("fail", {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Custom.Error", "Cause": "because"}}}, {}),
+    ("wildcards", {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+        # (A negative index is left out: moto makes [-1] a list, Jayway one node; AWS's choice is unrecorded.)
+        "names.$": "$.people[*].name", "count.$": "States.ArrayLength($.people[*])", "all.$": "$.people[*]"},
+        "End": True}}}, {"people": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}),
 ]
 
 

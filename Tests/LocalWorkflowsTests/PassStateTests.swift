@@ -48,6 +48,12 @@ import Testing
          "FAILED States.Runtime | An error occurred while executing the state 'Q' (entered at the event id #4). Invalid path '$.x[3]' : No results for path: $['x'][3]"),
         (#"{"P":{"Type":"Pass","Parameters":{"v.$":"$.nope"},"End":true}}"#, #"{"a":1}"#,
          #"FAILED States.Runtime | An error occurred while executing the state 'P' (entered at the event id #2). The JSONPath '$.nope' specified for the field 'v.$' could not be found in the input '{"a":1}'"#),
+        // Wildcards select every match, as a list (empty when none); [-1] counts from the end.
+        (#"{"P":{"Type":"Pass","Parameters":{"names.$":"$.people[*].name","vals.$":"$.o.*","last.$":"$.people[-1].name","none.$":"$.people[*].nope"},"End":true}}"#,
+         #"{"people":[{"name":"a"},{"name":"b"}],"o":{"x":1,"y":[2]}}"#,
+         #"SUCCEEDED {"names":["a","b"],"vals":[1,[2]],"last":"b","none":[]}"#),
+        (#"{"P":{"Type":"Pass","InputPath":"$.l[*].v","End":true}}"#, #"{"l":[{"v":1},{"w":2},{"v":3}]}"#, "SUCCEEDED [1,3]"),
+        (#"{"P":{"Type":"Pass","Parameters":{"n.$":"States.ArrayLength($.l[*])"},"End":true}}"#, #"{"l":[4,5,6]}"#, #"SUCCEEDED {"n":3}"#),
         (#"{"P":{"Type":"Pass","Result":1,"ResultPath":"$.a.b","End":true}}"#, #"{"a":"str"}"#,
          #"FAILED States.ResultPathMatchFailure | An error occurred while executing the state 'P' (entered at the event id #2). Unable to apply ReferencePath $.a.b to input '{"a":"str"}'"#),
     ])

@@ -1,14 +1,21 @@
 import GatehouseJSON
 
 /// The JSONPath subset the embedded engine evaluates: `$`, dotted names (`$.a.b`), bracketed
-/// names (`$['a b']`) and array indices (`$.items[0]`), plus the context object's `$$.` paths.
-/// These are exactly ASL's *reference paths* — each names at most one node — which is all
-/// InputPath, OutputPath, ResultPath and simple Parameters need.
+/// names (`$['a b']`), array indices (`$.items[0]`, `[-1]` from the end), and the wildcards
+/// `[*]` and `.*`, plus the context object's `$$.` paths. Without a wildcard a path is one of
+/// ASL's *reference paths* and names at most one node; with one it is *indefinite* and selects
+/// a list of every match (as Jayway, the service's JSONPath, returns it), which ResultPath and
+/// the other reference-path fields refuse.
 struct JSONPath: Equatable, Sendable {
     enum Segment: Equatable, Sendable {
         case key(String)
         case index(Int)
+        /// `[*]` or `.*`: every element of an array, every member value of an object.
+        case wildcard
     }
+
+    /// Whether the path names at most one node (no wildcard): a reference path.
+    var isDefinite: Bool { !segments.contains(.wildcard) }
 
     /// The path as written in the definition, for error messages.
     let text: String
@@ -38,6 +45,11 @@ struct JSONPath: Equatable, Sendable {
         while let c = rest.first {
             if c == "." {
                 rest = rest.dropFirst()
+                if rest.first == "*" {
+                    segments.append(.wildcard)
+                    rest = rest.dropFirst()
+                    continue
+                }
                 let name = rest.prefix { !".[]*'\"() \t\n".contains($0) }
                 guard !name.isEmpty else { return nil }
                 segments.append(.key(String(name)))
@@ -49,10 +61,15 @@ struct JSONPath: Equatable, Sendable {
                     guard let close = rest.firstIndex(of: "'") else { return nil }
                     segments.append(.key(String(rest[..<close])))
                     rest = rest[rest.index(after: close)...]
+                } else if rest.first == "*" {
+                    segments.append(.wildcard)
+                    rest = rest.dropFirst()
                 } else {
+                    let negative = rest.first == "-"
+                    if negative { rest = rest.dropFirst() }
                     let digits = rest.prefix { $0.isASCII && $0.isNumber }
                     guard let n = Int(digits) else { return nil }
-                    segments.append(.index(n))
+                    segments.append(.index(negative ? -n : n))
                     rest = rest.dropFirst(digits.count)
                 }
                 guard rest.first == "]" else { return nil }
@@ -71,27 +88,48 @@ struct JSONPath: Equatable, Sendable {
             switch s {
             case .key(let k): out += "['\(k)']"
             case .index(let i): out += "[\(i)]"
+            case .wildcard: out += "[*]"
             }
         }
         return out
     }
 
-    /// The node this path names in `value`, or nil when there is none.
+    /// What this path selects in `value`: the node a reference path names (nil when there is
+    /// none), or for an indefinite path the list of every match (empty when none).
     func evaluate(_ value: JSONValue) -> JSONValue? {
+        guard isDefinite else { return .array(Self.matches(value, segments[...])) }
         var node = value
         for s in segments {
-            switch (s, node) {
-            case (.key(let k), .object(let o)):
-                guard let next = o[k] else { return nil }
-                node = next
-            case (.index(let i), .array(let a)):
-                guard i < a.count else { return nil }
-                node = a[i]
-            default:
-                return nil
-            }
+            guard let next = Self.step(s, node) else { return nil }
+            node = next
         }
         return node
+    }
+
+    private static func step(_ s: Segment, _ node: JSONValue) -> JSONValue? {
+        switch (s, node) {
+        case (.key(let k), .object(let o)):
+            return o[k]
+        case (.index(let i), .array(let a)):
+            let at = i < 0 ? a.count + i : i
+            return at >= 0 && at < a.count ? a[at] : nil
+        default:
+            return nil
+        }
+    }
+
+    private static func matches(_ node: JSONValue, _ rest: ArraySlice<Segment>) -> [JSONValue] {
+        guard let first = rest.first else { return [node] }
+        switch (first, node) {
+        case (.wildcard, .array(let a)):
+            return a.flatMap { matches($0, rest.dropFirst()) }
+        case (.wildcard, .object(let o)):
+            return o.members.flatMap { matches($0.value, rest.dropFirst()) }
+        case (.wildcard, _):
+            return []
+        default:
+            return step(first, node).map { matches($0, rest.dropFirst()) } ?? []
+        }
     }
 
     /// `root` with `value` placed where this path points, creating missing objects on the way
@@ -110,7 +148,7 @@ struct JSONPath: Equatable, Sendable {
         case (.key(let k), nil):
             guard let child = assign(value, into: nil, rest.dropFirst()) else { return nil }
             return .object(JSONObject([(k, child)]))
-        case (.index(let i), .array(var a)?) where i < a.count:
+        case (.index(let i), .array(var a)?) where i >= 0 && i < a.count:
             guard let child = assign(value, into: a[i], rest.dropFirst()) else { return nil }
             a[i] = child
             return .array(a)
@@ -209,8 +247,13 @@ indirect enum PayloadTemplate: Equatable, Sendable {
 }
 
 extension JSONPath {
+    /// The definition error for a wildcard where ASL wants a Reference Path.
+    static func notReference(_ field: String, at location: String) -> String {
+        "SCHEMA_VALIDATION_FAILED: The value for the field '\(field)' must be a reference path (one node, no wildcard) at \(location)"
+    }
+
     /// The definition error for a path outside the supported subset.
     static func unsupported(_ field: String, at location: String) -> String {
-        "SCHEMA_VALIDATION_FAILED: The value for the field '\(field)' must be a valid JSONPath; the embedded engine supports $, $.a.b, $['a'] and $.a[0] at \(location)"
+        "SCHEMA_VALIDATION_FAILED: The value for the field '\(field)' must be a valid JSONPath; the embedded engine supports $, $.a.b, $['a'], $.a[0], $.a[-1], $.a[*] and $.a.* at \(location)"
     }
 }

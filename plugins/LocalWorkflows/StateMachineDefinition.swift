@@ -304,6 +304,7 @@ struct StateMachineDefinition: Sendable {
                 throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a STRING at \(here)")
             }
             guard let p = JSONPath(text) else { throw WorkflowDefinitionError(JSONPath.unsupported(key, at: here)) }
+            guard p.isDefinite else { throw WorkflowDefinitionError(JSONPath.notReference(key, at: here)) }
             return key == "SecondsPath" ? .secondsPath(p) : .timestampPath(p)
         }
     }
@@ -336,6 +337,10 @@ struct StateMachineDefinition: Sendable {
             // Context paths belong in Parameters; the I/O path fields address the effective input.
             guard let path = JSONPath(text), !path.isContext else {
                 throw WorkflowDefinitionError(JSONPath.unsupported(key, at: "\(at)/\(key)"))
+            }
+            // Where ASL wants a Reference Path, a path must name one node.
+            if (key == "ResultPath" || key == "ItemsPath") && !path.isDefinite {
+                throw WorkflowDefinitionError(JSONPath.notReference(key, at: "\(at)/\(key)"))
             }
             return .path(path)
         default:

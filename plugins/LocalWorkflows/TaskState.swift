@@ -225,6 +225,7 @@ enum TaskCompiler {
             case .null?: resultPath = .null
             case .string(let text)?:
                 guard let p = JSONPath(text), !p.isContext else { throw WorkflowDefinitionError(JSONPath.unsupported("ResultPath", at: "\(here)/ResultPath")) }
+                guard p.isDefinite else { throw WorkflowDefinitionError(JSONPath.notReference("ResultPath", at: "\(here)/ResultPath")) }
                 resultPath = .path(p)
             default:
                 throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'ResultPath' must be a STRING at \(here)/ResultPath")
