@@ -173,6 +173,25 @@ CASES = [
         "P": {"Type": "Pass", "Parameters": {"done.$": "$.x"}, "End": True}}},
      {"x": "ok"}),
     ("fail", {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Custom.Error", "Cause": "because"}}}, {}),
+    ("paths-null-and-context", {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Result": {"dropped": True}, "ResultPath": None, "Next": "B"},
+        "B": {"Type": "Pass", "InputPath": None, "Parameters": {"name.$": "$$.Execution.Name", "sm.$": "$$.StateMachine.Name",
+                                                               "state.$": "$$.State.Name"}, "ResultPath": "$.ctx", "Next": "C"},
+        "C": {"Type": "Pass", "OutputPath": "$.ctx", "End": True}}}, {"keep": 1}),
+    ("choice-or-timestamps", {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Or": [{"Variable": "$.t", "TimestampGreaterThan": "2030-01-01T00:00:00Z"},
+                    {"And": [{"Variable": "$.n", "NumericLessThanEquals": 5}, {"Variable": "$.s", "StringGreaterThanEquals": "b"}]}],
+             "Next": "Y"}], "Default": "N"},
+        "Y": {"Type": "Pass", "Result": {"took": "Y"}, "End": True},
+        "N": {"Type": "Pass", "Result": {"took": "N"}, "End": True}}}, {"t": "2020-06-01T12:00:00+02:00", "n": 5, "s": "c"}),
+    ("intrinsics-2", {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+        "split.$": "States.StringSplit($.csv, ',')",
+        "range.$": "States.ArrayRange(0, 10, 3)",   # (moto parses no negative literal)
+        "nested.$": "States.ArrayLength(States.ArrayUnique(States.Array(1, 1, 2)))",
+        "fmt.$": "States.Format('{} has {} items', $.who, States.ArrayLength($.items))",
+        "b64.$": "States.Base64Decode(States.Base64Encode($.who))"}, "End": True}}},
+     {"csv": "x,y,,z", "who": "list", "items": [1, 2, 3]}),
     ("wildcards", {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
         # (A negative index is left out: moto makes [-1] a list, Jayway one node; AWS's choice is unrecorded.)
         "names.$": "$.people[*].name", "count.$": "States.ArrayLength($.people[*])", "all.$": "$.people[*]"},
