@@ -94,4 +94,20 @@ import Testing
         let listed = Fixture.json(e.call("ListExecutions", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","statusFilter":"ABORTED"}"#).body)
         #expect(listed["executions"]?.arrayValue?.count == 1)
     }
+
+    /// A pass advances at most `passLimit` executions; the rest go in the next one, due at once.
+    @Test func passesAreBounded() {
+        let e = Fixture.engine(["m": Self.passX])
+        e.passLimit = 3
+        for i in 0..<10 { start(e, "m", "r\(i)") }
+        var passes = 0
+        while Fixture.json(e.call("ListExecutions", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","statusFilter":"RUNNING"}"#).body)["executions"]?
+            .arrayValue?.isEmpty == false {
+            #expect(e.nextWakeTime == -Double.infinity)
+            e.runPending(now: Fixture.now)
+            passes += 1
+        }
+        #expect(passes == 4)
+        #expect(e.nextWakeTime == nil)
+    }
 }

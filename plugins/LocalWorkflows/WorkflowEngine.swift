@@ -25,7 +25,11 @@ public final class WorkflowEngine {
     var waiting: [String: Double] = [:]
 
     /// When the earliest Wait state ends, if an execution is waiting: when to call `runPending`.
-    public var nextWakeTime: Double? { waiting.values.min() }
+    /// (At once when executions are left over from a pass that hit `passLimit`.)
+    public var nextWakeTime: Double? { pending.isEmpty ? waiting.values.min() : -Double.infinity }
+    /// How many executions one `runPending` advances at most: a pass holds the host's lock, and
+    /// a bounded pass lets calls in between (what is left goes in the next pass, at once).
+    public var passLimit = 256
     var nextSequence = 0
     /// Each machine's executions' ARNs, oldest first. Kept apart from the machine records: a
     /// copy of a record held while appending here would copy the whole list (CoW) per start.
@@ -228,13 +232,16 @@ public final class WorkflowEngine {
     }
 
     private func advanceDue(now: Double) {
-        var due = pending
-        pending = []
-        // Waits that have ended, earliest first.
-        let woken = waiting.filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
-        for (arn, _) in woken {
-            waiting[arn] = nil
-            due.append(arn)
+        let take = min(pending.count, passLimit)
+        var due = Array(pending[..<take])
+        pending.removeFirst(take)
+        // Waits that have ended, earliest first, as many as the pass has room for.
+        if due.count < passLimit {
+            let woken = waiting.filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+            for (arn, _) in woken.prefix(passLimit - due.count) {
+                waiting[arn] = nil
+                due.append(arn)
+            }
         }
         for arn in due {
             guard var record = executions[arn], var run = record.run else { continue }
