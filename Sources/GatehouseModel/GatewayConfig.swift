@@ -49,7 +49,7 @@ public struct GatewayConfig: Sendable {
     public var statesDatabaseFullSync = false
     /// How many closed executions each account keeps (conf `statesRetainClosed`); the oldest
     /// beyond it are forgotten, as AWS forgets them after 90 days.
-    public var statesRetainClosed = 100_000
+    public var statesRetainClosed = 10_000
     /// Where access log lines go: `stdout`, `off`, or a file path (conf `accessLog.destination`).
     public var accessLogDestination = "stdout"
     /// The `$context` format used where a stage sets none (conf `accessLog.format`).

@@ -48,7 +48,7 @@ final class SharedEngine: Sendable {
 
     private let accounts: Mutex<Accounts>
 
-    init(region: String, accountId: String, retainClosed: Int = 100_000) {
+    init(region: String, accountId: String, retainClosed: Int = 10_000) {
         accounts = Mutex(Accounts(region: region, defaultAccount: accountId, retainClosed: retainClosed))
     }
 

@@ -38,7 +38,7 @@ public final class WorkflowEngine {
     var store: WorkflowStore?
     /// How many closed executions are kept (in memory and in the store); past it the oldest
     /// closed ones are forgotten, as AWS forgets them after 90 days. Running ones always stay.
-    public var closedExecutionLimit = 100_000
+    public var closedExecutionLimit = 10_000
     /// Closed executions, oldest first from `closedHead`.
     var closedOrder: [String] = []
     var closedHead = 0
