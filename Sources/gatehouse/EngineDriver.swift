@@ -68,16 +68,22 @@ final class EngineDriver: @unchecked Sendable {
                 invoker.invoke(r, done: report)
             }
         }
-        // A `.sync` parent goes on once its child has closed in this pass.
+        // A `.sync` parent goes on once its child has closed in this pass; only then may the
+        // oldest closed executions be forgotten.
         if nested.poll(now: now) { kick() }
+        engine.pruneClosed()
         let faults = engine.storeFaults
         if faults > faultsReported {
             stderrLine("warning: states store: \(faults - faultsReported) write(s) failed; a restart may repeat the steps since the last good write")
             faultsReported = faults
         }
         guard let next else { return }
+        // Due already (a pass left executions over): through the mailbox, which libuv serves after
+        // polling for I/O - a 0 ms timer re-armed from its own callback would run again in the
+        // same timer phase and starve the loop's listeners and signals.
+        if next <= now { return kick() }
         // At most a day at a time (a far wake time must not overflow the timer's milliseconds).
-        let millis = UInt64(max(0, min(86_400_000, ((next - now) * 1000).rounded(.up))))
+        let millis = UInt64(max(1, min(86_400_000, ((next - now) * 1000).rounded(.up))))
         timer.schedule(after: millis) { [weak self] in self?.tick() }
     }
 }

@@ -131,6 +131,11 @@ final class SharedEngine: Sendable {
         }
     }
 
+    /// Forgets each account's oldest closed executions beyond its limit.
+    func pruneClosed() {
+        accounts.withLock { a in for e in a.engines.values { e.pruneClosed() } }
+    }
+
     func completeTask(_ r: TaskRequest, _ result: TaskResult, now: Double) {
         accounts.withLock { a in
             a.engines[r.accountId]?.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: result, now: now)

@@ -53,6 +53,9 @@ import Testing
          #"{"people":[{"name":"a"},{"name":"b"}],"o":{"x":1,"y":[2]}}"#,
          #"SUCCEEDED {"names":["a","b"],"vals":[1,[2]],"last":"b","none":[]}"#),
         (#"{"P":{"Type":"Pass","InputPath":"$.l[*].v","End":true}}"#, #"{"l":[{"v":1},{"w":2},{"v":3}]}"#, "SUCCEEDED [1,3]"),
+        // A missing key before the first wildcard is a missing path, as in Jayway.
+        (#"{"P":{"Type":"Pass","InputPath":"$.nope[*]","End":true}}"#, #"{"l":[]}"#,
+         "FAILED States.Runtime | An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.nope[*]' : No results for path: $['nope'][*]"),
         (#"{"P":{"Type":"Pass","Parameters":{"n.$":"States.ArrayLength($.l[*])"},"End":true}}"#, #"{"l":[4,5,6]}"#, #"SUCCEEDED {"n":3}"#),
         (#"{"P":{"Type":"Pass","Result":1,"ResultPath":"$.a.b","End":true}}"#, #"{"a":"str"}"#,
          #"FAILED States.ResultPathMatchFailure | An error occurred while executing the state 'P' (entered at the event id #2). Unable to apply ReferencePath $.a.b to input '{"a":"str"}'"#),

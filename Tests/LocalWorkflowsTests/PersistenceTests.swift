@@ -131,11 +131,31 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
         _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)w","name":"old-running"}"#)
         for i in 0..<5 { _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"c\#(i)"}"#) }
         e.runPending(now: Fixture.now)
+        e.pruneClosed()      // the host prunes once it has looked at the pass's closed executions
         let names = Fixture.json(e.call("ListExecutions", #"{"stateMachineArn":"\#(Fixture.smPrefix)m"}"#).body)["executions"]?
             .arrayValue?.compactMap { $0["name"]?.stringValue }
         #expect(names == ["c4", "c3", "c2"])
         #expect(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:c0"}"#).body.contains("ExecutionDoesNotExist"))
         #expect(Fixture.json(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)w:old-running"}"#).body)["status"] == .string("RUNNING"))
         #expect(store.executions.count == 4)
+        // A name used again after its execution was forgotten is listed once.
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"c0"}"#)
+        e.runPending(now: Fixture.now + 1)
+        let again = Fixture.json(e.call("ListExecutions", #"{"stateMachineArn":"\#(Fixture.smPrefix)m"}"#).body)["executions"]?
+            .arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(again == ["c0", "c4", "c3", "c2"])
+    }
+
+    /// Ended Waits get their share of a pass however many new starts keep arriving.
+    @Test func endedWaitsAreNotHeldBackByNewStarts() {
+        let e = Fixture.engine(["w": #"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}"#, "m": Fixture.passDefinition])
+        e.passLimit = 2
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)w","name":"waiter"}"#)
+        e.runPending(now: Fixture.now)
+        for pass in 0..<5 {
+            for i in 0..<2 { _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"p\#(pass)-\#(i)"}"#) }
+            e.runPending(now: Fixture.now + 2 + Double(pass))
+        }
+        #expect(Fixture.json(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)w:waiter"}"#).body)["status"] == .string("SUCCEEDED"))
     }
 }

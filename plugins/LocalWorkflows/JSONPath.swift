@@ -97,7 +97,7 @@ struct JSONPath: Equatable, Sendable {
     /// What this path selects in `value`: the node a reference path names (nil when there is
     /// none), or for an indefinite path the list of every match (empty when none).
     func evaluate(_ value: JSONValue) -> JSONValue? {
-        guard isDefinite else { return .array(Self.matches(value, segments[...])) }
+        guard isDefinite else { return Self.matches(value, segments[...], afterWildcard: false).map(JSONValue.array) }
         var node = value
         for s in segments {
             guard let next = Self.step(s, node) else { return nil }
@@ -118,17 +118,20 @@ struct JSONPath: Equatable, Sendable {
         }
     }
 
-    private static func matches(_ node: JSONValue, _ rest: ArraySlice<Segment>) -> [JSONValue] {
+    /// Every match of `rest` under `node`. Before the first wildcard a missing key or index is
+    /// a failure (nil), as Jayway reports it; after one, it only means no match there.
+    private static func matches(_ node: JSONValue, _ rest: ArraySlice<Segment>, afterWildcard: Bool) -> [JSONValue]? {
         guard let first = rest.first else { return [node] }
         switch (first, node) {
         case (.wildcard, .array(let a)):
-            return a.flatMap { matches($0, rest.dropFirst()) }
+            return a.flatMap { matches($0, rest.dropFirst(), afterWildcard: true) ?? [] }
         case (.wildcard, .object(let o)):
-            return o.members.flatMap { matches($0.value, rest.dropFirst()) }
+            return o.members.flatMap { matches($0.value, rest.dropFirst(), afterWildcard: true) ?? [] }
         case (.wildcard, _):
             return []
         default:
-            return step(first, node).map { matches($0, rest.dropFirst()) } ?? []
+            guard let next = step(first, node) else { return afterWildcard ? [] : nil }
+            return matches(next, rest.dropFirst(), afterWildcard: afterWildcard)
         }
     }
 

@@ -38,6 +38,7 @@ extension WorkflowEngine {
             nextMachineIndex = max(nextMachineIndex, machine.index + 1)
         }
         machineOrder = machines.values.sorted { $0.index < $1.index }.map(\.arn)
+        var closed: [ExecutionRecord] = []
         for e in executionSnapshots {
             guard let arn = e["arn"]?.stringValue, arn.hasPrefix(prefix), var record = ExecutionRecord(snapshot: e) else { continue }
             nextSequence = max(nextSequence, record.sequence + 1)
@@ -46,11 +47,14 @@ extension WorkflowEngine {
                 record.run = run
                 pending.append(arn)
             } else {
-                closedOrder.append(arn)
+                closed.append(record)
             }
             executions[arn] = record
             executionsByMachine[record.stateMachineArn, default: []].append(arn)
         }
+        // Forgotten in the order they closed, as before the restart.
+        closedOrder = closed.sorted { ($0.stopDate ?? 0, $0.sequence) < ($1.stopDate ?? 0, $1.sequence) }.map(\.arn)
+        closedHead = 0
         self.store = store
     }
 

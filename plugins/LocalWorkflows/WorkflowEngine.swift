@@ -25,7 +25,8 @@ public final class WorkflowEngine {
     var waiting: [String: Double] = [:]
 
     /// When the earliest Wait state ends, if an execution is waiting: when to call `runPending`.
-    /// (At once when executions are left over from a pass that hit `passLimit`.)
+    /// (At once - `-infinity` - when executions are left over from a pass that hit `passLimit`:
+    /// the host should give its loop a turn first, not spin.)
     public var nextWakeTime: Double? { pending.isEmpty ? waiting.values.min() : -Double.infinity }
     /// How many executions one `runPending` advances at most: a pass holds the host's lock, and
     /// a bounded pass lets calls in between (what is left goes in the next pass, at once).
@@ -42,6 +43,9 @@ public final class WorkflowEngine {
     /// Closed executions, oldest first from `closedHead`.
     var closedOrder: [String] = []
     var closedHead = 0
+    /// Forgotten executions whose ARNs may still stand in `executionsByMachine` (until the
+    /// next compaction): a new start under the same name must not be listed twice.
+    var pruned: Set<String> = []
     /// Saves the store refused (outside StartExecution, which fails instead): the host reports them.
     public internal(set) var storeFaults = 0
 
@@ -202,22 +206,31 @@ public final class WorkflowEngine {
         closedOrder.append(record.arn)
     }
 
-    /// Forgets the oldest closed executions beyond `closedExecutionLimit`.
-    func pruneClosed() {
-        guard closedOrder.count - closedHead > closedExecutionLimit else { return }
-        while closedOrder.count - closedHead > closedExecutionLimit {
-            let arn = closedOrder[closedHead]
-            closedHead += 1
-            if let e = executions[arn], e.run == nil {
-                executions[arn] = nil
-                do { try store?.delete(execution: arn) } catch { storeFaults += 1 }
+    /// Forgets the oldest closed executions beyond `closedExecutionLimit`, in one store
+    /// transaction. The host calls it after it has looked at the pass's closed executions (a
+    /// `.sync` parent or a StartSyncExecution caller still needs its child's description).
+    public func pruneClosed() {
+        let limit = max(1, closedExecutionLimit)
+        guard closedOrder.count - closedHead > limit else { return }
+        let body = {
+            while self.closedOrder.count - self.closedHead > limit {
+                let arn = self.closedOrder[self.closedHead]
+                self.closedHead += 1
+                // The newest sequence number stays, so a restart does not hand it out again.
+                if let e = self.executions[arn], e.run == nil, e.sequence != self.nextSequence - 1 {
+                    self.executions[arn] = nil
+                    self.pruned.insert(arn)
+                    do { try self.store?.delete(execution: arn) } catch { self.storeFaults += 1 }
+                }
             }
         }
+        if let store { if !store.batch(body) { storeFaults += 1 } } else { body() }
         if closedHead > 4096 && closedHead * 2 > closedOrder.count {
             closedOrder.removeFirst(closedHead)
             closedHead = 0
             // The per-machine lists keep only what is still there.
             for (machine, arns) in executionsByMachine { executionsByMachine[machine] = arns.filter { executions[$0] != nil } }
+            pruned.removeAll()
         }
     }
 
@@ -226,22 +239,22 @@ public final class WorkflowEngine {
     /// StartExecution, and again at `nextWakeTime`.
     public func runPending(now: Double) {
         // The saves of one pass are one transaction.
-        defer { pruneClosed() }
         guard let store else { return advanceDue(now: now) }
         if !store.batch({ advanceDue(now: now) }) { storeFaults += 1 }
     }
 
     private func advanceDue(now: Double) {
-        let take = min(pending.count, passLimit)
+        let limit = max(1, passLimit)
+        // Waits that have ended (and timeouts), earliest first, get at least half of a pass, so a
+        // steady stream of new starts cannot hold them back; new starts fill the rest.
+        let woken = waiting.filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+        let wokenShare = min(woken.count, max(limit / 2, limit - pending.count))
+        let take = min(pending.count, limit - wokenShare)
         var due = Array(pending[..<take])
         pending.removeFirst(take)
-        // Waits that have ended, earliest first, as many as the pass has room for.
-        if due.count < passLimit {
-            let woken = waiting.filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
-            for (arn, _) in woken.prefix(passLimit - due.count) {
-                waiting[arn] = nil
-                due.append(arn)
-            }
+        for (arn, _) in woken.prefix(wokenShare) {
+            waiting[arn] = nil
+            due.append(arn)
         }
         for arn in due {
             guard var record = executions[arn], var run = record.run else { continue }

@@ -61,6 +61,10 @@ extension WorkflowEngine {
             executions[executionArn] = nil
             throw .internalFailure("The execution could not be recorded; it was not started.")
         }
+        if pruned.remove(executionArn) != nil {
+            // The name was used by an execution since forgotten: its ARN is still listed.
+            executionsByMachine[machine.arn]?.removeAll { $0 == executionArn }
+        }
         executionsByMachine[machine.arn, default: []].append(executionArn)
         pending.append(executionArn)
         return Self.startResponse(record)
