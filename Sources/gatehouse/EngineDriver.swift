@@ -20,6 +20,13 @@ final class EngineDriver: @unchecked Sendable {
     let nested: NestedExecutions
     /// `let`: workers may kick while the main thread closes it (posting after close is a no-op).
     private let mailbox: LoopMailbox<Void>
+    /// Waits asked for from other threads: an execution, and what to do once it has closed.
+    private let watchRequests: LoopMailbox<WatchRequest>
+
+    struct WatchRequest: Sendable {
+        let executionArn: String
+        let reply: @Sendable (JSONValue) -> Void
+    }
     private let timer: LoopTimer
     private var faultsReported = 0
 
@@ -32,6 +39,10 @@ final class EngineDriver: @unchecked Sendable {
         timer.unref()
         let box = WeakDriver()
         mailbox = LoopMailbox(loop: loop) { _ in box.driver?.tick() }
+        watchRequests = LoopMailbox(loop: loop) { w in
+            box.driver?.nested.whenClosed(w.executionArn) { d in w.reply(d) }
+            box.driver?.tick()
+        }
         box.driver = self
         // Executions restored from a store go on without waiting for a first call.
         mailbox.post(())
@@ -46,8 +57,15 @@ final class EngineDriver: @unchecked Sendable {
         mailbox.post(())
     }
 
+    /// Calls `reply` (on the main loop) with DescribeExecution's answer once `executionArn` has
+    /// closed; from any thread.
+    func watch(_ executionArn: String, reply: @escaping @Sendable (JSONValue) -> Void) {
+        watchRequests.post(WatchRequest(executionArn: executionArn, reply: reply))
+    }
+
     func close() {
         mailbox.close()
+        watchRequests.close()
         timer.close()
     }
 

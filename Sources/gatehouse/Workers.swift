@@ -160,13 +160,38 @@ final class EmbeddedStates: InProcessAWSService, @unchecked Sendable {
     }
 
     func handle(target: String, body: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {
-        // StartSyncExecution waits on the driver's loop: only its own listener offers it.
-        if target == "AWSStepFunctions.StartSyncExecution" && loop !== driver.loop {
-            return done(400, Array(#"{"__type":"com.amazon.coral.service#UnknownOperationException","message":"StartSyncExecution is served by the states listener (--states-listen), not through an API's integration"}"#.utf8))
-        }
         let (status, out) = engine.handle(target: target, body: body, now: EmbeddedStates.now())
         driver.kick()
+        // StartSyncExecution from a worker (an API's integration): the driver watches the
+        // execution on the main loop, and its description comes back to this loop to answer.
+        if target == "AWSStepFunctions.StartSyncExecution", status == 200, loop !== driver.loop,
+           let arn = (try? JSONValue.parse(out))?["executionArn"]?.stringValue {
+            let replies = syncReplies(on: loop)
+            nextSyncId += 1
+            let id = nextSyncId
+            waitingSync[id] = done
+            driver.watch(arn) { d in replies.post(SyncReply(id: id, body: WorkflowEngine.syncResponse(d))) }
+            return
+        }
         done(status, out)
+    }
+
+    /// StartSyncExecution answers waiting on this worker's loop (this object is the worker's own).
+    private struct SyncReply: Sendable {
+        let id: Int
+        let body: [UInt8]
+    }
+    private var waitingSync: [Int: (Int, [UInt8]) -> Void] = [:]
+    private var nextSyncId = 0
+    private var replies: LoopMailbox<SyncReply>?
+
+    private func syncReplies(on loop: EventLoop) -> LoopMailbox<SyncReply> {
+        if let replies { return replies }
+        let box = LoopMailbox<SyncReply>(loop: loop) { [weak self] r in
+            self?.waitingSync.removeValue(forKey: r.id)?(200, r.body)
+        }
+        replies = box
+        return box
     }
 }
 

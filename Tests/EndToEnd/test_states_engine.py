@@ -557,3 +557,27 @@ def test_iam_role_signs_with_the_state_machines_role(task_gateway):
     d = sfn.describe_execution(executionArn=e)
     assert (d["status"], d["error"]) == ("FAILED", "States.Runtime")
     assert "arn:aws:iam::123456789012:role/unknown" in d["cause"]
+
+
+def test_an_api_answers_with_a_synchronous_express_workflow():
+    """states:action/StartSyncExecution behind an API: the worker's request waits while the
+    engine's driver runs the EXPRESS execution (its Wait included) and answers with its result."""
+    gw = Gateway(["--template", os.path.join(FIXTURES, "states-sync-api.yaml"), "--workers", "2", "--access-log", "off"])
+    try:
+        machine = next(l for l in gw.lines if l.startswith("stateMachine arn=")).split("=", 1)[1]
+        started = time.time()
+        r = requests.post(gw.base + "/dev/sync", json={"stateMachineArn": machine, "input": json.dumps({"a": 1})}, timeout=30)
+        assert r.status_code == 200, r.text
+        assert time.time() - started >= 1.0
+        body = r.json()
+        assert body["status"] == "SUCCEEDED"
+        assert json.loads(body["output"]) == {"echo": {"a": 1}}
+        assert body["billingDetails"]["billedDurationInMilliseconds"] >= 1000
+        # Several at once, over both workers: each gets its own answer.
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: requests.post(gw.base + "/dev/sync", json={
+                "stateMachineArn": machine, "input": json.dumps({"i": i})}, timeout=30).json(), range(8)))
+        assert [json.loads(a["output"])["echo"]["i"] for a in answers] == list(range(8))
+    finally:
+        assert gw.stop() == 0
