@@ -156,20 +156,8 @@ final class TaskInvoker {
             throw refuse("Method is required and must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS")
         }
         var headers: [(String, String)] = [("Host", url.hostHeader)]
-        if case .object(let o)? = p["Headers"] {
-            for (name, v) in o.members {
-                guard let values = ApiGatewayCall.strings(v) else { throw refuse("Headers.\(name) must be a string") }
-                guard !ForbiddenHeaders.isForbidden(name) else { throw refuse("the header \(name) cannot be set") }
-                for value in values { headers.append((name, value)) }
-            }
-        }
-        var query: [String] = []
-        if case .object(let o)? = p["QueryParameters"] {
-            for (name, v) in o.members {
-                guard let values = ApiGatewayCall.strings(v) else { throw refuse("QueryParameters.\(name) must be a string") }
-                for value in values { query.append(QueryString.encoded(name, keepSlash: false) + "=" + QueryString.encoded(value, keepSlash: false)) }
-            }
-        }
+        for (name, values) in try ApiGatewayCall.headers(p, refuse) { for value in values { headers.append((name, value)) } }
+        let query = try ApiGatewayCall.query(p, refuse)
         var body: [UInt8] = []
         let urlEncoded = p["Transform"]?["RequestBodyEncoding"] == .string("URL_ENCODED")
         switch p["RequestBody"] {
@@ -185,7 +173,7 @@ final class TaskInvoker {
             headers.append(("Content-Type", "application/json"))
         }
         var target = url.target
-        if !query.isEmpty { target += (target.contains("?") ? "&" : "?") + query.joined(separator: "&") }
+        if !query.isEmpty { target += (target.contains("?") ? "&" : "?") + query }
         let out = HTTPClientRequest(host: url.host, port: url.port, method: method, target: target,
                                     headers: HTTPHeaders(headers), body: body, isTLS: url.isTLS)
         pool.send(out) { result in
@@ -193,15 +181,12 @@ final class TaskInvoker {
             case .failure(let e):
                 done(.failure(error: "States.Http.Socket", cause: "\(endpoint): \(e)"))
             case .success(let r):
-                guard case .success(let output) = ApiGatewayCall.outcome(HTTPClientResponse(status: 200, rawHeaders: r.rawHeaders, body: r.body)),
-                      case .object(var o) = output else { return done(.failure(error: "States.Runtime", cause: "unreadable answer")) }
-                o["StatusCode"] = .int(Int64(r.status))
-                o["StatusText"] = .string(HTTPResponse.reason(r.status))
                 // A status outside 2xx is States.Http.StatusCode.<code>, the answer as cause.
+                let output = ApiGatewayCall.output(r)
                 guard (200..<300).contains(r.status) else {
-                    return done(.failure(error: "States.Http.StatusCode.\(r.status)", cause: JSONValue.object(o).jsonText))
+                    return done(.failure(error: "States.Http.StatusCode.\(r.status)", cause: output.jsonText))
                 }
-                done(.success(.object(o)))
+                done(.success(output))
             }
         }
     }
@@ -299,23 +284,8 @@ struct ApiGatewayCall {
         if path.isEmpty { path = "/" }
         let auth = p["AuthType"]?.stringValue ?? "NO_AUTH"
         guard Self.authTypes.contains(auth) else { throw refuse("AuthType must be NO_AUTH, IAM_ROLE or RESOURCE_POLICY") }
-        var headers: [(String, [String])] = []
-        if case .object(let o)? = p["Headers"] {
-            for (name, v) in o.members {
-                guard let values = Self.strings(v) else { throw refuse("Headers.\(name) must be an array of strings") }
-                guard !ForbiddenHeaders.isForbidden(name) else { throw refuse("the header \(name) cannot be set") }
-                headers.append((name, values))
-            }
-        } else if let h = p["Headers"], h != .null {
-            throw refuse("Headers must be an object of arrays of strings")
-        }
-        var query: [String] = []
-        if case .object(let o)? = p["QueryParameters"] {
-            for (name, v) in o.members {
-                guard let values = Self.strings(v) else { throw refuse("QueryParameters.\(name) must be an array of strings") }
-                for value in values { query.append(QueryString.encoded(name, keepSlash: false) + "=" + QueryString.encoded(value, keepSlash: false)) }
-            }
-        }
+        let headers = try Self.headers(p, refuse)
+        let query = try Self.query(p, refuse)
         let allowNulls = p["AllowNullValues"] == .bool(true)
         var body: [UInt8]?
         switch p["RequestBody"] {
@@ -329,10 +299,40 @@ struct ApiGatewayCall {
         self.endpoint = endpoint
         self.method = method
         self.path = path
-        self.query = query.joined(separator: "&")
+        self.query = query
         self.headers = headers
         self.body = body
         self.authType = auth
+    }
+
+    /// `Headers`: names to a string or an array of strings, none of AWS's forbidden ones.
+    static func headers(_ p: JSONValue, _ refuse: (String) -> Refusal) throws(Refusal) -> [(String, [String])] {
+        var out: [(String, [String])] = []
+        switch p["Headers"] {
+        case nil, .null?:
+            break
+        case .object(let o)?:
+            for (name, v) in o.members {
+                guard let values = strings(v) else { throw refuse("Headers.\(name) must be a string or an array of strings") }
+                guard !ForbiddenHeaders.isForbidden(name) else { throw refuse("the header \(name) cannot be set") }
+                out.append((name, values))
+            }
+        default:
+            throw refuse("Headers must be an object of arrays of strings")
+        }
+        return out
+    }
+
+    /// `QueryParameters` as an encoded query string (`a=1&b=x%20y`).
+    static func query(_ p: JSONValue, _ refuse: (String) -> Refusal) throws(Refusal) -> String {
+        var pairs: [String] = []
+        if case .object(let o)? = p["QueryParameters"] {
+            for (name, v) in o.members {
+                guard let values = strings(v) else { throw refuse("QueryParameters.\(name) must be a string or an array of strings") }
+                for value in values { pairs.append(QueryString.encoded(name, keepSlash: false) + "=" + QueryString.encoded(value, keepSlash: false)) }
+            }
+        }
+        return pairs.joined(separator: "&")
     }
 
     static func strings(_ v: JSONValue) -> [String]? {
@@ -366,8 +366,13 @@ struct ApiGatewayCall {
     /// `{ResponseBody, Headers, StatusCode, StatusText}` for a 2xx answer; any other status is
     /// the error `ApiGateway.<status>` with the response body as its cause (as AWS reports it).
     static func outcome(_ r: HTTPClientResponse) -> TaskResult {
-        let text = String(decoding: r.body, as: UTF8.self)
-        guard (200..<300).contains(r.status) else { return .failure(error: "ApiGateway.\(r.status)", cause: text) }
+        guard (200..<300).contains(r.status) else { return .failure(error: "ApiGateway.\(r.status)", cause: String(decoding: r.body, as: UTF8.self)) }
+        return .success(output(r))
+    }
+
+    /// An HTTP answer as a Task's output: `{ResponseBody (JSON if it parses), Headers (arrays of
+    /// values), StatusCode, StatusText}`; `apigateway:invoke` and `http:invoke` share it.
+    static func output(_ r: HTTPClientResponse) -> JSONValue {
         var headers = JSONObject()
         for (name, value) in r.headers.fields {
             if case .array(var values)? = headers[name] {
@@ -377,13 +382,13 @@ struct ApiGatewayCall {
                 headers[name] = .array([.string(value)])
             }
         }
-        let body: JSONValue = (try? JSONValue.parse(r.body)) ?? .string(text)
-        return .success(.object(JSONObject([
+        let body: JSONValue = (try? JSONValue.parse(r.body)) ?? .string(String(decoding: r.body, as: UTF8.self))
+        return .object(JSONObject([
             ("ResponseBody", r.body.isEmpty ? .object(JSONObject()) : body),
             ("Headers", .object(headers)),
             ("StatusCode", .int(Int64(r.status))),
             ("StatusText", .string(HTTPResponse.reason(r.status))),
-        ])))
+        ]))
     }
 }
 
@@ -472,13 +477,23 @@ final class NestedExecutions {
 
     private var observers: [(execution: String, done: (JSONValue) -> Void)] = []
 
+    /// DescribeExecution's answer for `arn`: the description, or the service's refusal.
+    private func describe(_ arn: String, now: Double) -> Result<JSONValue, ServiceRefusal> {
+        let (status, body) = engine.handle(target: "AWSStepFunctions.DescribeExecution",
+                                           body: JSONValue.object(JSONObject([("executionArn", .string(arn))])).serialized(), now: now)
+        guard status == 200, let d = try? JSONValue.parse(body) else { return .failure(ServiceRefusal(body: body)) }
+        return .success(d)
+    }
+
+    struct ServiceRefusal: Error {
+        let body: [UInt8]
+    }
+
     /// Completes the waits whose child has closed; true if any did.
     func poll(now: Double) -> Bool {
         var closedObservers: [Int] = []
         for (i, o) in observers.enumerated() {
-            let (status, body) = engine.handle(target: "AWSStepFunctions.DescribeExecution",
-                                               body: JSONValue.object(JSONObject([("executionArn", .string(o.execution))])).serialized(), now: now)
-            guard status == 200, let d = try? JSONValue.parse(body), d["status"]?.stringValue != "RUNNING" else { continue }
+            guard case .success(let d) = describe(o.execution, now: now), d["status"]?.stringValue != "RUNNING" else { continue }
             closedObservers.append(i)
             o.done(d)
         }
@@ -486,11 +501,12 @@ final class NestedExecutions {
         guard !watches.isEmpty else { return !closedObservers.isEmpty }
         var finished: [Int] = []
         for (i, w) in watches.enumerated() {
-            let (status, body) = engine.handle(target: "AWSStepFunctions.DescribeExecution",
-                                               body: JSONValue.object(JSONObject([("executionArn", .string(w.child))])).serialized(), now: now)
-            guard status == 200, let d = try? JSONValue.parse(body) else {
+            let d: JSONValue
+            switch describe(w.child, now: now) {
+            case .success(let found): d = found
+            case .failure(let refusal):
                 finished.append(i)
-                w.done(Self.serviceError(body))
+                w.done(Self.serviceError(refusal.body))
                 continue
             }
             guard let state = d["status"]?.stringValue, state != "RUNNING" else { continue }
