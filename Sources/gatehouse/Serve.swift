@@ -167,7 +167,6 @@ struct Serve: ParsableCommand {
 
     /// What a caller of `serve` gets once every listener is up.
     struct Running {
-        let port: Int
         let model: GatewayModel
         let engine: SharedEngine
         let driver: EngineDriver
@@ -318,7 +317,7 @@ struct Serve: ParsableCommand {
         }
         print("listening on http://\(config.listenHost):\(port) workers=\(count)")
         fflush(nil)
-        ready?(Running(port: port, model: loaded.model, engine: engine, driver: driver))
+        ready?(Running(model: loaded.model, engine: engine, driver: driver))
 
 
         let stop = {

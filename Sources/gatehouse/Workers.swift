@@ -32,6 +32,8 @@ final class SharedEngine: Sendable {
         var engines: [String: WorkflowEngine] = [:]
         var store: WorkflowStore?
         let retainClosed: Int
+        /// The store's rows, read once at start; accounts made later have none in it.
+        var loaded: (machines: [JSONValue], executions: [JSONValue]) = ([], [])
 
         /// The account's engine, made on first use (restored from the store, if there is one).
         mutating func engine(_ account: String) -> WorkflowEngine {
@@ -39,7 +41,7 @@ final class SharedEngine: Sendable {
             let e = WorkflowEngine(region: region, accountId: account)
             e.closedExecutionLimit = retainClosed
             if let store {
-                do { try e.attach(store) } catch { stderrLine("warning: states store: \(error)") }
+                do { try e.attach(store, loaded: loaded) } catch { stderrLine("warning: states store: \(error)") }
             }
             engines[account] = e
             return e
@@ -59,7 +61,9 @@ final class SharedEngine: Sendable {
         let accountsInStore = Set((machines + executions).compactMap { $0["arn"]?.stringValue.flatMap(Self.account(of:)) })
         accounts.withLock { a in
             a.store = store
+            a.loaded = (machines, executions)
             for account in accountsInStore.sorted() { _ = a.engine(account) }
+            a.loaded = ([], [])
         }
     }
 

@@ -29,8 +29,13 @@ extension WorkflowEngine {
     /// Keeps this engine's state in `store` from now on, after restoring what the store holds
     /// for this account: machines, closed executions, and RUNNING ones, which go on where they
     /// were (a Wait ends when it would have; a Task call that was in flight is made again).
-    public func attach(_ store: WorkflowStore) throws(StoreError) {
-        let (machineSnapshots, executionSnapshots) = try store.load()
+    ///
+    /// `loaded` is what `store.load()` returned, for a host restoring several accounts from one
+    /// store (it reads the store once); nil reads it here.
+    public func attach(_ store: WorkflowStore, loaded: (machines: [JSONValue], executions: [JSONValue])? = nil) throws(StoreError) {
+        let rows: (machines: [JSONValue], executions: [JSONValue])
+        if let loaded { rows = loaded } else { rows = try store.load() }
+        let (machineSnapshots, executionSnapshots) = rows
         let prefix = "arn:\(partition):states:\(region):\(accountId):"
         for m in machineSnapshots {
             guard let arn = m["arn"]?.stringValue, arn.hasPrefix(prefix), let machine = RegisteredStateMachine(snapshot: m) else { continue }
