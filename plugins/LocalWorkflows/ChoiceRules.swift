@@ -82,7 +82,7 @@ indirect enum ChoiceCondition: Sendable {
 }
 
 /// The comparison operators of a Choice rule (their `…Path` forms share the operator).
-enum ChoiceOperator: String, Sendable, CaseIterable {
+enum ChoiceOperator: String, Sendable {
     case stringEquals = "StringEquals"
     case stringLessThan = "StringLessThan"
     case stringGreaterThan = "StringGreaterThan"

@@ -541,13 +541,7 @@ struct ExecutionRun: Sendable {
             guard let value = p.evaluate(input) else {
                 throw StateFailure(error: "States.Runtime", cause: "The SecondsPath parameter does not reference an input value: \(p.text)")
             }
-            let seconds: Int64?
-            switch value {
-            case .int(let n): seconds = n
-            case .double(let d) where d == d.rounded() && abs(d) < 1e15: seconds = Int64(d)
-            default: seconds = nil
-            }
-            guard let seconds else {
+            guard let seconds = value.exactInteger else {
                 throw StateFailure(error: "States.Runtime", cause: "The SecondsPath parameter cannot be parsed as a long value: \(p.text) == \(value.jsonText)")
             }
             guard seconds >= 0 else {
@@ -572,19 +566,7 @@ struct ExecutionRun: Sendable {
             effective = try parameters.evaluate(input: effective, context: contextObject(state: state, now: now))
         }
         let result = pass.result ?? effective
-        let combined: JSONValue
-        switch pass.resultPath {
-        case .null:
-            combined = input
-        case .path(let path):
-            guard let merged = path.assigning(result, into: input) else {
-                throw StateFailure(
-                    error: "States.ResultPathMatchFailure",
-                    cause: "Unable to apply ReferencePath \(path.text) to input '\(input.jsonText)'")
-            }
-            combined = merged
-        }
-        return try Self.select(pass.outputPath, from: combined)
+        return try Self.select(pass.outputPath, from: try Self.place(result, at: pass.resultPath, into: input))
     }
 
     /// InputPath/OutputPath: the node the path names, or `{}` for an explicit null.

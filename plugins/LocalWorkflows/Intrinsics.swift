@@ -57,7 +57,7 @@ struct IntrinsicCall: Equatable, Sendable {
 }
 
 /// The intrinsic functions of the Amazon States Language (JSONPath query language).
-enum IntrinsicFunction: String, CaseIterable, Sendable {
+enum IntrinsicFunction: String, Sendable {
     case format = "States.Format"
     case stringToJson = "States.StringToJson"
     case jsonToString = "States.JsonToString"
@@ -106,11 +106,8 @@ enum IntrinsicFunction: String, CaseIterable, Sendable {
             return items
         }
         func integer(_ i: Int, _ what: String) throws(StateFailure) -> Int64 {
-            switch a[i] {
-            case .int(let n): return n
-            case .double(let d) where d == d.rounded() && abs(d) < 9.0e15: return Int64(d)
-            default: throw fail("the \(what) must be an integer, not \(a[i].jsonText)")
-            }
+            guard let n = a[i].exactInteger else { throw fail("the \(what) must be an integer, not \(a[i].jsonText)") }
+            return n
         }
         switch self {
         case .format:

@@ -260,3 +260,15 @@ extension JSONPath {
         "SCHEMA_VALIDATION_FAILED: The value for the field '\(field)' must be a valid JSONPath; the embedded engine supports $, $.a.b, $['a'], $.a[0], $.a[-1], $.a[*] and $.a.* at \(location)"
     }
 }
+
+extension JSONValue {
+    /// The value as an integer, when it is one: an int, or a double with no fraction (below
+    /// 2^53, where doubles are still exact).
+    var exactInteger: Int64? {
+        switch self {
+        case .int(let n): return n
+        case .double(let d) where d == d.rounded() && abs(d) < 9.0e15: return Int64(d)
+        default: return nil
+        }
+    }
+}

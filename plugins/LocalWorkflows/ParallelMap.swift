@@ -13,7 +13,6 @@ struct MapState: Sendable {
     let processor: StateMachineDefinition
     let itemsPath: StateMachineDefinition.PathSetting
     let itemSelector: PayloadTemplate?
-    let maxConcurrency: Int
     let flow: CompositeFlow
 }
 
@@ -85,12 +84,9 @@ enum CompositeCompiler {
         guard fields["ItemSelector"] == nil || fields["Parameters"] == nil else {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: Only one of 'ItemSelector' or 'Parameters' can be set at \(at)")
         }
-        var concurrency = 0
-        if let v = fields["MaxConcurrency"] {
-            guard let n = TaskCompiler.integer(v), n >= 0 else {
-                throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'MaxConcurrency' must be a non-negative INTEGER at \(at)/MaxConcurrency")
-            }
-            concurrency = n
+        // Checked, then not needed: iterations run one after the other.
+        if let v = fields["MaxConcurrency"], (TaskCompiler.integer(v) ?? -1) < 0 {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'MaxConcurrency' must be a non-negative INTEGER at \(at)/MaxConcurrency")
         }
         // A Map's legacy `Parameters` is what `ItemSelector` now is: each iteration's input.
         let selectorKey = fields["ItemSelector"] != nil ? "ItemSelector" : "Parameters"
@@ -98,7 +94,7 @@ enum CompositeCompiler {
         var rest = fields
         rest["Parameters"] = nil
         return MapState(processor: try nested(fields[processorKey], at: "\(at)/\(processorKey)", what: processorKey),
-                        itemsPath: try path("ItemsPath"), itemSelector: selector, maxConcurrency: concurrency,
+                        itemsPath: try path("ItemsPath"), itemSelector: selector,
                         flow: try flow(rest, at: at, path: path))
     }
 }

@@ -284,13 +284,7 @@ struct StateMachineDefinition: Sendable {
         let key = given[0], value = fields[key]!, here = "\(at)/\(key)"
         switch key {
         case "Seconds":
-            let seconds: Int64?
-            switch value {
-            case .int(let n): seconds = n
-            case .double(let d) where d == d.rounded() && abs(d) < 1e15: seconds = Int64(d)
-            default: seconds = nil
-            }
-            guard let seconds, seconds >= 0, seconds <= maxWaitSeconds else {
+            guard let seconds = value.exactInteger, seconds >= 0, seconds <= maxWaitSeconds else {
                 throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'Seconds' must be an INTEGER from 0 to \(maxWaitSeconds) at \(here)")
             }
             return .seconds(seconds)
@@ -329,7 +323,7 @@ struct StateMachineDefinition: Sendable {
         }
     }
 
-    private static func path(_ fields: JSONObject, _ key: String, _ at: String) throws(WorkflowDefinitionError) -> PathSetting {
+    static func path(_ fields: JSONObject, _ key: String, _ at: String) throws(WorkflowDefinitionError) -> PathSetting {
         switch fields[key] {
         case nil: return .path(.root)
         case .null?: return .null

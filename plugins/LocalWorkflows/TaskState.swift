@@ -126,11 +126,7 @@ enum TaskCompiler {
     }
 
     static func integer(_ v: JSONValue) -> Int? {
-        switch v {
-        case .int(let n): return Int(exactly: n)
-        case .double(let d) where d == d.rounded() && abs(d) < 1e15: return Int(d)
-        default: return nil
-        }
+        v.exactInteger.flatMap { Int(exactly: $0) }
     }
 
     /// ErrorEquals: a non-empty list of names; `States.ALL` only alone and in the last entry.
@@ -219,18 +215,7 @@ enum TaskCompiler {
             guard case .string(let next)? = o["Next"] else {
                 throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: These fields are required: [Next] at \(here)")
             }
-            var resultPath = StateMachineDefinition.PathSetting.path(.root)
-            switch o["ResultPath"] {
-            case nil: break
-            case .null?: resultPath = .null
-            case .string(let text)?:
-                guard let p = JSONPath(text), !p.isContext else { throw WorkflowDefinitionError(JSONPath.unsupported("ResultPath", at: "\(here)/ResultPath")) }
-                guard p.isDefinite else { throw WorkflowDefinitionError(JSONPath.notReference("ResultPath", at: "\(here)/ResultPath")) }
-                resultPath = .path(p)
-            default:
-                throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field 'ResultPath' must be a STRING at \(here)/ResultPath")
-            }
-            out.append(Catcher(errorEquals: names, next: next, resultPath: resultPath))
+            out.append(Catcher(errorEquals: names, next: next, resultPath: try StateMachineDefinition.path(o, "ResultPath", here)))
         }
         return out
     }

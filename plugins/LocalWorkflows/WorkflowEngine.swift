@@ -77,10 +77,13 @@ public final class WorkflowEngine {
         case "EXPRESS": break
         default: throw WorkflowDefinitionError("Invalid state machine type '\(type)' (expected STANDARD or EXPRESS)")
         }
-        let parsed = try StateMachineDefinition(definition)
         let arn = "arn:\(partition):states:\(region):\(accountId):stateMachine:\(name)"
+        // The same machine again (a template's, restored from the store): checked already.
+        if let existing = machines[arn], existing.definition == definition, existing.roleArn == roleArn, existing.type == type {
+            return arn
+        }
+        let parsed = try StateMachineDefinition(definition)
         if var existing = machines[arn] {
-            if existing.definition == definition, existing.roleArn == roleArn, existing.type == type { return arn }
             // A template's machine replaces the one a store kept from an earlier run.
             guard replacing else { throw WorkflowDefinitionError("State Machine Already Exists: '\(arn)'") }
             existing.parsed = parsed

@@ -150,12 +150,12 @@ extension WorkflowEngine {
         // Positions count from the first event returned in this order.
         let start = try nextToken.map { t throws(ServiceError) in try Self.decodeToken(t, scope: scope) + 1 } ?? 0
         let all = e.events
-        let ordered = reverse ? Array(all.reversed()) : all
         let limit = maxResults.flatMap { $0 == 0 ? nil : $0 } ?? Self.defaultPageSize
-        let end = min(ordered.count, start + limit)
-        let page = start < end ? ordered[start..<end] : []
+        let end = min(all.count, start + limit)
+        // Positions in the order asked for, read from the history without copying it.
+        let page = start < end ? (start..<end).map { all[reverse ? all.count - 1 - $0 : $0] } : []
         var members: [(String, Wire)] = [("events", .array(page.map { $0.wire(includeData: includeData) }))]
-        if end < ordered.count {
+        if end < all.count {
             members.append(("nextToken", .string(Self.encodeToken(scope: scope, position: end - 1))))
         }
         return .object(members)
