@@ -28,7 +28,6 @@ public struct IntegrationCall: Sendable {
     public var region: String { route.api.region }
     public var httpMethod: String { request.method }
     public var resourcePath: String { route.resource.path }
-    public var pathParameters: [String: String] { route.pathParameters }
     /// One path parameter of the method request (no table made).
     public func pathParameter(_ name: String) -> String? { route.pathParameterList[name] }
     public var query: String { request.query }

@@ -1,6 +1,7 @@
 import GatehouseHTTP
 import GatehouseJSON
 import GatehouseModel
+import GatehouseSigV4
 
 /// The integration request's parameters, after `requestParameters` mapped them from the
 /// method request (`integration.request.{path|querystring|header}.NAME`).
@@ -97,7 +98,7 @@ public enum QueryString {
     /// valid `%XX` is kept, so a raw path parameter is not encoded twice.
     public static func encoded(_ s: String, keepSlash: Bool) -> String {
         // Most values need nothing encoded: give them back as they are, without copying.
-        if s.utf8.allSatisfy({ isUnreserved($0) || (keepSlash && $0 == 0x2F) }) { return s }
+        if s.utf8.allSatisfy({ SigV4.isUnreserved($0) || (keepSlash && $0 == 0x2F) }) { return s }
         let u = Array(s.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(u.count)
@@ -105,7 +106,7 @@ public enum QueryString {
         var i = 0
         while i < u.count {
             let b = u[i]
-            if isUnreserved(b) || (keepSlash && b == 0x2F) {
+            if SigV4.isUnreserved(b) || (keepSlash && b == 0x2F) {
                 out.append(b)
             } else if b == 0x25, i + 2 < u.count, hex(u[i + 1]) != nil, hex(u[i + 2]) != nil {
                 out.append(b)
@@ -121,10 +122,4 @@ public enum QueryString {
 
     static func hex(_ b: UInt8) -> UInt8? { asciiHexValue(b) }
 
-    /// RFC 3986's unreserved characters: ALPHA, DIGIT, `-`, `.`, `_`, `~`.
-    @inline(__always)
-    static func isUnreserved(_ b: UInt8) -> Bool {
-        (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
-            || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x7E
-    }
 }

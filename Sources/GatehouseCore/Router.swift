@@ -49,7 +49,6 @@ public struct NamedValues: Sendable {
         }
     }
 
-    public var isEmpty: Bool { pairs.isEmpty }
 }
 
 /// An immutable value kept in one place and shared by reference.

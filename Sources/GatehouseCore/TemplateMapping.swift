@@ -61,7 +61,7 @@ final class RequestScope {
         }
         if template.readsContext { m.context = context() }
         guard template.readsParams else { return m }
-        m.path = match.pathParameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        m.path = match.pathParameterList.pairs.sorted { $0.name < $1.name }.map { ($0.name, $0.value) }
         var seen = Set<String>()
         if !request.query.isEmpty {
             for pair in request.query.split(separator: "&", omittingEmptySubsequences: true) {

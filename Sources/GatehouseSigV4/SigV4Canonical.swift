@@ -49,8 +49,10 @@ public enum SigV4 {
 
     // MARK: encoding
 
-    @inline(__always)
-    static func isUnreserved(_ b: UInt8) -> Bool {
+    /// RFC 3986's unreserved characters: ALPHA, DIGIT, `-`, `.`, `_`, `~` (also what API
+    /// Gateway's parameter encoding keeps).
+    @inlinable
+    public static func isUnreserved(_ b: UInt8) -> Bool {
         (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
             || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x7E
     }
