@@ -215,6 +215,24 @@ OUTCOME_CASES = [
             "Rest": {"Type": "Pass", "End": True}}}, "End": True}}}, {"items": ["a", "b", "c"]}),
     ("parallel-fails", {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [
         {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Branch.Error", "Cause": "no"}}}], "End": True}}}, {}),
+    # Waits inside branches and iterations: each branch waits on its own clock.
+    ("parallel-waits", {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "A"},
+                                    "A": {"Type": "Pass", "Result": "slow", "End": True}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "Parameters": {"quick.$": "$.x"}, "End": True}}}],
+        "ResultSelector": {"both.$": "$"}, "End": True}}}, {"x": 2}),
+    ("map-waits", {"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 2, "ItemsPath": "$.items",
+        "ItemSelector": {"s.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "Next": "D"},
+                                                     "D": {"Type": "Pass", "Parameters": {"waited.$": "$.s"}, "End": True}}},
+        "ResultPath": "$.r", "End": True}}}, {"items": [1, 0, 1]}),
+    ("map-wait-then-fail-caught", {"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "F"}], "Default": "OK"},
+            "F": {"Type": "Fail", "Error": "Item.Bad", "Cause": "two"},
+            "OK": {"Type": "Succeed"}}},
+        "Catch": [{"ErrorEquals": ["Item.Bad"], "ResultPath": "$", "Next": "Caught"}], "Next": "Done"},
+        "Caught": {"Type": "Pass", "End": True}, "Done": {"Type": "Pass", "End": True}}}, [1, 2, 3]),
 ]
 
 
@@ -331,6 +349,25 @@ def test_a_failing_api_is_retried_then_caught(task_gateway):
     assert json.loads(d["output"]) == {"a": 1, "error": {"Error": "ApiGateway.500", "Cause": '{"message": "boom"}'}}
     types = [e["type"] for e in sfn.get_execution_history(executionArn=d["executionArn"])["events"]]
     assert types.count("TaskScheduled") == 2 and types.count("TaskFailed") == 2
+
+
+def test_a_map_calls_the_api_for_each_item_side_by_side(task_gateway):
+    """Task states inside a Map: the iterations' calls go through the gateway at the same time
+    (MaxConcurrency 3), and the results come back in item order."""
+    sfn = client(task_gateway.states_url)
+    call = invoke_machine(task_gateway.api_host, "/echo", extra={"RequestBody": {"n.$": "$"}})["States"]["T"]
+    call["ResultSelector"] = {"sent.$": "$.ResponseBody.body", "code.$": "$.StatusCode"}
+    definition = {"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 3,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": call}}, "End": True}}}
+    d = run_to_end(sfn, definition, [1, 2, 3, 4, 5], "map-echo")
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"]) == [{"sent": json.dumps({"n": n}, separators=(",", ":")), "code": 200} for n in range(1, 6)]
+    events = sfn.get_execution_history(executionArn=d["executionArn"], maxResults=1000)["events"]
+    types = [e["type"] for e in events]
+    assert types.count("TaskScheduled") == 5 and types.count("MapIterationSucceeded") == 5
+    # Three iterations were started before the first call's answer came back.
+    first_answer = types.index("TaskSucceeded")
+    assert types[:first_answer].count("MapIterationStarted") == 3
 
 
 def test_resource_policy_names_the_calling_state_machine(task_gateway):

@@ -106,10 +106,6 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"Type":"Parallel","Branches":[{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::apigateway:invoke","End":true}}}],"End":true}"#,
-         "UNSUPPORTED_FEATURE: Task and Wait states, and Retry on a nested Parallel or Map, inside Parallel and Map states are not supported yet by the embedded engine at /States/P/Branches/0"),
-        (#"{"Type":"Parallel","Branches":[{"StartAt":"Q","States":{"Q":{"Type":"Parallel","Branches":[{"StartAt":"F","States":{"F":{"Type":"Fail"}}}],"Retry":[{"ErrorEquals":["States.ALL"]}],"End":true}}}],"End":true}"#,
-         "UNSUPPORTED_FEATURE: Task and Wait states, and Retry on a nested Parallel or Map, inside Parallel and Map states are not supported yet by the embedded engine at /States/P/Branches/0"),
         (#"{"Type":"Parallel","Branches":[],"End":true}"#,
          "SCHEMA_VALIDATION_FAILED: The value for the field 'Branches' must be a non-empty ARRAY at /States/P/Branches"),
         (#"{"Type":"Parallel","Branches":[{"StartAt":"Nope","States":{"A":{"Type":"Pass","End":true}}}],"End":true}"#,

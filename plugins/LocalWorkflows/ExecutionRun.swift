@@ -11,8 +11,62 @@ struct ExecutionContext: Sendable {
     var stateMachineName: String
 }
 
-/// One execution's progress through its state machine, advanced one state per `step`, so the
-/// engine can leave an execution RUNNING between calls the way the real service does.
+/// One thread of control in an execution: the top-level state machine (frame 0), or one
+/// Parallel branch or Map iteration. Each frame is in one state at a time and may wait on its
+/// own (a Wait, a Task call, a retry's delay, its children), so branches and iterations run
+/// side by side.
+struct Frame: Sendable {
+    /// The state machine this frame runs: the definition, a branch, or a Map's item processor.
+    let machine: StateMachineDefinition
+    /// The frame whose Parallel or Map state started this one (nil for the top level).
+    let parent: Int?
+    /// The branch index or item index within the parent's state.
+    let slot: Int
+    var current: String
+    var input: JSONValue
+    /// While a Wait state waits, or a retry's delay runs: when it ends (epoch seconds).
+    var resumeAt: Double?
+    /// The event id the current state was entered at, for its runtime errors.
+    var enteredEventId = 0
+    /// When the current state was entered (`$$.State.EnteredTime`).
+    var enteredAt: Double = 0
+    /// The last event this frame wrote (or the one it follows): its next event points there.
+    var lastEventId: Int
+    /// The service call this frame waits for, while in a Task state.
+    var outstanding: ExecutionRun.TaskCall?
+    /// Whether the host has taken `outstanding` (TaskStarted is then written).
+    var taskDispatched = false
+    /// When the outstanding call times out (the Task's TimeoutSeconds), if it has a limit.
+    var taskDeadline: Double?
+    /// What the service answered when it accepted the outstanding `.sync` call (TaskSubmitted).
+    var submittedOutput: JSONValue?
+    /// The current Task, Parallel or Map state's raw input (ResultPath and Catch place their
+    /// results into it), and a Task's parameters, kept for retries.
+    var stateInput: JSONValue = .null
+    var taskParameters: JSONValue = .null
+    /// Retries so far, per retrier of the current state.
+    var retryCounts: [Int] = []
+    /// While the current Parallel or Map state's branches or iterations run.
+    var composite: CompositeRun?
+
+    init(machine: StateMachineDefinition, parent: Int?, slot: Int, input: JSONValue, follows: Int) {
+        self.machine = machine
+        self.parent = parent
+        self.slot = slot
+        self.current = machine.startAt
+        self.input = input
+        self.lastEventId = follows
+    }
+
+    /// Whether `advance` can do anything for it at `now`.
+    func isRunnable(at now: Double) -> Bool {
+        composite == nil && outstanding == nil && (resumeAt ?? now) <= now
+    }
+}
+
+/// One execution's progress through its state machine: a tree of frames, advanced whenever
+/// something they wait for happens, so the engine can leave an execution RUNNING between calls
+/// the way the real service does.
 struct ExecutionRun: Sendable {
     /// Step Functions fails a Standard execution whose history reaches 25,000 events
     /// (observed: error `States.Runtime`, cause "The execution reached the maximum number of
@@ -24,43 +78,36 @@ struct ExecutionRun: Sendable {
         case failed(error: String?, cause: String?)
     }
 
+    /// What one step of a frame came to.
+    enum Step {
+        /// It moved on and can run again.
+        case next
+        /// It waits: for time, a call's answer, or its children.
+        case blocked
+        /// It entered a Parallel or Map state whose children must be started.
+        case composite
+        /// Its state machine ended.
+        case ended(Outcome)
+
+        var outcome: Outcome? {
+            if case .ended(let o) = self { return o }
+            return nil
+        }
+    }
+
     let definition: StateMachineDefinition
     /// The definition as written, kept so a persisted execution resumes with the definition it
     /// started with (an UpdateStateMachine since does not change it).
     let document: JSONValue
     let context: ExecutionContext
-    private(set) var current: String
-    private(set) var input: JSONValue
     /// The execution's history so far, as GetExecutionHistory reports it; ExecutionStarted is
     /// event 1.
     private(set) var history: [HistoryEvent]
     var events: Int { history.count }
-    /// While a Wait state waits: when it ends (epoch seconds). The execution is RUNNING and
-    /// `step` does nothing before then.
-    private(set) var resumeAt: Double?
-    /// The event id the current state was entered at, for its runtime errors.
-    private var enteredEventId = 0
-    /// When the current state was entered (`$$.State.EnteredTime`).
-    private var enteredAt: Double = 0
-    /// While a Parallel branch or Map iteration runs inline: its state machine.
-    private var inline: StateMachineDefinition?
-    /// The event a branch's or iteration's first state follows (its ParallelStateStarted or
-    /// MapIterationStarted), as their histories show; nil: the event before.
-    private var anchor: Int?
-
-    /// The service call this execution waits for, while in a Task state.
-    private(set) var outstanding: TaskCall?
-    /// Whether the host has taken `outstanding` (TaskStarted is then written).
-    private(set) var taskDispatched = false
-    /// When the outstanding call times out (the Task's TimeoutSeconds), if it has a limit.
-    private(set) var taskDeadline: Double?
-    /// The current Task state's raw input (ResultPath and Catch place their results into it),
-    /// and its parameters, kept for retries.
-    private var stateInput: JSONValue = .null
-    private var taskParameters: JSONValue = .null
-    /// Retries so far, per retrier of the current Task state.
-    private var retryCounts: [Int] = []
-    private var nextTaskId = 1
+    /// The live frames by id; 0 is the top level. Empty once the execution closed.
+    var frames: [Int: Frame]
+    var nextFrameId = 1
+    var nextTaskId = 1
 
     /// One call of a Task state's resource.
     struct TaskCall: Sendable {
@@ -74,20 +121,158 @@ struct ExecutionRun: Sendable {
         self.definition = definition
         self.document = document
         self.context = context
-        self.current = definition.startAt
-        self.input = context.input
         var details: [(String, JSONValue)] = [("input", .string(inputText)), ("inputDetails", HistoryEvent.notTruncated)]
         if let role = context.roleArn { details.append(("roleArn", .string(role))) }
         history = [HistoryEvent(id: 1, previousEventId: 0, timestamp: context.startDate, type: "ExecutionStarted",
                                 detailsKey: "executionStartedEventDetails", details: details)]
+        // The first state points at no event (0), as in the service's histories.
+        frames = [0: Frame(machine: definition, parent: nil, slot: 0, input: context.input, follows: 0)]
     }
 
-    /// Runs the current state. Returns nil when the execution moved on to another state or is
-    /// waiting (`resumeAt` is then set), or the outcome when it closed (its closing event is
-    /// then in the history).
-    mutating func step(now: Double) -> Outcome? {
-        guard let outcome = advance(now: now) else { return nil }
-        return finish(outcome, now)
+    // MARK: - What the engine asks
+
+    /// When the execution times out (top-level TimeoutSeconds), if it has a limit.
+    var deadline: Double? { definition.timeoutSeconds.map { context.startDate + Double($0) } }
+
+    /// The earliest time a frame waits for (a Wait's end, a retry's delay, a call's timeout).
+    var wakeTime: Double? {
+        var wake: Double?
+        for f in frames.values {
+            guard let t = f.outstanding != nil ? f.taskDeadline : f.resumeAt else { continue }
+            wake = min(wake ?? t, t)
+        }
+        return wake
+    }
+
+    /// Whether a Task call waits to be taken by the host.
+    var hasUndispatchedCalls: Bool { frames.values.contains { $0.outstanding != nil && !$0.taskDispatched } }
+
+    /// Runs every frame that can run at `now` (including calls that timed out) until all wait or
+    /// the execution closes. Returns the outcome when it closed (its closing event is then in the
+    /// history).
+    mutating func advance(now: Double) -> Outcome? {
+        var progressed = true
+        while progressed {
+            progressed = false
+            for id in frames.keys.sorted() {
+                guard let f = frames[id], f.composite == nil else { continue }
+                if f.outstanding != nil {
+                    guard let d = f.taskDeadline, d <= now else { continue }
+                    progressed = true
+                    if let o = withFrame(id, { (me: inout ExecutionRun, f) in me.timeOut(&f, now) }).outcome,
+                       let outcome = propagate(id, o, now) { return outcome }
+                    continue
+                }
+                guard f.isRunnable(at: now) else { continue }
+                progressed = true
+                if let o = run(id, now), let outcome = propagate(id, o, now) { return outcome }
+            }
+        }
+        return nil
+    }
+
+    /// The host takes the calls waiting to be made: TaskStarted for each.
+    mutating func dispatch(now: Double) -> [(call: TaskCall, submitted: JSONValue?)] {
+        var calls: [(call: TaskCall, submitted: JSONValue?)] = []
+        for id in frames.keys.sorted() {
+            guard var f = frames[id], let call = f.outstanding, !f.taskDispatched else { continue }
+            f.taskDispatched = true
+            record("TaskStarted", "taskStartedEventDetails",
+                   [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))], now, in: &f)
+            frames[id] = f
+            calls.append((call, f.submittedOutput))
+        }
+        return calls
+    }
+
+    /// TaskSubmitted for call `id` (a `.sync` call the service accepted): after a restart the
+    /// host waits on the child it started instead of starting another.
+    mutating func submitted(id: Int, output: JSONValue, now: Double) {
+        guard let fid = frame(waitingOn: id), var f = frames[fid], let call = f.outstanding else { return }
+        f.submittedOutput = output
+        record("TaskSubmitted", "taskSubmittedEventDetails", [
+            ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated),
+            ("resource", .string(call.resource.resource)), ("resourceType", .string(call.resource.resourceType)),
+        ], now, in: &f)
+        frames[fid] = f
+    }
+
+    /// The outcome of call `id`. Returns the execution's outcome if it closed; nil when it goes
+    /// on (at the next `advance`), waits to retry, or `id` is no call it waits for (a late answer,
+    /// or one for a branch that was stopped).
+    mutating func complete(id: Int, result: TaskResult, now: Double) -> Outcome? {
+        guard let fid = frame(waitingOn: id) else { return nil }
+        guard let o = withFrame(fid, { (me: inout ExecutionRun, f) in me.completeTask(&f, result, now) }).outcome else { return nil }
+        return propagate(fid, o, now)
+    }
+
+    /// Closes the execution for its TimeoutSeconds: ExecutionTimedOut.
+    mutating func timeOutExecution(now: Double) {
+        frames.removeAll()
+        record("ExecutionTimedOut", "executionTimedOutEventDetails", [("error", .string("States.Timeout"))], now)
+    }
+
+    /// Closes the execution as StopExecution does: an ExecutionAborted event.
+    mutating func abort(error: String?, cause: String?, now: Double) {
+        var details: [(String, JSONValue)] = []
+        if let error { details.append(("error", .string(error))) }
+        if let cause { details.append(("cause", .string(cause))) }
+        frames.removeAll()
+        record("ExecutionAborted", "executionAbortedEventDetails", details, now)
+    }
+
+    // MARK: - Driving frames
+
+    /// The frame whose outstanding call is `callId`.
+    private func frame(waitingOn callId: Int) -> Int? {
+        frames.first { $0.value.outstanding?.id == callId }?.key
+    }
+
+    /// Runs `body` on frame `id` taken out of the table (so it can be changed in place while the
+    /// run records events), then puts it back.
+    mutating func withFrame(_ id: Int, _ body: (inout ExecutionRun, inout Frame) -> Step) -> Step {
+        guard var f = frames.removeValue(forKey: id) else { return .blocked }
+        let step = body(&self, &f)
+        frames[id] = f
+        return step
+    }
+
+    /// Steps frame `id` until it waits or its state machine ends (the outcome, not yet handed to
+    /// its parent). Children of a Parallel or Map state it enters are started and run here.
+    mutating func run(_ id: Int, _ now: Double) -> Outcome? {
+        while true {
+            switch withFrame(id, { (me: inout ExecutionRun, f) in me.step(&f, now) }) {
+            case .next: continue
+            case .blocked: return nil
+            case .ended(let o): return o
+            case .composite:
+                guard let end = fill(id, now) else { return nil }   // children still running
+                if let o = finishComposite(id, end, now) { return o }
+            }
+        }
+    }
+
+    /// Frame `id`'s state machine ended with `outcome`: its parent collects it (and goes on,
+    /// starting more children or leaving its Parallel or Map state), up to the top level, whose
+    /// end closes the execution. Returns the execution's outcome if it closed.
+    mutating func propagate(_ id: Int, _ outcome: Outcome, _ now: Double) -> Outcome? {
+        var id = id, outcome = outcome
+        while true {
+            guard let child = frames[id], let parent = child.parent else {
+                frames.removeAll()
+                return finish(outcome, now)
+            }
+            frames[id] = nil
+            guard let end = collect(parent, slot: child.slot, outcome, lastEventId: child.lastEventId, now) ?? fill(parent, now) else {
+                return nil   // siblings still running
+            }
+            if let o = finishComposite(parent, end, now) ?? run(parent, now) {
+                id = parent
+                outcome = o
+                continue
+            }
+            return nil
+        }
     }
 
     /// Writes the closing event of `outcome`.
@@ -105,89 +290,74 @@ struct ExecutionRun: Sendable {
         return outcome
     }
 
-    /// When the execution times out (top-level TimeoutSeconds), if it has a limit.
-    var deadline: Double? { definition.timeoutSeconds.map { context.startDate + Double($0) } }
+    // MARK: - Events
 
-    /// Closes the execution for its TimeoutSeconds: ExecutionTimedOut.
-    mutating func timeOutExecution(now: Double) {
-        resumeAt = nil
-        outstanding = nil
-        taskDeadline = nil
-        record("ExecutionTimedOut", "executionTimedOutEventDetails", [("error", .string("States.Timeout"))], now)
-    }
-
-    /// Closes the execution as StopExecution does: an ExecutionAborted event.
-    mutating func abort(error: String?, cause: String?, now: Double) {
-        var details: [(String, JSONValue)] = []
-        if let error { details.append(("error", .string(error))) }
-        if let cause { details.append(("cause", .string(cause))) }
-        resumeAt = nil
-        record("ExecutionAborted", "executionAbortedEventDetails", details, now)
-    }
-
-    /// Appends an event that follows the last one.
+    /// Appends an execution-level event, which follows the last one.
     private mutating func record(_ type: String, _ detailsKey: String, _ details: [(String, JSONValue)], _ now: Double) {
-        // A state entered straight after ExecutionStarted points at no event (0), as in the
-        // service's histories; every other event points at the one before it.
-        var previous = history.count == 1 && type.hasSuffix("StateEntered") ? 0 : history.count
-        if let a = anchor, type.hasSuffix("StateEntered") {
-            previous = a
-            anchor = nil
-        }
+        append(type, detailsKey, details, now, previous: history.count)
+    }
+
+    /// Appends an event of frame `f`, which follows the frame's last event.
+    mutating func record(_ type: String, _ detailsKey: String, _ details: [(String, JSONValue)], _ now: Double, in f: inout Frame) {
+        append(type, detailsKey, details, now, previous: f.lastEventId)
+        f.lastEventId = history.count
+    }
+
+    /// `record(_:_:_:_:in:)` for a frame still in the table.
+    mutating func record(_ type: String, _ detailsKey: String, _ details: [(String, JSONValue)], _ now: Double, frame id: Int) {
+        guard let previous = frames[id]?.lastEventId else { return }
+        append(type, detailsKey, details, now, previous: previous)
+        frames[id]?.lastEventId = history.count
+    }
+
+    mutating func append(_ type: String, _ detailsKey: String, _ details: [(String, JSONValue)], _ now: Double, previous: Int) {
         history.append(HistoryEvent(id: history.count + 1, previousEventId: previous, timestamp: now, type: type,
                                     detailsKey: detailsKey, details: details))
     }
 
-    private mutating func entered(_ state: StateMachineDefinition.State, _ now: Double) {
+    private mutating func entered(_ state: StateMachineDefinition.State, _ now: Double, in f: inout Frame) {
         record(state.kind.typeName + "StateEntered", "stateEnteredEventDetails",
-               [("name", .string(state.name)), ("input", .string(input.jsonText)), ("inputDetails", HistoryEvent.notTruncated)], now)
+               [("name", .string(state.name)), ("input", .string(f.input.jsonText)), ("inputDetails", HistoryEvent.notTruncated)], now, in: &f)
     }
 
-    private mutating func exited(_ state: StateMachineDefinition.State, output: JSONValue, _ now: Double) {
+    mutating func exited(_ state: StateMachineDefinition.State, output: JSONValue, _ now: Double, in f: inout Frame) {
         record(state.kind.typeName + "StateExited", "stateExitedEventDetails",
-               [("name", .string(state.name)), ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now)
+               [("name", .string(state.name)), ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now, in: &f)
     }
 
-    private mutating func advance(now: Double) -> Outcome? {
-        guard let state = (inline ?? definition).states[current] else {
-            return .failed(error: "States.Runtime", cause: "State '\(current)' does not exist.")
+    static let historyFull = Outcome.failed(error: "States.Runtime",
+                                            cause: "The execution reached the maximum number of history events (\(historyLimit)).")
+
+    // MARK: - One state
+
+    /// Runs frame `f`'s current state as far as it goes at `now`.
+    private mutating func step(_ f: inout Frame, _ now: Double) -> Step {
+        guard f.isRunnable(at: now) else { return .blocked }
+        guard let state = f.machine.states[f.current] else {
+            return .ended(.failed(error: "States.Runtime", cause: "State '\(f.current)' does not exist."))
         }
-        if let until = resumeAt, case .wait(let wait) = state.kind {
-            guard now >= until else { return nil }
-            resumeAt = nil
-            do {
-                return try leave(wait, state, now)
-            } catch {
-                return failure(error, state)
+        if f.resumeAt != nil {
+            // A Wait has ended, or a retry's delay.
+            f.resumeAt = nil
+            switch state.kind {
+            case .wait(let wait):
+                return leaving(wait, state, now, &f)
+            case .task(let task):
+                if events + 5 > Self.historyLimit { return .ended(Self.historyFull) }
+                do {
+                    // Parameters are evaluated again: `$$.State.RetryCount` has moved on.
+                    try prepare(task, state, now, &f)
+                } catch {
+                    return .ended(failure(error, state, f))
+                }
+                schedule(task, now, &f)
+                return .blocked
+            case .parallel, .map:
+                return startComposite(state, now, &f)
+            default:
+                break
             }
         }
-        if let until = resumeAt, case .task(let task) = state.kind {
-            // A retry's wait is over: the call is scheduled again.
-            guard now >= until else { return nil }
-            resumeAt = nil
-            if events + 5 > Self.historyLimit {
-                return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
-            }
-            do {
-                // Parameters are evaluated again: `$$.State.RetryCount` has moved on.
-                try prepare(task, state, now)
-            } catch {
-                return failure(error, state)
-            }
-            schedule(task, now)
-            return nil
-        }
-        if let until = resumeAt, case .parallel(let p) = state.kind {
-            guard now >= until else { return nil }
-            resumeAt = nil
-            return composite(state, p.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runParallel(p, state, effective, now) }
-        }
-        if let until = resumeAt, case .map(let m) = state.kind {
-            guard now >= until else { return nil }
-            resumeAt = nil
-            return composite(state, m.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runMap(m, state, effective, now) }
-        }
-        if outstanding != nil { return nil }
         // A Pass, Choice or Succeed state writes Entered and Exited events, a Fail state only Entered;
         // one more event must fit to close the execution.
         let cost: Int
@@ -197,84 +367,101 @@ struct ExecutionRun: Sendable {
         case .task: cost = 5   // Entered, Scheduled, Started, Succeeded, Exited
         case .parallel, .map: cost = 4   // Entered, Started, Succeeded, Exited (their insides check for themselves)
         }
-        if events + cost + 1 > Self.historyLimit {
-            return .failed(error: "States.Runtime", cause: "The execution reached the maximum number of history events (\(Self.historyLimit)).")
-        }
-        entered(state, now)
-        enteredEventId = events
-        enteredAt = now
+        if events + cost + 1 > Self.historyLimit { return .ended(Self.historyFull) }
+        entered(state, now, in: &f)
+        f.enteredEventId = events
+        f.enteredAt = now
         do {
             switch state.kind {
             case .pass(let pass):
-                let output = try run(pass, state: state.name, now: now)
-                exited(state, output: output, now)
-                guard let next = state.next else { return .succeeded(output) }
-                current = next
-                input = output
-                return nil
+                let output = try run(pass, state: state.name, now: now, f)
+                exited(state, output: output, now, in: &f)
+                return moveOn(state, output, &f)
             case .succeed(let inputPath, let outputPath):
-                let effective = try Self.select(inputPath, from: input)
+                let effective = try Self.select(inputPath, from: f.input)
                 let output = try Self.select(outputPath, from: effective)
-                exited(state, output: output, now)
-                return .succeeded(output)
+                exited(state, output: output, now, in: &f)
+                return .ended(.succeeded(output))
             case .fail(let error, let cause):
-                return .failed(error: error, cause: cause)
+                return .ended(.failed(error: error, cause: cause))
             case .choice(let choice):
                 // InputPath, the rules over the effective input, then OutputPath.
-                let effective = try Self.select(choice.inputPath, from: input)
-                let next = try choice.next(for: effective, context: contextObject(state: state.name, now: now))
-                input = try Self.select(choice.outputPath, from: effective)
-                exited(state, output: input, now)
-                current = next
-                return nil
+                let effective = try Self.select(choice.inputPath, from: f.input)
+                let next = try choice.next(for: effective, context: contextObject(state: state.name, now: now, f))
+                f.input = try Self.select(choice.outputPath, from: effective)
+                exited(state, output: f.input, now, in: &f)
+                f.current = next
+                return .next
             case .parallel(let p):
-                stateInput = input
-                retryCounts = Array(repeating: 0, count: p.flow.retriers.count)
-                return composite(state, p.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runParallel(p, state, effective, now) }
+                f.stateInput = f.input
+                f.retryCounts = Array(repeating: 0, count: p.flow.retriers.count)
+                return startComposite(state, now, &f)
             case .map(let m):
-                stateInput = input
-                retryCounts = Array(repeating: 0, count: m.flow.retriers.count)
-                return composite(state, m.flow, now) { (me: inout ExecutionRun, effective) throws(StateFailure) in try me.runMap(m, state, effective, now) }
+                f.stateInput = f.input
+                f.retryCounts = Array(repeating: 0, count: m.flow.retriers.count)
+                return startComposite(state, now, &f)
             case .task(let task):
-                stateInput = input
-                retryCounts = Array(repeating: 0, count: task.retriers.count)
-                try prepare(task, state, now)
-                schedule(task, now)
-                return nil
+                f.stateInput = f.input
+                f.retryCounts = Array(repeating: 0, count: task.retriers.count)
+                try prepare(task, state, now, &f)
+                schedule(task, now, &f)
+                return .blocked
             case .wait(let wait):
-                input = try Self.select(wait.inputPath, from: input)
-                let until = try Self.waitEnd(wait.duration, input: input, entered: now)
+                f.input = try Self.select(wait.inputPath, from: f.input)
+                let until = try Self.waitEnd(wait.duration, input: f.input, entered: now)
                 if until > now {
-                    resumeAt = until
-                    return nil
+                    f.resumeAt = until
+                    return .blocked
                 }
-                return try leave(wait, state, now)
+                return leaving(wait, state, now, &f)
             }
         } catch {
-            return failure(error, state)
+            return .ended(failure(error, state, f))
         }
     }
 
+    /// After a state's Exited event: on to `Next`, or the end of the frame's state machine.
+    func moveOn(_ state: StateMachineDefinition.State, _ output: JSONValue, _ f: inout Frame) -> Step {
+        guard let next = state.next else { return .ended(.succeeded(output)) }
+        f.current = next
+        f.input = output
+        return .next
+    }
+
+    /// A Wait state's end: OutputPath over its effective input, then on.
+    private mutating func leaving(_ wait: StateMachineDefinition.Wait, _ state: StateMachineDefinition.State, _ now: Double,
+                                  _ f: inout Frame) -> Step {
+        do {
+            let output = try Self.select(wait.outputPath, from: f.input)
+            exited(state, output: output, now, in: &f)
+            return moveOn(state, output, &f)
+        } catch {
+            return .ended(failure(error, state, f))
+        }
+    }
+
+    // MARK: - Task states
+
     /// The call's parameters: InputPath, then Parameters, over the state's input.
-    private mutating func prepare(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double) throws(StateFailure) {
-        let effective = try Self.select(task.inputPath, from: stateInput)
-        taskParameters = try task.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now)) ?? effective
+    private func prepare(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) throws(StateFailure) {
+        let effective = try Self.select(task.inputPath, from: f.stateInput)
+        f.taskParameters = try task.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now, f)) ?? effective
     }
 
     /// Writes TaskScheduled and makes the call outstanding.
-    private mutating func schedule(_ task: TaskState, _ now: Double) {
+    private mutating func schedule(_ task: TaskState, _ now: Double, _ f: inout Frame) {
         var details: [(String, JSONValue)] = [
             ("resourceType", .string(task.resource.resourceType)), ("resource", .string(task.resource.resource)),
-            ("region", .string(Self.region(of: context.stateMachineArn))), ("parameters", .string(taskParameters.jsonText)),
+            ("region", .string(Self.region(of: context.stateMachineArn))), ("parameters", .string(f.taskParameters.jsonText)),
         ]
         if let t = task.timeoutSeconds { details.append(("timeoutInSeconds", .int(Int64(t)))) }
         if let h = task.heartbeatSeconds { details.append(("heartbeatInSeconds", .int(Int64(h)))) }
-        record("TaskScheduled", "taskScheduledEventDetails", details, now)
-        outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: taskParameters)
-        submittedOutput = nil
+        record("TaskScheduled", "taskScheduledEventDetails", details, now, in: &f)
+        f.outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: f.taskParameters)
+        f.submittedOutput = nil
         nextTaskId += 1
-        taskDispatched = false
-        taskDeadline = task.timeoutSeconds.map { now + Double($0) }
+        f.taskDispatched = false
+        f.taskDeadline = task.timeoutSeconds.map { now + Double($0) }
     }
 
     /// The region field of an ARN.
@@ -283,130 +470,71 @@ struct ExecutionRun: Sendable {
         return parts.count > 3 ? String(parts[3]) : ""
     }
 
-    /// The host takes the outstanding call: TaskStarted.
-    mutating func dispatch(now: Double) -> TaskCall? {
-        guard let call = outstanding, !taskDispatched else { return nil }
-        taskDispatched = true
-        record("TaskStarted", "taskStartedEventDetails",
-               [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))], now)
-        return call
-    }
-
-    /// What the service answered when it accepted the outstanding `.sync` call (TaskSubmitted):
-    /// after a restart the host waits on that child instead of starting another.
-    private(set) var submittedOutput: JSONValue?
-
-    /// TaskSubmitted for call `id` (a `.sync` call the service accepted).
-    mutating func submitted(id: Int, output: JSONValue, now: Double) {
-        guard let call = outstanding, call.id == id else { return }
-        submittedOutput = output
-        record("TaskSubmitted", "taskSubmittedEventDetails", [
-            ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated),
-            ("resource", .string(call.resource.resource)), ("resourceType", .string(call.resource.resourceType)),
-        ], now)
-    }
-
-    /// The outcome of call `id`. Returns the execution's outcome if it closed; nil when it went
-    /// on (or waits to retry), or when `id` is not the call it waits for (a late answer).
-    mutating func complete(id: Int, result: TaskResult, now: Double) -> Outcome? {
-        guard let call = outstanding, call.id == id, let state = definition.states[current], case .task(let task) = state.kind else { return nil }
-        outstanding = nil
-        taskDeadline = nil
+    /// The answer to frame `f`'s outstanding call.
+    private mutating func completeTask(_ f: inout Frame, _ result: TaskResult, _ now: Double) -> Step {
+        guard let call = f.outstanding, let state = f.machine.states[f.current], case .task(let task) = state.kind else { return .blocked }
+        f.outstanding = nil
+        f.taskDeadline = nil
         let names: [(String, JSONValue)] = [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))]
         switch result {
         case .success(let value):
             record("TaskSucceeded", "taskSucceededEventDetails",
-                   names + [("output", .string(value.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now)
+                   names + [("output", .string(value.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now, in: &f)
             do {
-                let selected = try task.resultSelector?.evaluate(input: value, context: contextObject(state: state.name, now: now)) ?? value
-                let combined = try Self.place(selected, at: task.resultPath, into: stateInput)
+                let selected = try task.resultSelector?.evaluate(input: value, context: contextObject(state: state.name, now: now, f)) ?? value
+                let combined = try Self.place(selected, at: task.resultPath, into: f.stateInput)
                 let output = try Self.select(task.outputPath, from: combined)
-                exited(state, output: output, now)
-                guard let next = state.next else { return finish(.succeeded(output), now) }
-                current = next
-                input = output
-                return nil
+                exited(state, output: output, now, in: &f)
+                return moveOn(state, output, &f)
             } catch {
-                return finish(failure(error, state), now)
+                return .ended(failure(error, state, f))
             }
         case .failure(let error, let cause):
-            record("TaskFailed", "taskFailedEventDetails", [("error", .string(error)), ("cause", .string(cause))] + names, now)
-            return handle(error: error, cause: cause, task.retriers, task.catchers, state, now).map { finish($0, now) }
+            record("TaskFailed", "taskFailedEventDetails", [("error", .string(error)), ("cause", .string(cause))] + names, now, in: &f)
+            return handle(error: error, cause: cause, task.retriers, task.catchers, state, now, &f)
         }
     }
 
-    /// The outstanding call ran past TimeoutSeconds: TaskTimedOut, then Retry and Catch as for
-    /// any error (`States.Timeout`).
-    mutating func timeOut(now: Double) -> Outcome? {
-        guard let call = outstanding, let state = definition.states[current], case .task(let task) = state.kind else { return nil }
-        outstanding = nil
-        taskDeadline = nil
+    /// Frame `f`'s outstanding call ran past TimeoutSeconds: TaskTimedOut, then Retry and Catch
+    /// as for any error (`States.Timeout`).
+    private mutating func timeOut(_ f: inout Frame, _ now: Double) -> Step {
+        guard let call = f.outstanding, let state = f.machine.states[f.current], case .task(let task) = state.kind else { return .blocked }
+        f.outstanding = nil
+        f.taskDeadline = nil
         let cause = "The task did not complete within \(task.timeoutSeconds ?? 0) seconds."
         record("TaskTimedOut", "taskTimedOutEventDetails",
                [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource)),
-                ("error", .string("States.Timeout")), ("cause", .string(cause))], now)
-        return handle(error: "States.Timeout", cause: cause, task.retriers, task.catchers, state, now).map { finish($0, now) }
+                ("error", .string("States.Timeout")), ("cause", .string(cause))], now, in: &f)
+        return handle(error: "States.Timeout", cause: cause, task.retriers, task.catchers, state, now, &f)
     }
 
-    /// An error in a Task state: the first retrier naming it retries (after its delay) until its
-    /// attempts run out; then the first catcher naming it takes the execution on with the error
-    /// at its ResultPath; else the execution fails with it.
-    private mutating func handle(error: String, cause: String, _ retriers: [Retrier], _ catchers: [Catcher],
-                                 _ state: StateMachineDefinition.State, _ now: Double) -> Outcome? {
-        if let i = retriers.firstIndex(where: { ErrorMatch.matches($0.errorEquals, error) }), retryCounts[i] < retriers[i].maxAttempts {
-            let delay = retriers[i].delay(attempt: retryCounts[i], random: Double.random(in: 0..<1))
-            retryCounts[i] += 1
-            resumeAt = now + delay
-            return nil
+    /// An error in a Task, Parallel or Map state: the first retrier naming it retries (after
+    /// its delay) until its attempts run out; then the first catcher naming it takes the frame
+    /// on with the error at its ResultPath; else the frame's state machine fails with it.
+    mutating func handle(error: String, cause: String, _ retriers: [Retrier], _ catchers: [Catcher],
+                         _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) -> Step {
+        if let i = retriers.firstIndex(where: { ErrorMatch.matches($0.errorEquals, error) }), f.retryCounts[i] < retriers[i].maxAttempts {
+            let delay = retriers[i].delay(attempt: f.retryCounts[i], random: Double.random(in: 0..<1))
+            f.retryCounts[i] += 1
+            f.resumeAt = now + delay
+            return .blocked
         }
         if let c = catchers.first(where: { ErrorMatch.matches($0.errorEquals, error) }) {
             let errorOutput = JSONValue.object(JSONObject([("Error", .string(error)), ("Cause", .string(cause))]))
             do {
-                let output = try Self.place(errorOutput, at: c.resultPath, into: stateInput)
-                exited(state, output: output, now)
-                current = c.next
-                input = output
-                return nil
+                let output = try Self.place(errorOutput, at: c.resultPath, into: f.stateInput)
+                exited(state, output: output, now, in: &f)
+                f.current = c.next
+                f.input = output
+                return .next
             } catch {
-                return failure(error, state)
+                return .ended(failure(error, state, f))
             }
         }
-        return .failed(error: error, cause: cause)
+        return .ended(.failed(error: error, cause: cause))
     }
 
-    /// A Parallel or Map state: InputPath and Parameters over the state's input, `body` (which
-    /// writes the Started…Succeeded events and returns the results), then ResultSelector,
-    /// ResultPath and OutputPath; an error inside goes through Retry and Catch.
-    private mutating func composite(_ state: StateMachineDefinition.State, _ flow: CompositeFlow, _ now: Double,
-                                    _ body: (inout ExecutionRun, JSONValue) throws(StateFailure) -> JSONValue) -> Outcome? {
-        let parameters: JSONValue
-        do {
-            let effective = try Self.select(flow.inputPath, from: stateInput)
-            parameters = try flow.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now)) ?? effective
-        } catch {
-            return failure(error, state)
-        }
-        let result: JSONValue
-        do {
-            result = try body(&self, parameters)
-        } catch {
-            // A branch's or iteration's error, as it was raised inside (States.Runtime there
-            // ends the execution; anything else goes through this state's Retry and Catch).
-            if Self.terminal.contains(error.error) { return .failed(error: error.error, cause: error.cause) }
-            return handle(error: error.error, cause: error.cause, flow.retriers, flow.catchers, state, now)
-        }
-        do {
-            let selected = try flow.resultSelector?.evaluate(input: result, context: contextObject(state: state.name, now: now)) ?? result
-            let output = try Self.select(flow.outputPath, from: try Self.place(selected, at: flow.resultPath, into: stateInput))
-            exited(state, output: output, now)
-            guard let next = state.next else { return .succeeded(output) }
-            current = next
-            input = output
-            return nil
-        } catch {
-            return failure(error, state)
-        }
-    }
+    // MARK: - Data flow
 
     /// Faults of the data flow itself (a path, an intrinsic, a ResultPath, a Choice without
     /// a match): they end the execution at any depth, as they do at the top level, instead of
@@ -414,92 +542,8 @@ struct ExecutionRun: Sendable {
     static let terminal: Set<String> = ["States.Runtime", "States.IntrinsicFailure", "States.ResultPathMatchFailure",
                                         "States.ParameterPathFailure", "States.NoChoiceMatched", "States.DataLimitExceeded"]
 
-    /// Runs a nested state machine to its end inline, its events written into this history.
-    private mutating func runInline(_ machine: StateMachineDefinition, input branchInput: JSONValue, anchor a: Int, _ now: Double) -> Outcome {
-        let saved = (inline, current, input, enteredEventId, stateInput, retryCounts, resumeAt, enteredAt)
-        inline = machine
-        current = machine.startAt
-        input = branchInput
-        anchor = a
-        resumeAt = nil
-        var outcome: Outcome?
-        while outcome == nil {
-            outcome = advance(now: now)
-            // Nothing inline may wait (registration refuses it); never spin if it did.
-            if outcome == nil && (resumeAt != nil || outstanding != nil) {
-                outcome = .failed(error: "States.Runtime", cause: "A state inside a Parallel branch or Map iteration tried to wait.")
-            }
-        }
-        anchor = nil
-        (inline, current, input, enteredEventId, stateInput, retryCounts, resumeAt, enteredAt) = saved
-        return outcome!
-    }
-
-    /// Every branch on the same input; the results in branch order. A failed branch fails the
-    /// state with its error.
-    private mutating func runParallel(_ p: ParallelState, _ state: StateMachineDefinition.State, _ effective: JSONValue,
-                                      _ now: Double) throws(StateFailure) -> JSONValue {
-        record("ParallelStateStarted", "", [], now)
-        let started = events
-        var results: [JSONValue] = []
-        for branch in p.branches {
-            switch runInline(branch, input: effective, anchor: started, now) {
-            case .succeeded(let v):
-                results.append(v)
-            case .failed(let error, let cause):
-                record("ParallelStateFailed", "", [], now)
-                throw StateFailure(error: error ?? "States.BranchFailed", cause: cause ?? "")
-            }
-        }
-        record("ParallelStateSucceeded", "", [], now)
-        return .array(results)
-    }
-
-    /// One iteration per item of ItemsPath, each on its ItemSelector's value (or the item); the
-    /// results in item order. A failed iteration fails the state with its error.
-    private mutating func runMap(_ m: MapState, _ state: StateMachineDefinition.State, _ effective: JSONValue,
-                                 _ now: Double) throws(StateFailure) -> JSONValue {
-        // Faults of the Map state itself carry its name, as any state's do.
-        func own(_ e: StateFailure) -> StateFailure {
-            guard case .failed(let error, let cause) = failure(e, state) else { return e }
-            return StateFailure(error: error ?? e.error, cause: cause ?? e.cause)
-        }
-        let itemsValue: JSONValue
-        do { itemsValue = try Self.select(m.itemsPath, from: effective) } catch { throw own(error) }
-        guard case .array(let items) = itemsValue else {
-            throw own(StateFailure(error: "States.Runtime", cause: "Item list must be an array; ItemsPath selected \(itemsValue.typeName) \(itemsValue.jsonText)"))
-        }
-        record("MapStateStarted", "mapStateStartedEventDetails", [("length", .int(Int64(items.count)))], now)
-        var results: [JSONValue] = []
-        for (i, item) in items.enumerated() {
-            let iteration: [(String, JSONValue)] = [("name", .string(state.name)), ("index", .int(Int64(i)))]
-            var itemInput = item
-            if let selector = m.itemSelector {
-                do {
-                    itemInput = try selector.evaluate(input: effective, context: contextObject(state: state.name, now: now, item: (i, item)))
-                } catch {
-                    record("MapStateFailed", "", [], now)
-                    throw own(error)
-                }
-            }
-            record("MapIterationStarted", "mapIterationStartedEventDetails", iteration, now)
-            let started = events
-            switch runInline(m.processor, input: itemInput, anchor: started, now) {
-            case .succeeded(let v):
-                record("MapIterationSucceeded", "mapIterationSucceededEventDetails", iteration, now)
-                results.append(v)
-            case .failed(let error, let cause):
-                record("MapIterationFailed", "mapIterationFailedEventDetails", iteration, now)
-                record("MapStateFailed", "", [], now)
-                throw StateFailure(error: error ?? "States.TaskFailed", cause: cause ?? "")
-            }
-        }
-        record("MapStateSucceeded", "", [], now)
-        return .array(results)
-    }
-
     /// ResultPath: `result` placed into `input` (null keeps the input as it is).
-    private static func place(_ result: JSONValue, at setting: StateMachineDefinition.PathSetting, into input: JSONValue) throws(StateFailure) -> JSONValue {
+    static func place(_ result: JSONValue, at setting: StateMachineDefinition.PathSetting, into input: JSONValue) throws(StateFailure) -> JSONValue {
         switch setting {
         case .null:
             return input
@@ -513,19 +557,9 @@ struct ExecutionRun: Sendable {
     }
 
     /// Step Functions prefixes a state's runtime fault with where it happened.
-    private func failure(_ error: StateFailure, _ state: StateMachineDefinition.State) -> Outcome {
+    func failure(_ error: StateFailure, _ state: StateMachineDefinition.State, _ f: Frame) -> Outcome {
         .failed(error: error.error,
-                cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(enteredEventId)). \(error.cause)")
-    }
-
-    /// A Wait state's end: OutputPath over its effective input, then on.
-    private mutating func leave(_ wait: StateMachineDefinition.Wait, _ state: StateMachineDefinition.State, _ now: Double) throws(StateFailure) -> Outcome? {
-        let output = try Self.select(wait.outputPath, from: input)
-        exited(state, output: output, now)
-        guard let next = state.next else { return .succeeded(output) }
-        current = next
-        input = output
-        return nil
+                cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(f.enteredEventId)). \(error.cause)")
     }
 
     /// When a Wait state entered at `entered` ends (epoch seconds).
@@ -560,17 +594,17 @@ struct ExecutionRun: Sendable {
     }
 
     /// ASL's Pass data flow: InputPath → Parameters → Result → ResultPath → OutputPath.
-    private func run(_ pass: StateMachineDefinition.Pass, state: String, now: Double) throws(StateFailure) -> JSONValue {
-        var effective = try Self.select(pass.inputPath, from: input)
+    private func run(_ pass: StateMachineDefinition.Pass, state: String, now: Double, _ f: Frame) throws(StateFailure) -> JSONValue {
+        var effective = try Self.select(pass.inputPath, from: f.input)
         if let parameters = pass.parameters {
-            effective = try parameters.evaluate(input: effective, context: contextObject(state: state, now: now))
+            effective = try parameters.evaluate(input: effective, context: contextObject(state: state, now: now, f))
         }
         let result = pass.result ?? effective
-        return try Self.select(pass.outputPath, from: try Self.place(result, at: pass.resultPath, into: input))
+        return try Self.select(pass.outputPath, from: try Self.place(result, at: pass.resultPath, into: f.input))
     }
 
     /// InputPath/OutputPath: the node the path names, or `{}` for an explicit null.
-    private static func select(_ setting: StateMachineDefinition.PathSetting, from value: JSONValue) throws(StateFailure) -> JSONValue {
+    static func select(_ setting: StateMachineDefinition.PathSetting, from value: JSONValue) throws(StateFailure) -> JSONValue {
         switch setting {
         case .null:
             return .object(JSONObject())
@@ -582,8 +616,8 @@ struct ExecutionRun: Sendable {
         }
     }
 
-    /// The context object `$$` as a state sees it on entry.
-    private func contextObject(state: String, now: Double, item: (index: Int, value: JSONValue)? = nil) -> JSONValue {
+    /// The context object `$$` as frame `f`'s current state sees it on entry.
+    func contextObject(state: String, now: Double, _ f: Frame, item: (index: Int, value: JSONValue)? = nil) -> JSONValue {
         var execution = JSONObject([
             ("Id", .string(context.executionArn)),
             ("Input", context.input),
@@ -594,9 +628,9 @@ struct ExecutionRun: Sendable {
         var top = JSONObject([
             ("Execution", .object(execution)),
             ("State", .object(JSONObject([
-                ("EnteredTime", .string(WorkflowEngine.isoTimestamp(enteredAt))),
+                ("EnteredTime", .string(WorkflowEngine.isoTimestamp(f.enteredAt))),
                 ("Name", .string(state)),
-                ("RetryCount", .int(Int64(retryCounts.reduce(0, +)))),
+                ("RetryCount", .int(Int64(f.retryCounts.reduce(0, +)))),
             ]))),
             ("StateMachine", .object(JSONObject([
                 ("Id", .string(context.stateMachineArn)),
@@ -623,21 +657,9 @@ extension ExecutionRun {
             ("roleArn", context.roleArn.map(JSONValue.string) ?? .null), ("startDate", .double(context.startDate)),
             ("stateMachineArn", .string(context.stateMachineArn)), ("stateMachineName", .string(context.stateMachineName)),
         ]))
-        o["current"] = .string(current)
-        o["input"] = input
         o["history"] = .array(history.map { $0.snapshot() })
-        o["resumeAt"] = resumeAt.map(JSONValue.double) ?? .null
-        o["enteredEventId"] = .int(Int64(enteredEventId))
-        o["enteredAt"] = .double(enteredAt)
-        if let call = outstanding {
-            o["outstanding"] = .object(JSONObject([("id", .int(Int64(call.id))), ("resource", .string(call.resource.arn)), ("parameters", call.parameters)]))
-        }
-        o["taskDispatched"] = .bool(taskDispatched)
-        if let submittedOutput { o["submittedOutput"] = submittedOutput }
-        o["taskDeadline"] = taskDeadline.map(JSONValue.double) ?? .null
-        o["stateInput"] = stateInput
-        o["taskParameters"] = taskParameters
-        o["retryCounts"] = .array(retryCounts.map { .int(Int64($0)) })
+        o["frames"] = .array(frames.keys.sorted().map { id in frames[id]!.snapshot(id: id) })
+        o["nextFrameId"] = .int(Int64(nextFrameId))
         o["nextTaskId"] = .int(Int64(nextTaskId))
         return .object(o)
     }
@@ -647,20 +669,89 @@ extension ExecutionRun {
         guard let document = s["document"], let definition = try? StateMachineDefinition(document),
               let c = s["context"], let arn = c["executionArn"]?.stringValue, let name = c["name"]?.stringValue,
               let startDate = c["startDate"]?.doubleValue, let machineArn = c["stateMachineArn"]?.stringValue,
-              let machineName = c["stateMachineName"]?.stringValue, let current = s["current"]?.stringValue,
+              let machineName = c["stateMachineName"]?.stringValue,
               let history = s["history"]?.arrayValue?.compactMap(HistoryEvent.init(snapshot:)) else { return nil }
         self.definition = definition
         self.document = document
         self.context = ExecutionContext(executionArn: arn, name: name, input: c["input"] ?? .null, roleArn: c["roleArn"]?.stringValue,
                                         startDate: startDate, stateMachineArn: machineArn, stateMachineName: machineName)
-        self.current = current
-        self.input = s["input"] ?? .null
         self.history = history
+        frames = [:]
+        // A snapshot from before frames held the top level's fields at its own top level.
+        var rows: [JSONValue]
+        if let list = s["frames"]?.arrayValue {
+            rows = list
+        } else {
+            guard var top = s.objectValue else { return nil }
+            top["id"] = .int(0)
+            top["lastEventId"] = .int(Int64(history.count))
+            rows = [.object(top)]
+        }
+        // Parents come before their children (ids grow), so each child finds its machine.
+        for row in rows.sorted(by: { ($0["id"]?.doubleValue ?? 0) < ($1["id"]?.doubleValue ?? 0) }) {
+            guard let id = row["id"]?.doubleValue.map({ Int($0) }) else { return nil }
+            let parent = row["parent"]?.doubleValue.map { Int($0) }
+            let slot = Int(row["slot"]?.doubleValue ?? 0)
+            let machine: StateMachineDefinition
+            if let parent {
+                guard let p = frames[parent], let state = p.machine.states[p.current] else { return nil }
+                switch state.kind {
+                case .parallel(let par) where slot < par.branches.count: machine = par.branches[slot]
+                case .map(let m): machine = m.processor
+                default: return nil
+                }
+            } else {
+                machine = definition
+            }
+            guard let frame = Frame(snapshot: row, machine: machine, parent: parent, slot: slot) else { return nil }
+            frames[id] = frame
+        }
+        guard frames[0] != nil else { return nil }
+        nextFrameId = Int(s["nextFrameId"]?.doubleValue ?? 1)
+        nextTaskId = Int(s["nextTaskId"]?.doubleValue ?? 1)
+    }
+
+    /// After a restart a call the host had taken may or may not have been made: it is made
+    /// again (at least once), with a new TaskStarted.
+    mutating func redispatchAfterRestart() {
+        for id in frames.keys where frames[id]?.outstanding != nil { frames[id]?.taskDispatched = false }
+    }
+}
+
+extension Frame {
+    func snapshot(id: Int) -> JSONValue {
+        var o = JSONObject()
+        o["id"] = .int(Int64(id))
+        if let parent { o["parent"] = .int(Int64(parent)) }
+        o["slot"] = .int(Int64(slot))
+        o["current"] = .string(current)
+        o["input"] = input
+        o["resumeAt"] = resumeAt.map(JSONValue.double) ?? .null
+        o["enteredEventId"] = .int(Int64(enteredEventId))
+        o["enteredAt"] = .double(enteredAt)
+        o["lastEventId"] = .int(Int64(lastEventId))
+        if let call = outstanding {
+            o["outstanding"] = .object(JSONObject([("id", .int(Int64(call.id))), ("resource", .string(call.resource.arn)), ("parameters", call.parameters)]))
+        }
+        o["taskDispatched"] = .bool(taskDispatched)
+        if let submittedOutput { o["submittedOutput"] = submittedOutput }
+        o["taskDeadline"] = taskDeadline.map(JSONValue.double) ?? .null
+        o["stateInput"] = stateInput
+        o["taskParameters"] = taskParameters
+        o["retryCounts"] = .array(retryCounts.map { .int(Int64($0)) })
+        if let composite { o["composite"] = composite.snapshot() }
+        return .object(o)
+    }
+
+    init?(snapshot s: JSONValue, machine: StateMachineDefinition, parent: Int?, slot: Int) {
+        guard let current = s["current"]?.stringValue else { return nil }
+        self.init(machine: machine, parent: parent, slot: slot, input: s["input"] ?? .null, follows: Int(s["lastEventId"]?.doubleValue ?? 0))
+        self.current = current
         resumeAt = s["resumeAt"]?.doubleValue
         enteredEventId = Int(s["enteredEventId"]?.doubleValue ?? 0)
         enteredAt = s["enteredAt"]?.doubleValue ?? 0
         if let o = s["outstanding"], let id = o["id"]?.doubleValue, let r = o["resource"]?.stringValue.flatMap(TaskResource.init) {
-            outstanding = TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null)
+            outstanding = ExecutionRun.TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null)
         }
         taskDispatched = s["taskDispatched"] == .bool(true)
         submittedOutput = s["submittedOutput"]
@@ -668,12 +759,9 @@ extension ExecutionRun {
         stateInput = s["stateInput"] ?? .null
         taskParameters = s["taskParameters"] ?? .null
         retryCounts = s["retryCounts"]?.arrayValue?.compactMap { $0.doubleValue.map { Int($0) } } ?? []
-        nextTaskId = Int(s["nextTaskId"]?.doubleValue ?? 1)
-    }
-
-    /// After a restart a call the host had taken may or may not have been made: it is made
-    /// again (at least once), with a new TaskStarted.
-    mutating func redispatchAfterRestart() {
-        taskDispatched = false
+        if let c = s["composite"] {
+            guard let run = CompositeRun(snapshot: c) else { return nil }
+            composite = run
+        }
     }
 }

@@ -121,21 +121,6 @@ struct StateMachineDefinition: Sendable {
                 "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Retry", "Catch"],
     ]
 
-    /// Whether every state, nested ones included, completes without waiting (no Task, no
-    /// Wait, no Retry on a nested Parallel or Map): what Parallel branches and Map iterations
-    /// may hold, as they run inline for now.
-    var inlineOnly: Bool {
-        states.values.allSatisfy { s in
-            switch s.kind {
-            case .task, .wait: return false
-            // A retry waits for its delay: not inside an inline branch either.
-            case .parallel(let p): return p.flow.retriers.isEmpty && p.branches.allSatisfy(\.inlineOnly)
-            case .map(let m): return m.flow.retriers.isEmpty && m.processor.inlineOnly
-            default: return true
-            }
-        }
-    }
-
     init(_ document: JSONValue) throws(WorkflowDefinitionError) {
         guard case .object(let top) = document else {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The definition must be a JSON object at /")

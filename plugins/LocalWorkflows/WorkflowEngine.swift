@@ -154,14 +154,18 @@ public final class WorkflowEngine {
         dispatchQueue = []
         var out: [TaskRequest] = []
         for arn in queued {
-            guard var record = executions[arn], var run = record.run, let call = run.dispatch(now: now) else { continue }
+            guard var record = executions[arn], var run = record.run else { continue }
+            let calls = run.dispatch(now: now)
+            guard !calls.isEmpty else { continue }
             record.run = run
             executions[arn] = record
             persist(execution: arn)
-            // (A deleted machine's executions still run; its role is then unknown.)
-            out.append(TaskRequest(executionArn: arn, taskId: call.id, resource: call.resource.arn, parameters: call.parameters,
-                                   stateMachineArn: record.stateMachineArn, roleArn: machines[record.stateMachineArn]?.roleArn,
-                                   region: region, accountId: accountId, submitted: run.submittedOutput))
+            for (call, submitted) in calls {
+                // (A deleted machine's executions still run; its role is then unknown.)
+                out.append(TaskRequest(executionArn: arn, taskId: call.id, resource: call.resource.arn, parameters: call.parameters,
+                                       stateMachineArn: record.stateMachineArn, roleArn: machines[record.stateMachineArn]?.roleArn,
+                                       region: region, accountId: accountId, submitted: submitted))
+            }
         }
         return out
     }
@@ -276,28 +280,13 @@ public final class WorkflowEngine {
                 persist(execution: arn)
                 continue
             }
-            var outcome: ExecutionRun.Outcome?
-            while outcome == nil {
-                if let until = run.resumeAt, until > now { break }        // a Wait, or a retry's delay
-                if run.outstanding != nil {
-                    guard let deadline = run.taskDeadline, deadline <= now else { break }   // the host has the call
-                    outcome = run.timeOut(now: now)
-                    continue
-                }
-                outcome = run.step(now: now)
-            }
-            if let outcome {
+            if let outcome = run.advance(now: now) {
                 close(&record, run, outcome, now)
             } else {
                 record.run = run
-                var wake: Double?
-                if let until = run.resumeAt {
-                    wake = until
-                } else if run.outstanding != nil {
-                    if !run.taskDispatched && !dispatchQueue.contains(arn) { dispatchQueue.append(arn) }
-                    wake = run.taskDeadline
-                }
-                // Woken at the earlier of what it waits for and its own deadline.
+                // Woken at the earliest of what its frames wait for and its own deadline.
+                var wake = run.wakeTime
+                if run.hasUndispatchedCalls && !dispatchQueue.contains(arn) { dispatchQueue.append(arn) }
                 if let deadline = run.deadline { wake = min(wake ?? deadline, deadline) }
                 if let wake { waiting[arn] = wake }
             }
