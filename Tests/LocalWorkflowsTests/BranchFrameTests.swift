@@ -71,7 +71,7 @@ import Testing
             "8<-5 TaskStarted", "9<-7 TaskStarted",
             "10<-9 TaskSucceeded", "11<-10 TaskStateExited B",
             "12<-8 TaskSucceeded", "13<-12 TaskStateExited A",
-            "14<-13 ParallelStateSucceeded", "15<-14 ParallelStateExited P", "16<-15 ExecutionSucceeded",
+            "14<-13 ParallelStateSucceeded", "15<-13 ParallelStateExited P", "16<-15 ExecutionSucceeded",
         ])
     }
 

@@ -29,10 +29,13 @@ import Testing
             "1<-0 ExecutionStarted", "2<-0 ParallelStateEntered P", "3<-2 ParallelStateStarted",
             "4<-3 PassStateEntered A", "5<-4 PassStateExited A",
             "6<-3 PassStateEntered B", "7<-6 PassStateExited B",
-            "8<-7 ParallelStateSucceeded", "9<-8 ParallelStateExited P", "10<-9 ExecutionSucceeded",
+            "8<-7 ParallelStateSucceeded", "9<-7 ParallelStateExited P", "10<-9 ExecutionSucceeded",
         ])
     }
 
+    /// The event ids follow AWS's recorded histories: a MapIterationStarted follows the last
+    /// event of the iteration before it (not its MapIterationSucceeded), and a state's Exited
+    /// event follows what its Succeeded event follows.
     @Test func mapIteratesItemsWithItemSelector() {
         let (d, events) = run(#"{"M":{"Type":"Map","ItemsPath":"$.items","MaxConcurrency":2,"#
             + #""ItemSelector":{"v.$":"$$.Map.Item.Value","i.$":"$$.Map.Item.Index","k.$":"$.k"},"#
@@ -42,8 +45,8 @@ import Testing
         #expect(events == [
             "1<-0 ExecutionStarted", "2<-0 MapStateEntered M", "3<-2 MapStateStarted",
             "4<-3 MapIterationStarted M#0", "5<-4 PassStateEntered X", "6<-5 PassStateExited X", "7<-6 MapIterationSucceeded M#0",
-            "8<-7 MapIterationStarted M#1", "9<-8 PassStateEntered X", "10<-9 PassStateExited X", "11<-10 MapIterationSucceeded M#1",
-            "12<-11 MapStateSucceeded", "13<-12 MapStateExited M", "14<-13 ExecutionSucceeded",
+            "8<-6 MapIterationStarted M#1", "9<-8 PassStateEntered X", "10<-9 PassStateExited X", "11<-10 MapIterationSucceeded M#1",
+            "12<-11 MapStateSucceeded", "13<-11 MapStateExited M", "14<-13 ExecutionSucceeded",
         ])
         // The legacy Iterator/Parameters spelling, and a Map without a selector.
         let (legacy, _) = run(#"{"M":{"Type":"Map","Parameters":{"n.$":"$$.Map.Item.Value"},"Iterator":{"StartAt":"X","States":{"X":{"Type":"Pass","End":true}}},"End":true}}"#,
@@ -65,6 +68,21 @@ import Testing
         let (caught, _) = run(#"{"P":{"Type":"Parallel","Branches":[\#(failing)],"Catch":[{"ErrorEquals":["Branch.Broke"],"ResultPath":"$.e","Next":"S"}],"Next":"S"},"S":{"Type":"Succeed"}}"#,
                               input: #"{"a":1}"#)
         #expect(caught["output"] == .string(#"{"a":1,"e":{"Error":"Branch.Broke","Cause":"why"}}"#))
+    }
+
+    /// The shape of a caught Map failure as AWS recorded it (LocalStack's test_map_state_catch
+    /// snapshot): MapIterationFailed and MapStateFailed both follow the iteration's last event,
+    /// and the Exited event follows MapStateFailed.
+    @Test func aCaughtMapFailureFollowsAWSsEventChain() {
+        let (d, events) = run(#"{"M":{"Type":"Map","ItemProcessor":{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E","Cause":"C"}}},"#
+            + #""Catch":[{"ErrorEquals":["States.ALL"],"Next":"Caught"}],"Next":"Caught"},"Caught":{"Type":"Pass","End":true}}"#,
+            startAt: "M", input: "[1]")
+        #expect(d["output"] == .string(#"{"Error":"E","Cause":"C"}"#))
+        #expect(events == [
+            "1<-0 ExecutionStarted", "2<-0 MapStateEntered M", "3<-2 MapStateStarted", "4<-3 MapIterationStarted M#0",
+            "5<-4 FailStateEntered F", "6<-5 MapIterationFailed M#0", "7<-5 MapStateFailed", "8<-7 MapStateExited M",
+            "9<-8 PassStateEntered Caught", "10<-9 PassStateExited Caught", "11<-10 ExecutionSucceeded",
+        ])
     }
 
     @Test func mapRetriesAndThenFailsWithTheIterationsError() {

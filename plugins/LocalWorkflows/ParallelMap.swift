@@ -119,6 +119,9 @@ struct CompositeRun: Sendable {
     let limit: Int
     /// The event a Parallel branch's first state follows (ParallelStateStarted).
     let anchor: Int
+    /// The event a Map's next MapIterationStarted follows: MapStateStarted, then the last event
+    /// of the iteration whose end made room for it (as AWS's histories show).
+    var trigger: Int
     var started = 0
     var running = 0
     var finished = 0
@@ -130,13 +133,14 @@ struct CompositeRun: Sendable {
         self.count = count
         self.limit = max(1, limit)
         self.anchor = anchor
+        trigger = anchor
         results = Array(repeating: .null, count: count)
     }
 
     func snapshot() -> JSONValue {
         .object(JSONObject([
             ("effective", effective), ("items", .array(items)), ("count", .int(Int64(count))), ("limit", .int(Int64(limit))),
-            ("anchor", .int(Int64(anchor))), ("started", .int(Int64(started))), ("running", .int(Int64(running))),
+            ("anchor", .int(Int64(anchor))), ("trigger", .int(Int64(trigger))), ("started", .int(Int64(started))), ("running", .int(Int64(running))),
             ("finished", .int(Int64(finished))), ("results", .array(results)),
         ]))
     }
@@ -146,6 +150,7 @@ struct CompositeRun: Sendable {
         guard let count = int("count"), let limit = int("limit"), let anchor = int("anchor"),
               let results = s["results"]?.arrayValue, results.count == count else { return nil }
         self.init(effective: s["effective"] ?? .null, items: s["items"]?.arrayValue ?? [], count: count, limit: limit, anchor: anchor)
+        trigger = int("trigger") ?? anchor
         started = int("started") ?? 0
         running = int("running") ?? 0
         finished = int("finished") ?? 0
@@ -224,8 +229,8 @@ extension ExecutionRun {
                         return .failed(StateFailure(error: e ?? error.error, cause: cause ?? error.cause))
                     }
                 }
-                record("MapIterationStarted", "mapIterationStartedEventDetails", [("name", .string(state.name)), ("index", .int(Int64(slot)))],
-                       now, frame: p)
+                append("MapIterationStarted", "mapIterationStartedEventDetails", [("name", .string(state.name)), ("index", .int(Int64(slot)))],
+                       now, previous: c.trigger)
                 follows = events
             default:
                 return nil
@@ -242,11 +247,12 @@ extension ExecutionRun {
             }
         }
         guard let f = frames[p], let c = f.composite, c.finished == c.count, let state = f.machine.states[f.current] else { return nil }
-        if case .map = state.kind {
-            record("MapStateSucceeded", "", [], now, frame: p)
-        } else {
-            record("ParallelStateSucceeded", "", [], now, frame: p)
-        }
+        // The Succeeded event does not move the state's chain on: its Exited event follows the
+        // same event (recorded by AWS: MapStateSucceeded and MapStateExited both follow the last
+        // MapIterationSucceeded; ParallelStateExited follows the last branch's last event).
+        var isMap = false
+        if case .map = state.kind { isMap = true }
+        append(isMap ? "MapStateSucceeded" : "ParallelStateSucceeded", "", [], now, previous: f.lastEventId)
         return .succeeded(c.results)
     }
 
@@ -258,6 +264,7 @@ extension ExecutionRun {
         var isMap = false
         if case .map = state.kind { isMap = true }
         c.running -= 1
+        c.trigger = lastEventId
         f.lastEventId = lastEventId
         let iteration: [(String, JSONValue)] = [("name", .string(state.name)), ("index", .int(Int64(slot)))]
         switch outcome {
@@ -271,7 +278,9 @@ extension ExecutionRun {
         case .failed(let error, let cause):
             f.composite = c
             frames[p] = f
-            if isMap { record("MapIterationFailed", "mapIterationFailedEventDetails", iteration, now, frame: p) }
+            // MapIterationFailed does not move the chain on: MapStateFailed follows the
+            // iteration's last event, as MapIterationFailed does (recorded by AWS).
+            if isMap { append("MapIterationFailed", "mapIterationFailedEventDetails", iteration, now, previous: lastEventId) }
             // "If any branch fails ... all its branches are stopped" (the developer guide).
             abortChildren(p, now)
             record(isMap ? "MapStateFailed" : "ParallelStateFailed", "", [], now, frame: p)
