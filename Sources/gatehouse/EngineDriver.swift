@@ -74,12 +74,21 @@ final class EngineDriver: @unchecked Sendable {
         let now = EmbeddedStates.now()
         let (next, requests) = engine.advance(now: now)
         for r in requests {
+            // Handed out again after a restart, a callback call the service had already taken
+            // is not made twice: the task goes on waiting for its token.
+            if r.isCallback && r.submitted != nil { continue }
             let report: (TaskResult) -> Void = { [weak self] result in
                 guard let self else { return }
-                self.engine.completeTask(r, result, now: EmbeddedStates.now())
+                // A callback call the service took: TaskSubmitted, and the task waits for
+                // SendTaskSuccess or SendTaskFailure with its token.
+                if r.isCallback, case .success(let answer) = result {
+                    self.engine.submitted(r, output: answer, now: EmbeddedStates.now())
+                } else {
+                    self.engine.completeTask(r, result, now: EmbeddedStates.now())
+                }
                 self.kick()
             }
-            if let mode = NestedExecutions.mode(of: r.resource) {
+            if let mode = NestedExecutions.mode(of: r.callResource) {
                 nested.start(r, mode: mode, now: now, done: report)
                 kick()   // the child runs on the next pass
             } else {
@@ -125,7 +134,7 @@ final class TaskInvoker {
     }
 
     func invoke(_ r: TaskRequest, done: @escaping (TaskResult) -> Void) {
-        switch r.resource {
+        switch r.callResource {
         case "arn:aws:states:::apigateway:invoke":
             do throws(ApiGatewayCall.Refusal) {
                 let call = try ApiGatewayCall(r.parameters)

@@ -102,6 +102,10 @@ final class SharedEngine: Sendable {
             for key in ["stateMachineArn", "executionArn", "roleArn"] {
                 if let arn = members[key]?.stringValue, let a = Self.account(of: arn) { account = a; break }
             }
+            // SendTask*: the token names its execution.
+            if account == nil, let token = members["taskToken"]?.stringValue, let arn = WorkflowEngine.executionArn(ofTaskToken: token) {
+                account = Self.account(of: arn)
+            }
         }
         return accounts.withLock { a in
             // Only CreateStateMachine opens a new account; a call naming an account with no

@@ -370,6 +370,67 @@ def test_a_map_calls_the_api_for_each_item_side_by_side(task_gateway):
     assert types[:first_answer].count("MapIterationStarted") == 3
 
 
+def wait_for_event(sfn, execution_arn, event_type, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for e in sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]:
+            if e["type"] == event_type:
+                return e
+        time.sleep(0.05)
+    raise AssertionError(f"no {event_type} in {execution_arn} after {timeout} s")
+
+
+def test_callback_tasks_wait_for_their_token(task_gateway):
+    """apigateway:invoke.waitForTaskToken calls the API with `$$.Task.Token` and waits; a worker
+    keeps it alive with SendTaskHeartbeat and ends it with SendTaskSuccess (boto3 here, the AWS
+    CLI for the heartbeat). startExecution.waitForTaskToken hands the token to a child."""
+    sfn = client(task_gateway.states_url)
+    call = invoke_machine(task_gateway.api_host, "/echo", extra={"RequestBody": {"token.$": "$$.Task.Token"}})["States"]["T"]
+    call["Resource"] = INVOKE + ".waitForTaskToken"
+    call["HeartbeatSeconds"] = 30
+    arn = sfn.create_state_machine(name="callback", definition=json.dumps({"StartAt": "T", "States": {"T": call}}),
+                                   roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="cb", input="{}")["executionArn"]
+    # The API got the token (the echo upstream sends back what reached it): TaskSubmitted.
+    submitted = wait_for_event(sfn, execution, "TaskSubmitted")
+    echoed = json.loads(submitted["taskSubmittedEventDetails"]["output"])["ResponseBody"]
+    token = json.loads(echoed["body"])["token"]
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    aws_cli(task_gateway.states_url, "send-task-heartbeat", "--task-token", token)
+    sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+    d = run_until_closed(sfn, execution)
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"]) == {"approved": True}
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_success(taskToken=token, output="{}")
+    with pytest.raises(sfn.exceptions.InvalidToken):
+        sfn.send_task_failure(taskToken="made-up", error="E")
+
+    # The child gets the token in its input; SendTaskFailure fails the parent's task.
+    child = sfn.create_state_machine(name="cb-child", roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}))["stateMachineArn"]
+    parent = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
+                                               "Parameters": {"StateMachineArn": child, "Input": {"token.$": "$$.Task.Token"}},
+                                               "End": True}}}
+    parent_arn = sfn.create_state_machine(name="cb-parent", definition=json.dumps(parent), roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=parent_arn, name="p", input="{}")["executionArn"]
+    child_arn = json.loads(wait_for_event(sfn, execution, "TaskSubmitted")["taskSubmittedEventDetails"]["output"])["ExecutionArn"]
+    token = json.loads(sfn.describe_execution(executionArn=child_arn)["input"])["token"]
+    sfn.send_task_failure(taskToken=token, error="Child.Said.No", cause="because")
+    d = run_until_closed(sfn, execution)
+    assert (d["status"], d["error"], d["cause"]) == ("FAILED", "Child.Said.No", "because")
+
+
+def run_until_closed(sfn, execution_arn, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = sfn.describe_execution(executionArn=execution_arn)
+        if d["status"] != "RUNNING":
+            return d
+        time.sleep(0.05)
+    raise AssertionError(f"{execution_arn} still RUNNING after {timeout} s")
+
+
 def test_resource_policy_names_the_calling_state_machine(task_gateway):
     """AuthType RESOURCE_POLICY signs as states.amazonaws.com and asserts the state machine's
     ARN: the API's policy lets `allowed` in and leaves `denied` with ApiGateway.403."""

@@ -22,7 +22,7 @@ import Testing
         (#"{"StartAt":"P","States":{}}"#, "MISSING_TRANSITION_TARGET: Missing 'StartAt' target: P at /StartAt"),
         (#"{"StartAt":"P","States":{"P":{"End":true}}}"#, "SCHEMA_VALIDATION_FAILED: These fields are required: [Type] at /States/P"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true}}}"#,
-         "UNSUPPORTED_FEATURE: Resource 'arn:aws:lambda:us-east-1:1:function:f' is not supported yet by the embedded engine (it runs arn:aws:states:::apigateway:invoke, states:startExecution[.sync[:2]] and http:invoke) at /States/P/Resource"),
+         "UNSUPPORTED_FEATURE: Resource 'arn:aws:lambda:us-east-1:1:function:f' is not supported yet by the embedded engine (it runs arn:aws:states:::apigateway:invoke[.waitForTaskToken], states:startExecution[.sync[:2]|.waitForTaskToken] and http:invoke) at /States/P/Resource"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[],"End":true}}}"#,
          "SCHEMA_VALIDATION_FAILED: The value for the field 'Branches' must be a non-empty ARRAY at /States/P/Branches"),
         (#"{"StartAt":"P","States":{"P":{"Type":"Nap","End":true}}}"#, "SCHEMA_VALIDATION_FAILED: 'Nap' is not a valid state type at /States/P/Type"),

@@ -147,7 +147,7 @@ import Testing
 
     @Test(arguments: [
         (#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true}"#,
-         "UNSUPPORTED_FEATURE: Resource 'arn:aws:lambda:us-east-1:1:function:f' is not supported yet by the embedded engine (it runs arn:aws:states:::apigateway:invoke, states:startExecution[.sync[:2]] and http:invoke) at /States/T/Resource"),
+         "UNSUPPORTED_FEATURE: Resource 'arn:aws:lambda:us-east-1:1:function:f' is not supported yet by the embedded engine (it runs arn:aws:states:::apigateway:invoke[.waitForTaskToken], states:startExecution[.sync[:2]|.waitForTaskToken] and http:invoke) at /States/T/Resource"),
         (#"{"Type":"Task","End":true}"#, "SCHEMA_VALIDATION_FAILED: These fields are required: [Resource] at /States/T"),
         (#"{"Type":"Task","Resource":"\#(invoke)","Retry":[{"ErrorEquals":["States.ALL"]},{"ErrorEquals":["E"]}],"End":true}"#,
          "SCHEMA_VALIDATION_FAILED: States.ALL must appear alone in ErrorEquals, and only in the last entry at /States/T/Retry/0/ErrorEquals"),

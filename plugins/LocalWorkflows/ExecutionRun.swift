@@ -38,6 +38,9 @@ struct Frame: Sendable {
     var taskDispatched = false
     /// When the outstanding call times out (the Task's TimeoutSeconds), if it has a limit.
     var taskDeadline: Double?
+    /// When a callback task's next heartbeat is due (HeartbeatSeconds after it started, or
+    /// after the last SendTaskHeartbeat).
+    var heartbeatDeadline: Double?
     /// What the service answered when it accepted the outstanding `.sync` call (TaskSubmitted).
     var submittedOutput: JSONValue?
     /// The current Task, Parallel or Map state's raw input (ResultPath and Catch place their
@@ -114,6 +117,22 @@ struct ExecutionRun: Sendable {
         let id: Int
         let resource: TaskResource
         let parameters: JSONValue
+        /// `$$.Task.Token`: what SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat name.
+        let token: String
+    }
+
+    /// The task token of call `id`: opaque to callers, it names the execution (so a host with
+    /// several accounts can route it) and the call, and survives a restart.
+    static func taskToken(executionArn: String, startDate: Double, call id: Int) -> String {
+        Base64Text.encode(Array("\(executionArn)#\(Int64((startDate * 1000).rounded()))#\(id)".utf8))
+    }
+
+    /// The execution ARN and call id a task token names; nil for anything else.
+    static func readTaskToken(_ token: String) -> (executionArn: String, call: Int)? {
+        guard let bytes = Base64Text.decode(token) else { return nil }
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: "#", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].hasPrefix("arn:"), Int64(parts[1]) != nil, let id = Int(parts[2]) else { return nil }
+        return (String(parts[0]), id)
     }
 
     /// `inputText` is the input exactly as StartExecution received it (ExecutionStarted echoes it).
@@ -138,8 +157,8 @@ struct ExecutionRun: Sendable {
     var wakeTime: Double? {
         var wake: Double?
         for f in frames.values {
-            guard let t = f.outstanding != nil ? f.taskDeadline : f.resumeAt else { continue }
-            wake = min(wake ?? t, t)
+            let times = f.outstanding != nil ? [f.taskDeadline, f.heartbeatDeadline] : [f.resumeAt]
+            for case let t? in times { wake = min(wake ?? t, t) }
         }
         return wake
     }
@@ -157,9 +176,10 @@ struct ExecutionRun: Sendable {
             for id in frames.keys.sorted() {
                 guard let f = frames[id], f.composite == nil else { continue }
                 if f.outstanding != nil {
-                    guard let d = f.taskDeadline, d <= now else { continue }
+                    let timedOut = (f.taskDeadline ?? .infinity) <= now
+                    guard timedOut || (f.heartbeatDeadline ?? .infinity) <= now else { continue }
                     progressed = true
-                    if let o = withFrame(id, { (me: inout ExecutionRun, f) in me.timeOut(&f, now) }).outcome,
+                    if let o = withFrame(id, { (me: inout ExecutionRun, f) in me.timeOut(&f, now, heartbeat: !timedOut) }).outcome,
                        let outcome = propagate(id, o, now) { return outcome }
                     continue
                 }
@@ -177,6 +197,10 @@ struct ExecutionRun: Sendable {
         for id in frames.keys.sorted() {
             guard var f = frames[id], let call = f.outstanding, !f.taskDispatched else { continue }
             f.taskDispatched = true
+            if call.resource.isCallback, let state = f.machine.states[f.current], case .task(let task) = state.kind,
+               let beat = task.heartbeatSeconds {
+                f.heartbeatDeadline = now + Double(beat)
+            }
             record("TaskStarted", "taskStartedEventDetails",
                    [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))], now, in: &f)
             frames[id] = f
@@ -195,6 +219,20 @@ struct ExecutionRun: Sendable {
             ("resource", .string(call.resource.resource)), ("resourceType", .string(call.resource.resourceType)),
         ], now, in: &f)
         frames[fid] = f
+    }
+
+    /// Whether call `id` is outstanding with `token` (a callback the execution still waits for).
+    func isWaiting(call id: Int, token: String) -> Bool {
+        guard let fid = frame(waitingOn: id) else { return false }
+        return frames[fid]?.outstanding?.token == token
+    }
+
+    /// SendTaskHeartbeat for call `id`: its heartbeat clock starts again.
+    mutating func heartbeat(call id: Int, now: Double) {
+        guard let fid = frame(waitingOn: id), let call = frames[fid]?.outstanding, let f = frames[fid],
+              let state = f.machine.states[f.current], case .task(let task) = state.kind, let beat = task.heartbeatSeconds,
+              call.resource.isCallback else { return }
+        frames[fid]?.heartbeatDeadline = now + Double(beat)
     }
 
     /// The outcome of call `id`. Returns the execution's outcome if it closed; nil when it goes
@@ -445,7 +483,9 @@ struct ExecutionRun: Sendable {
     /// The call's parameters: InputPath, then Parameters, over the state's input.
     private func prepare(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) throws(StateFailure) {
         let effective = try Self.select(task.inputPath, from: f.stateInput)
-        f.taskParameters = try task.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now, f)) ?? effective
+        // The call gets the next id (`schedule`), so its token is known here for `$$.Task.Token`.
+        let token = Self.taskToken(executionArn: context.executionArn, startDate: context.startDate, call: nextTaskId)
+        f.taskParameters = try task.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now, f, token: token)) ?? effective
     }
 
     /// Writes TaskScheduled and makes the call outstanding.
@@ -457,7 +497,9 @@ struct ExecutionRun: Sendable {
         if let t = task.timeoutSeconds { details.append(("timeoutInSeconds", .int(Int64(t)))) }
         if let h = task.heartbeatSeconds { details.append(("heartbeatInSeconds", .int(Int64(h)))) }
         record("TaskScheduled", "taskScheduledEventDetails", details, now, in: &f)
-        f.outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: f.taskParameters)
+        f.outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: f.taskParameters,
+                                 token: Self.taskToken(executionArn: context.executionArn, startDate: context.startDate, call: nextTaskId))
+        f.heartbeatDeadline = nil
         f.submittedOutput = nil
         nextTaskId += 1
         f.taskDispatched = false
@@ -475,6 +517,7 @@ struct ExecutionRun: Sendable {
         guard let call = f.outstanding, let state = f.machine.states[f.current], case .task(let task) = state.kind else { return .blocked }
         f.outstanding = nil
         f.taskDeadline = nil
+        f.heartbeatDeadline = nil
         let names: [(String, JSONValue)] = [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))]
         switch result {
         case .success(let value):
@@ -495,32 +538,39 @@ struct ExecutionRun: Sendable {
         }
     }
 
-    /// Frame `f`'s outstanding call ran past TimeoutSeconds: TaskTimedOut, then Retry and Catch
-    /// as for any error (`States.Timeout`).
-    private mutating func timeOut(_ f: inout Frame, _ now: Double) -> Step {
+    /// Frame `f`'s outstanding call ran past TimeoutSeconds, or a callback task's heartbeat did
+    /// not come within HeartbeatSeconds: TaskTimedOut, then Retry and Catch as for any error
+    /// (`States.Timeout`; a heartbeat's is also `States.HeartbeatTimeout` to them). AWS records a
+    /// heartbeat's TaskTimedOut with no cause (LocalStack's test_heartbeats snapshot).
+    private mutating func timeOut(_ f: inout Frame, _ now: Double, heartbeat: Bool = false) -> Step {
         guard let call = f.outstanding, let state = f.machine.states[f.current], case .task(let task) = state.kind else { return .blocked }
         f.outstanding = nil
         f.taskDeadline = nil
-        let cause = "The task did not complete within \(task.timeoutSeconds ?? 0) seconds."
-        record("TaskTimedOut", "taskTimedOutEventDetails",
-               [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource)),
-                ("error", .string("States.Timeout")), ("cause", .string(cause))], now, in: &f)
-        return handle(error: "States.Timeout", cause: cause, task.retriers, task.catchers, state, now, &f)
+        f.heartbeatDeadline = nil
+        let cause = heartbeat ? nil : "The task did not complete within \(task.timeoutSeconds ?? 0) seconds."
+        var details: [(String, JSONValue)] = [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource)),
+                                              ("error", .string("States.Timeout"))]
+        if let cause { details.append(("cause", .string(cause))) }
+        record("TaskTimedOut", "taskTimedOutEventDetails", details, now, in: &f)
+        return handle(error: "States.Timeout", cause: cause, task.retriers, task.catchers, state, now, &f, heartbeat: heartbeat)
     }
 
     /// An error in a Task, Parallel or Map state: the first retrier naming it retries (after
     /// its delay) until its attempts run out; then the first catcher naming it takes the frame
     /// on with the error at its ResultPath; else the frame's state machine fails with it.
-    mutating func handle(error: String, cause: String, _ retriers: [Retrier], _ catchers: [Catcher],
-                         _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) -> Step {
-        if let i = retriers.firstIndex(where: { ErrorMatch.matches($0.errorEquals, error) }), f.retryCounts[i] < retriers[i].maxAttempts {
+    mutating func handle(error: String, cause: String?, _ retriers: [Retrier], _ catchers: [Catcher],
+                         _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame, heartbeat: Bool = false) -> Step {
+        if let i = retriers.firstIndex(where: { ErrorMatch.matches($0.errorEquals, error, heartbeat: heartbeat) }),
+           f.retryCounts[i] < retriers[i].maxAttempts {
             let delay = retriers[i].delay(attempt: f.retryCounts[i], random: Double.random(in: 0..<1))
             f.retryCounts[i] += 1
             f.resumeAt = now + delay
             return .blocked
         }
-        if let c = catchers.first(where: { ErrorMatch.matches($0.errorEquals, error) }) {
-            let errorOutput = JSONValue.object(JSONObject([("Error", .string(error)), ("Cause", .string(cause))]))
+        if let c = catchers.first(where: { ErrorMatch.matches($0.errorEquals, error, heartbeat: heartbeat) }) {
+            var caught = JSONObject([("Error", .string(error))])
+            if let cause { caught["Cause"] = .string(cause) }
+            let errorOutput = JSONValue.object(caught)
             do {
                 let output = try Self.place(errorOutput, at: c.resultPath, into: f.stateInput)
                 exited(state, output: output, now, in: &f)
@@ -617,7 +667,7 @@ struct ExecutionRun: Sendable {
     }
 
     /// The context object `$$` as frame `f`'s current state sees it on entry.
-    func contextObject(state: String, now: Double, _ f: Frame, item: (index: Int, value: JSONValue)? = nil) -> JSONValue {
+    func contextObject(state: String, now: Double, _ f: Frame, item: (index: Int, value: JSONValue)? = nil, token: String? = nil) -> JSONValue {
         var execution = JSONObject([
             ("Id", .string(context.executionArn)),
             ("Input", context.input),
@@ -637,6 +687,8 @@ struct ExecutionRun: Sendable {
                 ("Name", .string(context.stateMachineName)),
             ]))),
         ])
+        // In a Task state's Parameters: its call's token.
+        if let token { top["Task"] = .object(JSONObject([("Token", .string(token))])) }
         // In a Map's ItemSelector: the item and its index.
         if let item {
             top["Map"] = .object(JSONObject([("Item", .object(JSONObject([("Index", .int(Int64(item.index))), ("Value", item.value)])))]))
@@ -703,7 +755,7 @@ extension ExecutionRun {
             } else {
                 machine = definition
             }
-            guard let frame = Frame(snapshot: row, machine: machine, parent: parent, slot: slot) else { return nil }
+            guard let frame = Frame(snapshot: row, machine: machine, parent: parent, slot: slot, context: context) else { return nil }
             frames[id] = frame
         }
         guard frames[0] != nil else { return nil }
@@ -731,8 +783,10 @@ extension Frame {
         o["enteredAt"] = .double(enteredAt)
         o["lastEventId"] = .int(Int64(lastEventId))
         if let call = outstanding {
-            o["outstanding"] = .object(JSONObject([("id", .int(Int64(call.id))), ("resource", .string(call.resource.arn)), ("parameters", call.parameters)]))
+            o["outstanding"] = .object(JSONObject([("id", .int(Int64(call.id))), ("resource", .string(call.resource.arn)),
+                                                   ("parameters", call.parameters), ("token", .string(call.token))]))
         }
+        if let heartbeatDeadline { o["heartbeatDeadline"] = .double(heartbeatDeadline) }
         o["taskDispatched"] = .bool(taskDispatched)
         if let submittedOutput { o["submittedOutput"] = submittedOutput }
         o["taskDeadline"] = taskDeadline.map(JSONValue.double) ?? .null
@@ -743,7 +797,7 @@ extension Frame {
         return .object(o)
     }
 
-    init?(snapshot s: JSONValue, machine: StateMachineDefinition, parent: Int?, slot: Int) {
+    init?(snapshot s: JSONValue, machine: StateMachineDefinition, parent: Int?, slot: Int, context: ExecutionContext) {
         guard let current = s["current"]?.stringValue else { return nil }
         self.init(machine: machine, parent: parent, slot: slot, input: s["input"] ?? .null, follows: Int(s["lastEventId"]?.doubleValue ?? 0))
         self.current = current
@@ -751,8 +805,11 @@ extension Frame {
         enteredEventId = Int(s["enteredEventId"]?.doubleValue ?? 0)
         enteredAt = s["enteredAt"]?.doubleValue ?? 0
         if let o = s["outstanding"], let id = o["id"]?.doubleValue, let r = o["resource"]?.stringValue.flatMap(TaskResource.init) {
-            outstanding = ExecutionRun.TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null)
+            let token = o["token"]?.stringValue
+                ?? ExecutionRun.taskToken(executionArn: context.executionArn, startDate: context.startDate, call: Int(id))
+            outstanding = ExecutionRun.TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null, token: token)
         }
+        heartbeatDeadline = s["heartbeatDeadline"]?.doubleValue
         taskDispatched = s["taskDispatched"] == .bool(true)
         submittedOutput = s["submittedOutput"]
         taskDeadline = s["taskDeadline"]?.doubleValue

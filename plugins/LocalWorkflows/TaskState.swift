@@ -28,7 +28,13 @@ struct TaskResource: Sendable, Equatable {
 
     static let supported: Set<String> = [
         "apigateway:invoke", "states:startExecution", "states:startExecution.sync", "states:startExecution.sync:2", "http:invoke",
+        "apigateway:invoke.waitForTaskToken", "states:startExecution.waitForTaskToken",
     ]
+
+    /// The callback pattern (`.waitForTaskToken`): the call hands `$$.Task.Token` to someone who
+    /// ends the task later with SendTaskSuccess or SendTaskFailure (and keeps it alive with
+    /// SendTaskHeartbeat, when the state has HeartbeatSeconds).
+    var isCallback: Bool { resource.hasSuffix(".waitForTaskToken") }
 
     /// Nil when the ARN is not an optimized integration this engine runs.
     init?(_ arn: String) {
@@ -76,10 +82,13 @@ enum ErrorMatch {
     /// Whether an ErrorEquals list names `error`: exactly; through `States.ALL` (every error but
     /// the terminal `States.Runtime` and `States.DataLimitExceeded`, which nothing catches); or
     /// through `States.TaskFailed` (every error but those and `States.Timeout`).
-    static func matches(_ names: [String], _ error: String) -> Bool {
+    /// A heartbeat that did not come in time is `States.Timeout`, which `States.HeartbeatTimeout`
+    /// also names ("only available inside the Catch and Retry fields", the developer guide).
+    static func matches(_ names: [String], _ error: String, heartbeat: Bool = false) -> Bool {
         let terminal = error == "States.Runtime" || error == "States.DataLimitExceeded"
         return names.contains { n in
             n == error || (n == "States.ALL" && !terminal) || (n == "States.TaskFailed" && !terminal && error != "States.Timeout")
+                || (heartbeat && n == "States.HeartbeatTimeout")
         }
     }
 }
@@ -97,7 +106,7 @@ enum TaskCompiler {
         }
         guard let resource = TaskResource(arn) else {
             throw WorkflowDefinitionError("UNSUPPORTED_FEATURE: Resource '\(arn)' is not supported yet by the embedded engine "
-                + "(it runs arn:aws:states:::apigateway:invoke, states:startExecution[.sync[:2]] and http:invoke) at \(at)/Resource")
+                + "(it runs arn:aws:states:::apigateway:invoke[.waitForTaskToken], states:startExecution[.sync[:2]|.waitForTaskToken] and http:invoke) at \(at)/Resource")
         }
         let timeout = try positive(fields, "TimeoutSeconds", at)
         let heartbeat = try positive(fields, "HeartbeatSeconds", at)

@@ -133,6 +133,9 @@ public final class WorkflowEngine {
             case "DeleteStateMachine": response = try deleteStateMachine(request)
             case "UpdateStateMachine": response = try updateStateMachine(request, now: now)
             case "GetExecutionHistory": response = try getExecutionHistory(request)
+            case "SendTaskSuccess": response = try sendTaskResult(request, success: true, now: now)
+            case "SendTaskFailure": response = try sendTaskResult(request, success: false, now: now)
+            case "SendTaskHeartbeat": response = try sendTaskHeartbeat(request, now: now)
             case "ListExecutions": response = try listExecutions(request)
             case "DescribeStateMachine": response = try describeStateMachine(request)
             case "ListStateMachines": response = try listStateMachines(request)
@@ -160,11 +163,13 @@ public final class WorkflowEngine {
             record.run = run
             executions[arn] = record
             persist(execution: arn)
+            // A callback call's heartbeat clock starts now.
+            wake(arn, run)
             for (call, submitted) in calls {
                 // (A deleted machine's executions still run; its role is then unknown.)
                 out.append(TaskRequest(executionArn: arn, taskId: call.id, resource: call.resource.arn, parameters: call.parameters,
                                        stateMachineArn: record.stateMachineArn, roleArn: machines[record.stateMachineArn]?.roleArn,
-                                       region: region, accountId: accountId, submitted: submitted))
+                                       region: region, accountId: accountId, submitted: submitted, token: call.token))
             }
         }
         return out
@@ -284,15 +289,20 @@ public final class WorkflowEngine {
                 close(&record, run, outcome, now)
             } else {
                 record.run = run
-                // Woken at the earliest of what its frames wait for and its own deadline.
-                var wake = run.wakeTime
                 if run.hasUndispatchedCalls && !dispatchQueue.contains(arn) { dispatchQueue.append(arn) }
-                if let deadline = run.deadline { wake = min(wake ?? deadline, deadline) }
-                if let wake { waiting[arn] = wake }
+                wake(arn, run)
             }
             executions[arn] = record
             persist(execution: arn)
         }
+    }
+
+    /// Sets when RUNNING execution `arn` is next due: the earliest of what its frames wait for
+    /// and its own deadline.
+    func wake(_ arn: String, _ run: ExecutionRun) {
+        var wake = run.wakeTime
+        if let deadline = run.deadline { wake = min(wake ?? deadline, deadline) }
+        waiting[arn] = wake
     }
 
     /// The ARN partition of the engine's region (`aws-cn` in China, `aws-us-gov` in GovCloud).
@@ -387,6 +397,18 @@ public struct TaskRequest: Sendable {
     /// For a `.sync` call made again after a restart: what the service answered the first time
     /// (the child it started), so the host waits on that child rather than starting another.
     public let submitted: JSONValue?
+    /// The call's task token (`$$.Task.Token`).
+    public let token: String
+
+    /// A callback call (`….waitForTaskToken`): the host makes the call and reports what the
+    /// service answered with `taskSubmitted` (or a failure with `completeTask`); the task then
+    /// waits for SendTaskSuccess or SendTaskFailure.
+    public var isCallback: Bool { resource.hasSuffix(".waitForTaskToken") }
+
+    /// The resource without its `.waitForTaskToken`: the call to make.
+    public var callResource: String {
+        isCallback ? String(resource.dropLast(".waitForTaskToken".count)) : resource
+    }
 }
 
 /// What a Task call came to: its result, or an error name and cause (Retry and Catch match

@@ -315,6 +315,78 @@ extension WorkflowEngine {
         return .object([("updateDate", .date(updateDate))])
     }
 
+    /// The execution ARN a task token names (for a host that routes calls by account).
+    public static func executionArn(ofTaskToken token: String) -> String? {
+        ExecutionRun.readTaskToken(token)?.executionArn
+    }
+
+    /// The RUNNING execution and call a task token names, or the service's refusal: a token
+    /// that is no token at all is InvalidToken; one whose task has ended (or whose execution
+    /// closed) is TaskTimedOut, as AWS answers a token used twice.
+    private func callbackTarget(_ token: String) throws(ServiceError) -> (arn: String, call: Int) {
+        guard let (arn, call) = ExecutionRun.readTaskToken(token) else {
+            // (The message text is ours: AWS's was not found recorded.)
+            throw .service("InvalidToken", "Invalid Token: '\(token)'")
+        }
+        guard let run = executions[arn]?.run, run.isWaiting(call: call, token: token) else {
+            // The text of a real answer to a token whose task had ended.
+            throw .service("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
+        }
+        return (arn, call)
+    }
+
+    /// SendTaskSuccess (`success`) or SendTaskFailure: ends a callback task as TaskSucceeded
+    /// with `output`, or TaskFailed with `error` and `cause` (then Retry and Catch).
+    func sendTaskResult(_ request: RequestMembers, success: Bool, now: Double) throws(ServiceError) -> Wire {
+        let token = try request.string("taskToken")
+        var constraints = Constraints()
+        constraints.required(token, "taskToken")
+        constraints.length(token, "taskToken", min: 1, max: 2048)
+        let result: TaskResult
+        if success {
+            let output = try request.string("output")
+            constraints.required(output, "output")
+            constraints.sensitiveSize(output, "output", maxBytes: 262_144)
+            try constraints.check()
+            let value: JSONValue
+            do {
+                value = try JSONValue.parse(output ?? "")
+            } catch {
+                throw .service("InvalidOutput", "Invalid Output: '\(error)'")
+            }
+            result = .success(value)
+        } else {
+            let error = try request.string("error")
+            let cause = try request.string("cause")
+            constraints.length(error, "error", min: 0, max: 256)
+            constraints.sensitiveSize(cause, "cause", maxBytes: 32_768)
+            try constraints.check()
+            result = .failure(error: error ?? "", cause: cause ?? "")
+        }
+        guard let token else { preconditionFailure("required() admits no null token") }
+        let (arn, call) = try callbackTarget(token)
+        completeTask(executionArn: arn, taskId: call, result: result, now: now)
+        return .object([])
+    }
+
+    /// SendTaskHeartbeat: the callback task's HeartbeatSeconds clock starts again.
+    func sendTaskHeartbeat(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
+        let token = try request.string("taskToken")
+        var constraints = Constraints()
+        constraints.required(token, "taskToken")
+        constraints.length(token, "taskToken", min: 1, max: 2048)
+        try constraints.check()
+        guard let token else { preconditionFailure("required() admits no null token") }
+        let (arn, call) = try callbackTarget(token)
+        guard var record = executions[arn], var run = record.run else { return .object([]) }
+        run.heartbeat(call: call, now: now)
+        record.run = run
+        executions[arn] = record
+        wake(arn, run)          // the next wake time moves with it
+        persist(execution: arn)
+        return .object([])
+    }
+
     /// Stops a RUNNING execution: ABORTED, with ExecutionAborted (the error and cause given)
     /// in its history. Stopping one that has already closed changes nothing.
     func stopExecution(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
