@@ -85,7 +85,30 @@ public final class SQLiteWorkflowStore: WorkflowStore, @unchecked Sendable {
         try run(saveExecution, [.text(arn), .integer(sequence), .text(snapshot.jsonText)])
     }
 
+    /// Whether a group transaction (`openGroup`) is open.
+    private var groupOpen = false
+
+    public func openGroup() {
+        // If BEGIN fails, the saves still run, each in its own transaction (committed at once).
+        if !groupOpen { groupOpen = sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK }
+    }
+
+    public func commitGroup() -> Bool {
+        guard groupOpen else { return true }
+        groupOpen = false
+        if sqlite3_exec(db, "COMMIT", nil, nil, nil) != SQLITE_OK {
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            return false
+        }
+        return true
+    }
+
     public func batch(_ body: () -> Void) -> Bool {
+        // Inside an open group the saves join it; its commit is the host's.
+        if groupOpen {
+            body()
+            return true
+        }
         // If BEGIN fails, the saves still run, each in its own transaction.
         let began = sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK
         body()

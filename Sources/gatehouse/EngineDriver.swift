@@ -64,6 +64,7 @@ final class EngineDriver: @unchecked Sendable {
     }
 
     func close() {
+        engine.commit()
         mailbox.close()
         watchRequests.close()
         timer.close()
@@ -99,6 +100,9 @@ final class EngineDriver: @unchecked Sendable {
         // oldest closed executions be forgotten.
         if nested.poll(now: now) { kick() }
         engine.pruneClosed()
+        // One commit for this turn's writes and the calls' since the last (group commit); the
+        // calls waiting for it are answered now.
+        engine.commit()
         let faults = engine.storeFaults
         if faults > faultsReported {
             stderrLine("warning: states store: \(faults - faultsReported) write(s) failed; a restart may repeat the steps since the last good write")

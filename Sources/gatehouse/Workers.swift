@@ -34,6 +34,8 @@ final class SharedEngine: Sendable {
         let retainClosed: Int
         /// The store's rows, read once at start; accounts made later have none in it.
         var loaded: (machines: [JSONValue], executions: [JSONValue]) = ([], [])
+        /// Answers waiting for the open group's commit (`commit`), and the executions they started.
+        var waiting: [CommitWaiter] = []
 
         /// The account's engine, made on first use (restored from the store, if there is one).
         mutating func engine(_ account: String) -> WorkflowEngine {
@@ -93,10 +95,69 @@ final class SharedEngine: Sendable {
         }
     }
 
+    /// An answer held until what its call wrote is committed.
+    struct CommitWaiter {
+        let status: Int
+        let body: [UInt8]
+        /// The execution a StartExecution started (account, ARN): undone if the commit fails.
+        let started: (account: String, arn: String)?
+        let reply: @Sendable (Int, [UInt8]) -> Void
+    }
+
+    /// One call whose answer waits for the store (group commit): with a store, what the call
+    /// writes joins the open group transaction, and `reply` runs once the driver has committed it
+    /// (`commit`, on the driver's thread) - or with 500 InternalFailure if that commit failed, the
+    /// start undone. So an acknowledged StartExecution is on disk, and many share one commit.
+    /// Without a store the answer is returned at once (and `reply` never runs).
+    func handle(target: String, body: [UInt8], now: Double, whenCommitted reply: @escaping @Sendable (Int, [UInt8]) -> Void) -> (Int, [UInt8])? {
+        accounts.withLock { a in
+            guard let store = a.store else { return Self.route(&a, target: target, body: body, now: now) }
+            store.openGroup()
+            let (account, (status, out)) = Self.routed(&a, target: target, body: body, now: now)
+            var started: (String, String)?
+            if status == 200, target == "AWSStepFunctions.StartExecution",
+               let arn = (try? JSONValue.parse(out))?["executionArn"]?.stringValue {
+                started = (account, arn)
+            }
+            a.waiting.append(CommitWaiter(status: status, body: out, started: started, reply: reply))
+            return nil
+        }
+    }
+
+    /// Commits the open group and sends the answers that waited for it (the driver, after each
+    /// turn).
+    func commit() {
+        let (waiters, ok): ([CommitWaiter], Bool) = accounts.withLock { a in
+            // (Committed even with nobody waiting: the driver's own calls may have opened it.)
+            guard let store = a.store else { return ([], true) }
+            let ok = store.commitGroup()
+            if !ok {
+                for w in a.waiting { if let s = w.started { a.engines[s.account]?.forget(executionArn: s.arn) } }
+            }
+            let waiters = a.waiting
+            a.waiting = []
+            return (waiters, ok)
+        }
+        if !ok && !waiters.isEmpty {
+            stderrLine("warning: states store: a commit failed; \(waiters.count) call(s) answered 500 and their starts undone")
+        }
+        let failure = WorkflowEngine.internalFailure("The call's changes could not be recorded; nothing was started.")
+        for w in waiters { ok ? w.reply(w.status, w.body) : w.reply(500, failure) }
+    }
+
     /// One AWS JSON 1.0 call, answered by the account its `stateMachineArn` or `executionArn`
     /// names (AWS knows the account from the caller's keys; here the ARNs say it) - for
-    /// CreateStateMachine, its `roleArn`'s - else by the default account.
+    /// CreateStateMachine, its `roleArn`'s - else by the default account. What it writes joins an
+    /// open group (committed by the driver's turn), for callers on the driver's own loop.
     func handle(target: String, body: [UInt8], now: Double) -> (Int, [UInt8]) {
+        accounts.withLock { a in Self.route(&a, target: target, body: body, now: now) }
+    }
+
+    private static func route(_ a: inout Accounts, target: String, body: [UInt8], now: Double) -> (Int, [UInt8]) {
+        routed(&a, target: target, body: body, now: now).answer
+    }
+
+    private static func routed(_ a: inout Accounts, target: String, body: [UInt8], now: Double) -> (account: String, answer: (Int, [UInt8])) {
         var account: String?
         if let members = (try? JSONValue.parse(body))?.objectValue {
             for key in ["stateMachineArn", "executionArn", "roleArn"] {
@@ -107,15 +168,13 @@ final class SharedEngine: Sendable {
                 account = Self.account(of: arn)
             }
         }
-        return accounts.withLock { a in
-            // Only CreateStateMachine opens a new account; a call naming an account with no
-            // engine is answered by the default one (which does not know the resource), so
-            // reads with made-up ARNs cannot make engines.
-            var chosen = account ?? a.defaultAccount
-            if a.engines[chosen] == nil && target != "AWSStepFunctions.CreateStateMachine" { chosen = a.defaultAccount }
-            let r = a.engine(chosen).handle(target: target, body: body, now: now)
-            return (r.status, r.body)
-        }
+        // Only CreateStateMachine opens a new account; a call naming an account with no
+        // engine is answered by the default one (which does not know the resource), so
+        // reads with made-up ARNs cannot make engines.
+        var chosen = account ?? a.defaultAccount
+        if a.engines[chosen] == nil && target != "AWSStepFunctions.CreateStateMachine" { chosen = a.defaultAccount }
+        let r = a.engine(chosen).handle(target: target, body: body, now: now)
+        return (chosen, (r.status, r.body))
     }
 
     /// Advances what is due in every account and takes the Task calls waiting to be made;
@@ -168,37 +227,56 @@ final class EmbeddedStates: InProcessAWSService, @unchecked Sendable {
     }
 
     func handle(target: String, body: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {
-        let (status, out) = engine.handle(target: target, body: body, now: EmbeddedStates.now())
+        // With a store the answer comes once the driver has committed the call's writes (group
+        // commit), through this loop's mailbox.
+        let mailbox = replies(on: loop)
+        nextReplyId += 1
+        let id = nextReplyId
+        let answer = engine.handle(target: target, body: body, now: EmbeddedStates.now()) { status, out in
+            mailbox.post(Reply(id: id, status: status, body: out))
+        }
         driver.kick()
+        if let (status, out) = answer {
+            answered(target: target, status: status, out: out, loop: loop, done: done)
+        } else {
+            waiting[id] = (target, done)
+        }
+    }
+
+    private func answered(target: String, status: Int, out: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {
         // StartSyncExecution from a worker (an API's integration): the driver watches the
         // execution on the main loop, and its description comes back to this loop to answer.
         if target == "AWSStepFunctions.StartSyncExecution", status == 200, loop !== driver.loop,
            let arn = (try? JSONValue.parse(out))?["executionArn"]?.stringValue {
-            let replies = syncReplies(on: loop)
-            nextSyncId += 1
-            let id = nextSyncId
-            waitingSync[id] = done
-            driver.watch(arn) { d in replies.post(SyncReply(id: id, body: WorkflowEngine.syncResponse(d))) }
+            let mailbox = replies(on: loop)
+            nextReplyId += 1
+            let id = nextReplyId
+            waiting[id] = ("", done)
+            driver.watch(arn) { d in mailbox.post(Reply(id: id, status: 200, body: WorkflowEngine.syncResponse(d))) }
             return
         }
         done(status, out)
     }
 
-    /// StartSyncExecution answers waiting on this worker's loop (this object is the worker's own).
-    private struct SyncReply: Sendable {
+    /// Answers waiting on this loop (this object is one worker's, or the states listener's).
+    private struct Reply: Sendable {
         let id: Int
+        let status: Int
         let body: [UInt8]
     }
-    private var waitingSync: [Int: (Int, [UInt8]) -> Void] = [:]
-    private var nextSyncId = 0
-    private var replies: LoopMailbox<SyncReply>?
+    /// Calls waiting for their answer: the operation ("" once it has been given, for a
+    /// StartSyncExecution waiting for its execution's end) and whom to answer.
+    private var waiting: [Int: (target: String, done: (Int, [UInt8]) -> Void)] = [:]
+    private var nextReplyId = 0
+    private var mailbox: LoopMailbox<Reply>?
 
-    private func syncReplies(on loop: EventLoop) -> LoopMailbox<SyncReply> {
-        if let replies { return replies }
-        let box = LoopMailbox<SyncReply>(loop: loop) { [weak self] r in
-            self?.waitingSync.removeValue(forKey: r.id)?(200, r.body)
+    private func replies(on loop: EventLoop) -> LoopMailbox<Reply> {
+        if let mailbox { return mailbox }
+        let box = LoopMailbox<Reply>(loop: loop) { [weak self] r in
+            guard let self, let w = self.waiting.removeValue(forKey: r.id) else { return }
+            self.answered(target: w.target, status: r.status, out: r.body, loop: loop, done: w.done)
         }
-        replies = box
+        mailbox = box
         return box
     }
 }

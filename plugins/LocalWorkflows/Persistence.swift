@@ -9,8 +9,14 @@ public protocol WorkflowStore: AnyObject, Sendable {
     func delete(execution arn: String) throws(StoreError)
     func load() throws(StoreError) -> (machines: [JSONValue], executions: [JSONValue])
     /// Runs `body`'s saves as one transaction (one commit for many executions' changes);
-    /// false when the commit failed (the saves are then lost).
+    /// false when the commit failed (the saves are then lost). Inside an open group, they join it.
     func batch(_ body: () -> Void) -> Bool
+    /// Group commit: saves from now on wait in one transaction until `commitGroup`, so many
+    /// calls' changes are written with one commit. A host that opens a group answers the calls
+    /// it covers only after it has committed.
+    func openGroup()
+    /// Commits the open group (if any); false when the commit failed (its saves are then lost).
+    func commitGroup() -> Bool
 }
 
 extension WorkflowStore {
@@ -18,6 +24,10 @@ extension WorkflowStore {
         body()
         return true
     }
+
+    public func openGroup() {}
+
+    public func commitGroup() -> Bool { true }
 }
 
 public struct StoreError: Error, CustomStringConvertible, Sendable {

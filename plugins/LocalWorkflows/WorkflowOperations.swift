@@ -315,6 +315,22 @@ extension WorkflowEngine {
         return .object([("updateDate", .date(updateDate))])
     }
 
+    /// The service's own 500 InternalFailure body, for a host that could not keep a call's changes.
+    public static func internalFailure(_ message: String) -> [UInt8] {
+        ServiceError.internalFailure(message).body
+    }
+
+    /// Undoes a StartExecution whose write was lost (a group commit that failed): the
+    /// execution is gone, as if it had never been started. (What it did meanwhile, in memory, is
+    /// dropped with it.)
+    public func forget(executionArn arn: String) {
+        guard let record = executions.removeValue(forKey: arn) else { return }
+        pending.removeAll { $0 == arn }
+        dispatchQueue.removeAll { $0 == arn }
+        waiting[arn] = nil
+        executionsByMachine[record.stateMachineArn]?.removeAll { $0 == arn }
+    }
+
     /// The execution ARN a task token names (for a host that routes calls by account).
     public static func executionArn(ofTaskToken token: String) -> String? {
         ExecutionRun.readTaskToken(token)?.executionArn
