@@ -3,7 +3,9 @@ import GatehouseJSON
 import LocalWorkflows
 
 /// The embedded engine's store in one SQLite file: a row per state machine and per execution,
-/// each a JSON snapshot replaced whole on every change. WAL journal with `synchronous=NORMAL`:
+/// each a JSON snapshot replaced whole when it is written. Gatehouse commits in groups
+/// (`openGroup`/`commitGroup`): many calls' and a driver turn's writes share one transaction,
+/// and no call is answered before it. WAL journal with `synchronous=NORMAL`:
 /// a write is in the file (the OS's cache) before the engine acknowledges it, so a killed process
 /// loses nothing it acknowledged; a power cut may lose the last transactions (`synchronous=FULL`,
 /// conf `statesDatabaseSync: full`, closes that too, at a cost per write). The engine calls it

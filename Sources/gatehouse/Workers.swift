@@ -44,6 +44,8 @@ final class SharedEngine: Sendable {
             e.closedExecutionLimit = retainClosed
             if let store {
                 do { try e.attach(store, loaded: loaded) } catch { stderrLine("warning: states store: \(error)") }
+                // Written at the driver's commit, before any call they cover is answered.
+                e.deferWrites = true
             }
             engines[account] = e
             return e
@@ -66,6 +68,7 @@ final class SharedEngine: Sendable {
             a.loaded = (machines, executions)
             for account in accountsInStore.sorted() { _ = a.engine(account) }
             a.loaded = ([], [])
+            for e in a.engines.values { e.deferWrites = true }
         }
     }
 
@@ -102,6 +105,8 @@ final class SharedEngine: Sendable {
         /// The execution a StartExecution started (account, ARN): undone if the commit fails.
         let started: (account: String, arn: String)?
         let reply: @Sendable (Int, [UInt8]) -> Void
+        /// Its start's row was refused: answered 500, the start undone.
+        var failed = false
     }
 
     /// One call whose answer waits for the store (group commit): with a store, what the call
@@ -130,9 +135,16 @@ final class SharedEngine: Sendable {
         let (waiters, ok): ([CommitWaiter], Bool) = accounts.withLock { a in
             // (Committed even with nobody waiting: the driver's own calls may have opened it.)
             guard let store = a.store else { return ([], true) }
+            // Each execution changed since the last commit is written once, as it is now.
+            if a.engines.values.contains(where: \.hasUnwrittenChanges) { store.openGroup() }
+            var refused = Set<String>()
+            for e in a.engines.values { refused.formUnion(e.flushWrites()) }
             let ok = store.commitGroup()
-            if !ok {
-                for w in a.waiting { if let s = w.started { a.engines[s.account]?.forget(executionArn: s.arn) } }
+            // A start whose row did not make it to disk is undone and answered 500.
+            for (i, w) in a.waiting.enumerated() {
+                guard let s = w.started, !ok || refused.contains(s.arn) else { continue }
+                a.engines[s.account]?.forget(executionArn: s.arn)
+                a.waiting[i].failed = true
             }
             let waiters = a.waiting
             a.waiting = []
@@ -142,7 +154,7 @@ final class SharedEngine: Sendable {
             stderrLine("warning: states store: a commit failed; \(waiters.count) call(s) answered 500 and their starts undone")
         }
         let failure = WorkflowEngine.internalFailure("The call's changes could not be recorded; nothing was started.")
-        for w in waiters { ok ? w.reply(w.status, w.body) : w.reply(500, failure) }
+        for w in waiters { ok && !w.failed ? w.reply(w.status, w.body) : w.reply(500, failure) }
     }
 
     /// One AWS JSON 1.0 call, answered by the account its `stateMachineArn` or `executionArn`

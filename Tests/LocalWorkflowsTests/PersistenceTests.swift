@@ -146,6 +146,37 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
         #expect(again == ["c0", "c4", "c3", "c2"])
     }
 
+    /// Group commit (`deferWrites`): nothing is written until the host flushes, each execution
+    /// is then written once as it is at that moment, forgotten ones are deleted, and a refused
+    /// write is reported so the host does not acknowledge that start.
+    @Test func deferredWritesAreFlushedOncePerExecution() throws {
+        let store = MemoryStore()
+        let e = try engine(store)
+        e.deferWrites = true
+        e.closedExecutionLimit = 1
+        _ = e.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(Fixture.passDefinition))}"#)
+        for name in ["a", "b"] { #expect(e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"\#(name)"}"#).status == 200) }
+        #expect(store.executions.isEmpty && e.hasUnwrittenChanges)
+        e.runPending(now: Fixture.now)
+        e.pruneClosed()                                                   // a is forgotten before it was ever written
+        #expect(store.executions.isEmpty)
+        #expect(e.flushWrites().isEmpty)
+        #expect(!e.hasUnwrittenChanges)
+        #expect(store.executions.keys.sorted() == ["\(Fixture.execPrefix)m:b"])
+        #expect(store.executions["\(Fixture.execPrefix)m:b"]?.1["status"] == .string("SUCCEEDED"))
+        // A refused write names its execution; the host undoes that start.
+        store.refuseExecutions = true
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"c"}"#)
+        #expect(e.flushWrites() == ["\(Fixture.execPrefix)m:c"])
+        e.forget(executionArn: "\(Fixture.execPrefix)m:c")
+        #expect(e.call("DescribeExecution", #"{"executionArn":"\#(Fixture.execPrefix)m:c"}"#).body.contains("ExecutionDoesNotExist"))
+        let listed = Fixture.json(e.call("ListExecutions", #"{"stateMachineArn":"\#(Fixture.smPrefix)m"}"#).body)["executions"]?
+            .arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(listed == ["b"])
+        e.runPending(now: Fixture.now + 1)                                 // nothing left to run
+        #expect(e.nextWakeTime == nil)
+    }
+
     /// Ended Waits get their share of a pass however many new starts keep arriving.
     @Test func endedWaitsAreNotHeldBackByNewStarts() {
         let e = Fixture.engine(["w": #"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}"#, "m": Fixture.passDefinition])

@@ -82,10 +82,16 @@ extension WorkflowEngine {
         }
     }
 
-    /// Saves an execution; false when the store refused it.
+    /// Saves an execution (or, with `deferWrites`, marks it for `flushWrites`); false when the
+    /// store refused it.
     @discardableResult
     func persist(execution arn: String) -> Bool {
-        guard let store, let e = executions[arn] else { return true }
+        guard let store else { return true }
+        if deferWrites {
+            unwritten.insert(arn)
+            return true
+        }
+        guard let e = executions[arn] else { return true }
         do {
             try store.save(execution: arn, sequence: e.sequence, e.snapshot())
             return true
@@ -93,6 +99,34 @@ extension WorkflowEngine {
             storeFaults += 1
             return false
         }
+    }
+}
+
+extension WorkflowEngine {
+    /// Whether executions changed since the last `flushWrites`.
+    public var hasUnwrittenChanges: Bool { !unwritten.isEmpty }
+
+    /// With `deferWrites`: writes each execution changed (or forgotten) since the last flush,
+    /// once, as it is now - inside the host's open transaction, which it commits next. Returns
+    /// the executions whose write the store refused (a start among them must not be
+    /// acknowledged).
+    public func flushWrites() -> Set<String> {
+        guard let store, !unwritten.isEmpty else { return [] }
+        var refused = Set<String>()
+        for arn in unwritten {
+            do {
+                if let e = executions[arn] {
+                    try store.save(execution: arn, sequence: e.sequence, e.snapshot())
+                } else {
+                    try store.delete(execution: arn)
+                }
+            } catch {
+                storeFaults += 1
+                refused.insert(arn)
+            }
+        }
+        unwritten.removeAll(keepingCapacity: true)
+        return refused
     }
 }
 

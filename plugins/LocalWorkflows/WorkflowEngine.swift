@@ -48,6 +48,12 @@ public final class WorkflowEngine {
     var pruned: Set<String> = []
     /// Saves the store refused (outside StartExecution, which fails instead): the host reports them.
     public internal(set) var storeFaults = 0
+    /// Group commit: executions' writes wait, each marked once however often it changes, until
+    /// the host calls `flushWrites` inside its open transaction and then commits. Only for a host
+    /// that answers no call before that commit (an acknowledged start must be on disk).
+    public var deferWrites = false
+    /// Executions changed or forgotten since the last `flushWrites` (with `deferWrites`).
+    var unwritten: Set<String> = []
 
     /// An engine answering for `accountId` in `region`; ARNs are built from both.
     public init(region: String, accountId: String) {
@@ -232,7 +238,11 @@ public final class WorkflowEngine {
                 if let e = self.executions[arn], e.run == nil, e.sequence != self.nextSequence - 1 {
                     self.executions[arn] = nil
                     self.pruned.insert(arn)
-                    do { try self.store?.delete(execution: arn) } catch { self.storeFaults += 1 }
+                    if self.deferWrites {
+                        self.unwritten.insert(arn)
+                    } else {
+                        do { try self.store?.delete(execution: arn) } catch { self.storeFaults += 1 }
+                    }
                 }
             }
         }
