@@ -38,13 +38,18 @@ def run_to_end(sfn, definition, payload, name, timeout=15):
     DescribeExecution once the execution has closed."""
     arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, name="e-" + name, input=json.dumps(payload))["executionArn"]
+    return run_until_closed(sfn, execution, timeout)
+
+
+def run_until_closed(sfn, execution_arn, timeout=15):
+    """DescribeExecution once the execution has closed."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        d = sfn.describe_execution(executionArn=execution)
+        d = sfn.describe_execution(executionArn=execution_arn)
         if d["status"] != "RUNNING":
             return d
         time.sleep(0.05)
-    raise AssertionError(f"{name} still RUNNING after {timeout} s")
+    raise AssertionError(f"{execution_arn} still RUNNING after {timeout} s")
 
 
 def aws_cli(url, *args):
@@ -419,16 +424,6 @@ def test_callback_tasks_wait_for_their_token(task_gateway):
     sfn.send_task_failure(taskToken=token, error="Child.Said.No", cause="because")
     d = run_until_closed(sfn, execution)
     assert (d["status"], d["error"], d["cause"]) == ("FAILED", "Child.Said.No", "because")
-
-
-def run_until_closed(sfn, execution_arn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        d = sfn.describe_execution(executionArn=execution_arn)
-        if d["status"] != "RUNNING":
-            return d
-        time.sleep(0.05)
-    raise AssertionError(f"{execution_arn} still RUNNING after {timeout} s")
 
 
 def test_resource_policy_names_the_calling_state_machine(task_gateway):
