@@ -64,7 +64,8 @@ final class EngineDriver: @unchecked Sendable {
     }
 
     func close() {
-        engine.commit()
+        // Calls still in flight (workers drain after the main loop) commit for themselves.
+        engine.close()
         mailbox.close()
         watchRequests.close()
         timer.close()
@@ -506,7 +507,17 @@ final class NestedExecutions {
     func poll(now: Double) -> Bool {
         var closedObservers: [Int] = []
         for (i, o) in observers.enumerated() {
-            guard case .success(let d) = describe(o.execution, now: now), d["status"]?.stringValue != "RUNNING" else { continue }
+            let d: JSONValue
+            switch describe(o.execution, now: now) {
+            case .success(let found):
+                guard found["status"]?.stringValue != "RUNNING" else { continue }
+                d = found
+            case .failure:
+                // Forgotten before its end was read (or undone): the waiter is told, not left hanging.
+                d = .object(JSONObject([("executionArn", .string(o.execution)), ("status", .string("FAILED")),
+                                        ("error", .string("States.Runtime")),
+                                        ("cause", .string("The execution was no longer there when its end was read."))]))
+            }
             closedObservers.append(i)
             o.done(d)
         }

@@ -34,8 +34,10 @@ final class SharedEngine: Sendable {
         let retainClosed: Int
         /// The store's rows, read once at start; accounts made later have none in it.
         var loaded: (machines: [JSONValue], executions: [JSONValue]) = ([], [])
-        /// Answers waiting for the open group's commit (`commit`), and the executions they started.
+        /// Answers waiting for the next commit (`commit`), and the executions they started.
         var waiting: [CommitWaiter] = []
+        /// The driver has stopped (`close`): calls commit themselves.
+        var closed = false
 
         /// The account's engine, made on first use (restored from the store, if there is one).
         mutating func engine(_ account: String) -> WorkflowEngine {
@@ -98,63 +100,81 @@ final class SharedEngine: Sendable {
         }
     }
 
-    /// An answer held until what its call wrote is committed.
+    /// An answer held until what its call changed is committed.
     struct CommitWaiter {
         let status: Int
         let body: [UInt8]
-        /// The execution a StartExecution started (account, ARN): undone if the commit fails.
+        /// The execution a StartExecution created (account, ARN): undone if the commit is lost.
         let started: (account: String, arn: String)?
         let reply: @Sendable (Int, [UInt8]) -> Void
-        /// Its start's row was refused: answered 500, the start undone.
-        var failed = false
     }
 
-    /// One call whose answer waits for the store (group commit): with a store, what the call
-    /// writes joins the open group transaction, and `reply` runs once the driver has committed it
-    /// (`commit`, on the driver's thread) - or with 500 InternalFailure if that commit failed, the
-    /// start undone. So an acknowledged StartExecution is on disk, and many share one commit.
-    /// Without a store the answer is returned at once (and `reply` never runs).
+    /// One call whose answer waits for the store (group commit). With a store, an engine only
+    /// marks what a call changes; a call that changed something is answered once the driver has
+    /// written and committed it (`commit`, on the driver's thread: `reply` runs then), or with 500
+    /// InternalFailure if that commit was lost - a start it made undone. So an acknowledged
+    /// StartExecution is on disk, and many calls share one commit. A call that changed nothing,
+    /// or any call without a store, is answered at once (the answer is returned; `reply` never runs).
     func handle(target: String, body: [UInt8], now: Double, whenCommitted reply: @escaping @Sendable (Int, [UInt8]) -> Void) -> (Int, [UInt8])? {
-        accounts.withLock { a in
-            guard let store = a.store else { return Self.route(&a, target: target, body: body, now: now) }
-            store.openGroup()
-            let (account, (status, out)) = Self.routed(&a, target: target, body: body, now: now)
-            var started: (String, String)?
-            if status == 200, target == "AWSStepFunctions.StartExecution",
-               let arn = (try? JSONValue.parse(out))?["executionArn"]?.stringValue {
-                started = (account, arn)
-            }
+        let (answer, waiters, lost): ((Int, [UInt8])?, [CommitWaiter], Bool) = accounts.withLock { a in
+            guard a.store != nil else { return (Self.route(&a, target: target, body: body, now: now), [], false) }
+            let (account, created, changed, (status, out)) = Self.routed(&a, target: target, body: body, now: now)
+            guard changed else { return ((status, out), [], false) }
+            let started: (String, String)? = created ? (try? JSONValue.parse(out))?["executionArn"]?.stringValue.map { (account, $0) } : nil
             a.waiting.append(CommitWaiter(status: status, body: out, started: started, reply: reply))
-            return nil
+            // After the driver has stopped (shutdown), nobody else will commit: do it here.
+            guard a.closed else { return (nil, [], false) }
+            let (waiters, ok) = Self.commitLocked(&a)
+            return (nil, waiters, !ok)
         }
+        if !waiters.isEmpty { Self.answer(waiters, lost: lost) }
+        return answer
     }
 
-    /// Commits the open group and sends the answers that waited for it (the driver, after each
-    /// turn).
+    /// Writes and commits what changed since the last commit and sends the answers that waited
+    /// for it (the driver, after each turn).
     func commit() {
-        let (waiters, ok): ([CommitWaiter], Bool) = accounts.withLock { a in
-            // (Committed even with nobody waiting: the driver's own calls may have opened it.)
-            guard let store = a.store else { return ([], true) }
-            // Each execution changed since the last commit is written once, as it is now.
-            if a.engines.values.contains(where: \.hasUnwrittenChanges) { store.openGroup() }
-            var refused = Set<String>()
-            for e in a.engines.values { refused.formUnion(e.flushWrites()) }
-            let ok = store.commitGroup()
-            // A start whose row did not make it to disk is undone and answered 500.
-            for (i, w) in a.waiting.enumerated() {
-                guard let s = w.started, !ok || refused.contains(s.arn) else { continue }
-                a.engines[s.account]?.forget(executionArn: s.arn)
-                a.waiting[i].failed = true
-            }
-            let waiters = a.waiting
-            a.waiting = []
-            return (waiters, ok)
+        let (waiters, ok) = accounts.withLock { a in Self.commitLocked(&a) }
+        Self.answer(waiters, lost: !ok)
+    }
+
+    /// The driver has stopped: from now on each call that changes something commits itself.
+    func close() {
+        let (waiters, ok) = accounts.withLock { a in
+            a.closed = true
+            return Self.commitLocked(&a)
         }
-        if !ok && !waiters.isEmpty {
-            stderrLine("warning: states store: a commit failed; \(waiters.count) call(s) answered 500 and their starts undone")
+        Self.answer(waiters, lost: !ok)
+    }
+
+    private static func commitLocked(_ a: inout Accounts) -> ([CommitWaiter], Bool) {
+        guard let store = a.store else { return ([], true) }
+        let engines = Array(a.engines.values)
+        var ok = true
+        if engines.contains(where: \.hasUnwrittenChanges) {
+            // Each execution and machine changed since the last commit is written once, as it is now.
+            store.openGroup()
+            var refused = Set<String>()
+            for e in engines { refused.formUnion(e.flushWrites()) }
+            ok = store.commitGroup() && refused.isEmpty
+        }
+        let waiters = a.waiting
+        a.waiting = []
+        if !ok {
+            // Nothing of this commit is trusted to be on disk: its starts are undone (their callers
+            // get 500), and everything else is written again at the next commit.
+            for w in waiters { if let s = w.started { a.engines[s.account]?.forget(executionArn: s.arn) } }
+            for e in engines { e.flushLost() }
+        }
+        return (waiters, ok)
+    }
+
+    private static func answer(_ waiters: [CommitWaiter], lost: Bool) {
+        if lost {
+            stderrLine("warning: states store: a commit failed; \(waiters.count) call(s) answered 500 (their starts undone); the rest is written again at the next commit")
         }
         let failure = WorkflowEngine.internalFailure("The call's changes could not be recorded; nothing was started.")
-        for w in waiters { ok && !w.failed ? w.reply(w.status, w.body) : w.reply(500, failure) }
+        for w in waiters { lost ? w.reply(500, failure) : w.reply(w.status, w.body) }
     }
 
     /// One AWS JSON 1.0 call, answered by the account its `stateMachineArn` or `executionArn`
@@ -169,7 +189,10 @@ final class SharedEngine: Sendable {
         routed(&a, target: target, body: body, now: now).answer
     }
 
-    private static func routed(_ a: inout Accounts, target: String, body: [UInt8], now: Double) -> (account: String, answer: (Int, [UInt8])) {
+    /// The call answered by its account's engine, with whether it created an execution and
+    /// whether it changed anything to write.
+    private static func routed(_ a: inout Accounts, target: String, body: [UInt8], now: Double)
+        -> (account: String, created: Bool, changed: Bool, answer: (Int, [UInt8])) {
         var account: String?
         if let members = (try? JSONValue.parse(body))?.objectValue {
             for key in ["stateMachineArn", "executionArn", "roleArn"] {
@@ -185,8 +208,10 @@ final class SharedEngine: Sendable {
         // reads with made-up ARNs cannot make engines.
         var chosen = account ?? a.defaultAccount
         if a.engines[chosen] == nil && target != "AWSStepFunctions.CreateStateMachine" { chosen = a.defaultAccount }
-        let r = a.engine(chosen).handle(target: target, body: body, now: now)
-        return (chosen, (r.status, r.body))
+        let engine = a.engine(chosen)
+        let (started, changes) = (engine.executionsStarted, engine.changes)
+        let r = engine.handle(target: target, body: body, now: now)
+        return (chosen, engine.executionsStarted > started, engine.changes > changes, (r.status, r.body))
     }
 
     /// Advances what is due in every account and takes the Task calls waiting to be made;
@@ -206,7 +231,7 @@ final class SharedEngine: Sendable {
 
     func submitted(_ r: TaskRequest, output: JSONValue, now: Double) {
         accounts.withLock { a in
-            a.engines[r.accountId]?.taskSubmitted(executionArn: r.executionArn, taskId: r.taskId, output: output, now: now)
+            a.engines[r.accountId]?.taskSubmitted(executionArn: r.executionArn, taskId: r.taskId, token: r.token, output: output, now: now)
         }
     }
 
@@ -217,7 +242,7 @@ final class SharedEngine: Sendable {
 
     func completeTask(_ r: TaskRequest, _ result: TaskResult, now: Double) {
         accounts.withLock { a in
-            a.engines[r.accountId]?.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: result, now: now)
+            a.engines[r.accountId]?.completeTask(executionArn: r.executionArn, taskId: r.taskId, token: r.token, result: result, now: now)
         }
     }
 }
@@ -244,8 +269,15 @@ final class EmbeddedStates: InProcessAWSService, @unchecked Sendable {
         let mailbox = replies(on: loop)
         nextReplyId += 1
         let id = nextReplyId
-        let answer = engine.handle(target: target, body: body, now: EmbeddedStates.now()) { status, out in
-            mailbox.post(Reply(id: id, status: status, body: out))
+        let answer: (Int, [UInt8])?
+        if target == "AWSStepFunctions.StartSyncExecution" {
+            // Answered when its (EXPRESS) execution has ended, which is after the driver's turn
+            // that commits its start: watched at once, so it cannot be forgotten first.
+            answer = engine.handle(target: target, body: body, now: EmbeddedStates.now())
+        } else {
+            answer = engine.handle(target: target, body: body, now: EmbeddedStates.now()) { status, out in
+                mailbox.post(Reply(id: id, status: status, body: out))
+            }
         }
         driver.kick()
         if let (status, out) = answer {

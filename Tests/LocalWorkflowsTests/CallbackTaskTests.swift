@@ -144,6 +144,27 @@ import Testing
         #expect(describe(e)["status"] == .string("RUNNING"))
     }
 
+    /// Only a callback task takes SendTask*; only its Parameters see `$$.Task.Token`; and an
+    /// answer naming another token (an earlier run's call with the same id) changes nothing.
+    @Test func tokensBelongToTheirCallAlone() throws {
+        let e = Fixture.engine(["m": #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::apigateway:invoke","End":true}}}"#])
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"run"}"#)
+        e.runPending(now: t0)
+        let call = try #require(e.takeTaskRequests(now: t0).first)
+        let r = e.call("SendTaskSuccess", #"{"taskToken":\#(JSONValue.quoted(call.token)),"output":"{}"}"#, now: t0 + 1)
+        #expect(r.body.contains("TaskTimedOut"))
+        e.completeTask(executionArn: call.executionArn, taskId: call.taskId, token: "someone else's", result: .success(.int(1)), now: t0 + 1)
+        #expect(describe(e)["status"] == .string("RUNNING"))
+        e.completeTask(executionArn: call.executionArn, taskId: call.taskId, token: call.token, result: .success(.int(1)), now: t0 + 1)
+        #expect(describe(e)["status"] == .string("SUCCEEDED"))
+
+        let asks = Fixture.engine(["m": #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::apigateway:invoke","#
+            + #""Parameters":{"t.$":"$$.Task.Token"},"End":true}}}"#])
+        _ = asks.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"run"}"#)
+        asks.runPending(now: t0)
+        #expect(describe(asks)["status"] == .string("FAILED"))
+    }
+
     @Test func eachMapIterationHasItsOwnToken() throws {
         let e = Fixture.engine(["m": #"{"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","#
             + #""Resource":"\#(Self.callback)","Parameters":{"t.$":"$$.Task.Token"},"End":true}}},"End":true}}}"#])
@@ -171,10 +192,12 @@ import Testing
         let second = WorkflowEngine(region: Fixture.region, accountId: Fixture.account)
         try second.attach(store)
         second.runPending(now: t0 + 2)
-        let again = try #require(second.takeTaskRequests(now: t0 + 2).first)
-        #expect(again.token == call.token)
-        #expect(again.submitted != nil)                           // taken already: the host does not call again
+        // The service had taken the call: it is not handed out again (no second TaskStarted), and
+        // its heartbeat clock runs on from before.
+        #expect(second.takeTaskRequests(now: t0 + 2).isEmpty)
+        #expect(second.nextWakeTime == t0 + 50)
         #expect(second.call("SendTaskSuccess", #"{"taskToken":\#(JSONValue.quoted(call.token)),"output":"\"ok\""}"#, now: t0 + 3).status == 200)
         #expect(describe(second)["output"] == .string(#""ok""#))
+        #expect(types(second).filter { $0 == "TaskStarted" }.count == 1)
     }
 }

@@ -175,6 +175,16 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
         #expect(listed == ["b"])
         e.runPending(now: Fixture.now + 1)                                 // nothing left to run
         #expect(e.nextWakeTime == nil)
+        // A lost commit marks what it wrote again, so the next commit writes it as it then is.
+        store.refuseExecutions = false
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"d"}"#)
+        #expect(e.flushWrites().isEmpty)
+        store.executions["\(Fixture.execPrefix)m:d"] = nil             // its commit did not happen
+        e.flushLost()
+        #expect(e.hasUnwrittenChanges)
+        e.runPending(now: Fixture.now + 2)
+        #expect(e.flushWrites().isEmpty)
+        #expect(store.executions["\(Fixture.execPrefix)m:d"]?.1["status"] == .string("SUCCEEDED"))
     }
 
     /// Ended Waits get their share of a pass however many new starts keep arriving.

@@ -49,6 +49,8 @@ struct Frame: Sendable {
     var taskParameters: JSONValue = .null
     /// Retries so far, per retrier of the current state.
     var retryCounts: [Int] = []
+    /// The token of the call a Task state is about to schedule (made with its Parameters).
+    var taskToken: String?
     /// While the current Parallel or Map state's branches or iterations run.
     var composite: CompositeRun?
 
@@ -121,17 +123,20 @@ struct ExecutionRun: Sendable {
         let token: String
     }
 
-    /// The task token of call `id`: opaque to callers, it names the execution (so a host with
-    /// several accounts can route it) and the call, and survives a restart.
-    static func taskToken(executionArn: String, startDate: Double, call id: Int) -> String {
-        Base64Text.encode(Array("\(executionArn)#\(Int64((startDate * 1000).rounded()))#\(id)".utf8))
+    /// A new task token for call `id`: it names the execution (so a host with several accounts
+    /// can route it) and the call, and carries 128 random bits, so it cannot be guessed from the
+    /// ARN and a token of an earlier run under the same name (or of a call a lost commit rolled
+    /// back) never matches a later call. It is kept with the call, so it survives a restart.
+    static func taskToken(executionArn: String, call id: Int) -> String {
+        let nonce = (0..<2).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined(separator: "-")
+        return Base64Text.encode(Array("\(executionArn)#\(id)#\(nonce)".utf8))
     }
 
     /// The execution ARN and call id a task token names; nil for anything else.
     static func readTaskToken(_ token: String) -> (executionArn: String, call: Int)? {
         guard let bytes = Base64Text.decode(token) else { return nil }
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: "#", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].hasPrefix("arn:"), Int64(parts[1]) != nil, let id = Int(parts[2]) else { return nil }
+        guard parts.count == 3, parts[0].hasPrefix("arn:"), let id = Int(parts[1]), !parts[2].isEmpty else { return nil }
         return (String(parts[0]), id)
     }
 
@@ -211,8 +216,8 @@ struct ExecutionRun: Sendable {
 
     /// TaskSubmitted for call `id` (a `.sync` call the service accepted): after a restart the
     /// host waits on the child it started instead of starting another.
-    mutating func submitted(id: Int, output: JSONValue, now: Double) {
-        guard let fid = frame(waitingOn: id), var f = frames[fid], let call = f.outstanding else { return }
+    mutating func submitted(id: Int, token: String? = nil, output: JSONValue, now: Double) {
+        guard let fid = frame(waitingOn: id), var f = frames[fid], let call = f.outstanding, token == nil || call.token == token else { return }
         f.submittedOutput = output
         record("TaskSubmitted", "taskSubmittedEventDetails", [
             ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated),
@@ -221,10 +226,10 @@ struct ExecutionRun: Sendable {
         frames[fid] = f
     }
 
-    /// Whether call `id` is outstanding with `token` (a callback the execution still waits for).
+    /// Whether call `id` is an outstanding callback with `token` (SendTask* may end it).
     func isWaiting(call id: Int, token: String) -> Bool {
-        guard let fid = frame(waitingOn: id) else { return false }
-        return frames[fid]?.outstanding?.token == token
+        guard let fid = frame(waitingOn: id), let call = frames[fid]?.outstanding else { return false }
+        return call.token == token && call.resource.isCallback
     }
 
     /// SendTaskHeartbeat for call `id`: its heartbeat clock starts again.
@@ -238,8 +243,8 @@ struct ExecutionRun: Sendable {
     /// The outcome of call `id`. Returns the execution's outcome if it closed; nil when it goes
     /// on (at the next `advance`), waits to retry, or `id` is no call it waits for (a late answer,
     /// or one for a branch that was stopped).
-    mutating func complete(id: Int, result: TaskResult, now: Double) -> Outcome? {
-        guard let fid = frame(waitingOn: id) else { return nil }
+    mutating func complete(id: Int, token: String? = nil, result: TaskResult, now: Double) -> Outcome? {
+        guard let fid = frame(waitingOn: id), token == nil || frames[fid]?.outstanding?.token == token else { return nil }
         guard let o = withFrame(fid, { (me: inout ExecutionRun, f) in me.completeTask(&f, result, now) }).outcome else { return nil }
         return propagate(fid, o, now)
     }
@@ -483,8 +488,10 @@ struct ExecutionRun: Sendable {
     /// The call's parameters: InputPath, then Parameters, over the state's input.
     private func prepare(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) throws(StateFailure) {
         let effective = try Self.select(task.inputPath, from: f.stateInput)
-        // The call gets the next id (`schedule`), so its token is known here for `$$.Task.Token`.
-        let token = Self.taskToken(executionArn: context.executionArn, startDate: context.startDate, call: nextTaskId)
+        // The call gets the next id (`schedule`), so its token is made here; a callback's
+        // Parameters see it as `$$.Task.Token`.
+        f.taskToken = Self.taskToken(executionArn: context.executionArn, call: nextTaskId)
+        let token = task.resource.isCallback ? f.taskToken : nil
         f.taskParameters = try task.parameters?.evaluate(input: effective, context: contextObject(state: state.name, now: now, f, token: token)) ?? effective
     }
 
@@ -498,7 +505,8 @@ struct ExecutionRun: Sendable {
         if let h = task.heartbeatSeconds { details.append(("heartbeatInSeconds", .int(Int64(h)))) }
         record("TaskScheduled", "taskScheduledEventDetails", details, now, in: &f)
         f.outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: f.taskParameters,
-                                 token: Self.taskToken(executionArn: context.executionArn, startDate: context.startDate, call: nextTaskId))
+                                 token: f.taskToken ?? Self.taskToken(executionArn: context.executionArn, call: nextTaskId))
+        f.taskToken = nil
         f.heartbeatDeadline = nil
         f.submittedOutput = nil
         nextTaskId += 1
@@ -766,7 +774,12 @@ extension ExecutionRun {
     /// After a restart a call the host had taken may or may not have been made: it is made
     /// again (at least once), with a new TaskStarted.
     mutating func redispatchAfterRestart() {
-        for id in frames.keys where frames[id]?.outstanding != nil { frames[id]?.taskDispatched = false }
+        for id in frames.keys {
+            guard let call = frames[id]?.outstanding else { continue }
+            // A callback the service had taken waits for its token: nothing to make again.
+            if call.resource.isCallback && frames[id]?.submittedOutput != nil { continue }
+            frames[id]?.taskDispatched = false
+        }
     }
 }
 
@@ -805,8 +818,7 @@ extension Frame {
         enteredEventId = Int(s["enteredEventId"]?.doubleValue ?? 0)
         enteredAt = s["enteredAt"]?.doubleValue ?? 0
         if let o = s["outstanding"], let id = o["id"]?.doubleValue, let r = o["resource"]?.stringValue.flatMap(TaskResource.init) {
-            let token = o["token"]?.stringValue
-                ?? ExecutionRun.taskToken(executionArn: context.executionArn, startDate: context.startDate, call: Int(id))
+            let token = o["token"]?.stringValue ?? ExecutionRun.taskToken(executionArn: context.executionArn, call: Int(id))
             outstanding = ExecutionRun.TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null, token: token)
         }
         heartbeatDeadline = s["heartbeatDeadline"]?.doubleValue

@@ -75,6 +75,11 @@ extension WorkflowEngine {
 
     func persist(machine arn: String) {
         guard let store else { return }
+        if deferWrites {
+            unwrittenMachines.insert(arn)
+            changes += 1
+            return
+        }
         do {
             if let m = machines[arn] { try store.save(machine: arn, m.snapshot()) } else { try store.delete(machine: arn) }
         } catch {
@@ -89,6 +94,7 @@ extension WorkflowEngine {
         guard let store else { return true }
         if deferWrites {
             unwritten.insert(arn)
+            changes += 1
             return true
         }
         guard let e = executions[arn] else { return true }
@@ -103,16 +109,26 @@ extension WorkflowEngine {
 }
 
 extension WorkflowEngine {
-    /// Whether executions changed since the last `flushWrites`.
-    public var hasUnwrittenChanges: Bool { !unwritten.isEmpty }
+    /// Whether executions or machines changed since the last `flushWrites`.
+    public var hasUnwrittenChanges: Bool { !unwritten.isEmpty || !unwrittenMachines.isEmpty }
 
-    /// With `deferWrites`: writes each execution changed (or forgotten) since the last flush,
-    /// once, as it is now - inside the host's open transaction, which it commits next. Returns
-    /// the executions whose write the store refused (a start among them must not be
-    /// acknowledged).
+    /// With `deferWrites`: writes each machine and execution changed (or forgotten) since the
+    /// last flush, once, as it is now - inside the host's open transaction, which it commits
+    /// next. Returns the ARNs whose write the store refused (the host then treats the commit
+    /// as lost).
     public func flushWrites() -> Set<String> {
-        guard let store, !unwritten.isEmpty else { return [] }
+        lastFlushed = (unwritten, unwrittenMachines)
+        guard let store, hasUnwrittenChanges else { return [] }
         var refused = Set<String>()
+        for arn in unwrittenMachines {
+            do {
+                if let m = machines[arn] { try store.save(machine: arn, m.snapshot()) } else { try store.delete(machine: arn) }
+            } catch {
+                storeFaults += 1
+                refused.insert(arn)
+            }
+        }
+        unwrittenMachines.removeAll(keepingCapacity: true)
         for arn in unwritten {
             do {
                 if let e = executions[arn] {
@@ -127,6 +143,14 @@ extension WorkflowEngine {
         }
         unwritten.removeAll(keepingCapacity: true)
         return refused
+    }
+
+    /// The last flush's commit was lost (or a row refused): what it wrote is marked again, so
+    /// the next commit writes it as it is then.
+    public func flushLost() {
+        unwritten.formUnion(lastFlushed.executions)
+        unwrittenMachines.formUnion(lastFlushed.machines)
+        lastFlushed = ([], [])
     }
 }
 

@@ -52,8 +52,17 @@ public final class WorkflowEngine {
     /// the host calls `flushWrites` inside its open transaction and then commits. Only for a host
     /// that answers no call before that commit (an acknowledged start must be on disk).
     public var deferWrites = false
-    /// Executions changed or forgotten since the last `flushWrites` (with `deferWrites`).
+    /// Executions and machines changed or forgotten since the last `flushWrites` (with
+    /// `deferWrites`), and what the last flush wrote (written again if its commit is lost).
     var unwritten: Set<String> = []
+    var unwrittenMachines: Set<String> = []
+    var lastFlushed: (executions: Set<String>, machines: Set<String>) = ([], [])
+    /// Counts the changes marked for writing: a host compares it before and after a call to
+    /// know whether the call changed anything.
+    public internal(set) var changes = 0
+    /// How many executions were ever started (a StartExecution that raised it created one; an
+    /// idempotent repeat does not).
+    public var executionsStarted: Int { nextSequence }
 
     /// An engine answering for `accountId` in `region`; ARNs are built from both.
     public init(region: String, accountId: String) {
@@ -183,9 +192,11 @@ public final class WorkflowEngine {
 
     /// The answer to a Task call. The execution goes on at the next `runPending`; an answer for
     /// a call that timed out, or for a stopped execution, is ignored.
-    public func completeTask(executionArn: String, taskId: Int, result: TaskResult, now: Double) {
+    /// With `token` (the request's), an answer for an earlier run under the same ARN, whose call
+    /// ids started at 1 too, cannot complete this run's call.
+    public func completeTask(executionArn: String, taskId: Int, token: String? = nil, result: TaskResult, now: Double) {
         guard var record = executions[executionArn], var run = record.run else { return }
-        if let outcome = run.complete(id: taskId, result: result, now: now) {
+        if let outcome = run.complete(id: taskId, token: token, result: result, now: now) {
             close(&record, run, outcome, now)
         } else {
             record.run = run
@@ -198,9 +209,9 @@ public final class WorkflowEngine {
 
     /// A callback-style call (`.sync`) was accepted and the task now waits for its end:
     /// TaskSubmitted, with what the service answered.
-    public func taskSubmitted(executionArn: String, taskId: Int, output: JSONValue, now: Double) {
+    public func taskSubmitted(executionArn: String, taskId: Int, token: String? = nil, output: JSONValue, now: Double) {
         guard var record = executions[executionArn], var run = record.run else { return }
-        run.submitted(id: taskId, output: output, now: now)
+        run.submitted(id: taskId, token: token, output: output, now: now)
         record.run = run
         executions[executionArn] = record
         persist(execution: executionArn)
