@@ -171,4 +171,27 @@ import Testing
             #expect(error.message == message)
         }
     }
+    /// 256 KiB is the most a state may pass on (Step Functions' quota): a larger output, or a
+    /// larger task result, is `States.DataLimitExceeded` with AWS's text, which States.ALL does
+    /// not catch.
+    @Test func resultsPastTheQuotaFailWithDataLimitExceeded() throws {
+        let big = String(repeating: "x", count: 262_144)
+        let pass = Fixture.engine(["m": #"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":"\#(big)","End":true}}}"#])
+        let d = pass.runToEnd("m", input: "{}")
+        #expect(d["error"] == .string("States.DataLimitExceeded"))
+        #expect(d["cause"] == .string("The state/task 'P' returned a result with a size exceeding the maximum number of bytes service limit."))
+        // One byte less (the quoted string is two longer than its text) passes.
+        let fits = Fixture.engine(["m": #"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":"\#(big.dropLast(2))","End":true}}}"#])
+        #expect(fits.runToEnd("m", input: "{}")["status"] == .string("SUCCEEDED"))
+
+        let e = engine(#"{"T":{"Type":"Task","Resource":"\#(Self.invoke)","Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],"Next":"C"},"C":{"Type":"Pass","End":true}}"#)
+        start(e, "{}")
+        e.runPending(now: t0)
+        let r = try #require(e.takeTaskRequests(now: t0).first)
+        e.completeTask(executionArn: r.executionArn, taskId: r.taskId, result: .success(.string(big)), now: t0 + 1)
+        let failed = describe(e)
+        #expect(failed["status"] == .string("FAILED"))
+        #expect(failed["error"] == .string("States.DataLimitExceeded"))
+        #expect(types(e).contains("TaskFailed"))
+    }
 }

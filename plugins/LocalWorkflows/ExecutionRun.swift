@@ -363,9 +363,22 @@ struct ExecutionRun: Sendable {
                [("name", .string(state.name)), ("input", .string(f.input.jsonText)), ("inputDetails", HistoryEvent.notTruncated)], now, in: &f)
     }
 
-    mutating func exited(_ state: StateMachineDefinition.State, output: JSONValue, _ now: Double, in f: inout Frame) {
+    /// The Exited event; a state's output past 256 KiB fails it instead (`States.DataLimitExceeded`).
+    mutating func exited(_ state: StateMachineDefinition.State, output: JSONValue, _ now: Double, in f: inout Frame) throws(StateFailure) {
+        let text = output.jsonText
+        if text.utf8.count > Self.payloadLimit { throw Self.tooLarge(state) }
         record(state.kind.typeName + "StateExited", "stateExitedEventDetails",
-               [("name", .string(state.name)), ("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now, in: &f)
+               [("name", .string(state.name)), ("output", .string(text)), ("outputDetails", HistoryEvent.notTruncated)], now, in: &f)
+    }
+
+    /// "Maximum input or output size for a task, state, or execution: 256 KiB of data as a UTF-8
+    /// encoded string" (Step Functions' quotas).
+    static let payloadLimit = 262_144
+
+    /// AWS's error for a result past `payloadLimit` (its text as AWS writes it, unprefixed).
+    static func tooLarge(_ state: StateMachineDefinition.State) -> StateFailure {
+        StateFailure(error: "States.DataLimitExceeded",
+                     cause: "The state/task '\(state.name)' returned a result with a size exceeding the maximum number of bytes service limit.")
     }
 
     static let historyFull = Outcome.failed(error: "States.Runtime",
@@ -418,12 +431,12 @@ struct ExecutionRun: Sendable {
             switch state.kind {
             case .pass(let pass):
                 let output = try run(pass, state: state.name, now: now, f)
-                exited(state, output: output, now, in: &f)
+                try exited(state, output: output, now, in: &f)
                 return moveOn(state, output, &f)
             case .succeed(let inputPath, let outputPath):
                 let effective = try Self.select(inputPath, from: f.input)
                 let output = try Self.select(outputPath, from: effective)
-                exited(state, output: output, now, in: &f)
+                try exited(state, output: output, now, in: &f)
                 return .ended(.succeeded(output))
             case .fail(let error, let cause):
                 return .ended(.failed(error: error, cause: cause))
@@ -432,7 +445,7 @@ struct ExecutionRun: Sendable {
                 let effective = try Self.select(choice.inputPath, from: f.input)
                 let next = try choice.next(for: effective, context: contextObject(state: state.name, now: now, f))
                 f.input = try Self.select(choice.outputPath, from: effective)
-                exited(state, output: f.input, now, in: &f)
+                try exited(state, output: f.input, now, in: &f)
                 f.current = next
                 return .next
             case .parallel(let p):
@@ -476,7 +489,7 @@ struct ExecutionRun: Sendable {
                                   _ f: inout Frame) -> Step {
         do {
             let output = try Self.select(wait.outputPath, from: f.input)
-            exited(state, output: output, now, in: &f)
+            try exited(state, output: output, now, in: &f)
             return moveOn(state, output, &f)
         } catch {
             return .ended(failure(error, state, f))
@@ -527,6 +540,11 @@ struct ExecutionRun: Sendable {
         f.taskDeadline = nil
         f.heartbeatDeadline = nil
         let names: [(String, JSONValue)] = [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))]
+        var result = result
+        if case .success(let value) = result, value.jsonText.utf8.count > Self.payloadLimit {
+            let e = Self.tooLarge(state)
+            result = .failure(error: e.error, cause: e.cause)
+        }
         switch result {
         case .success(let value):
             record("TaskSucceeded", "taskSucceededEventDetails",
@@ -535,7 +553,7 @@ struct ExecutionRun: Sendable {
                 let selected = try task.resultSelector?.evaluate(input: value, context: contextObject(state: state.name, now: now, f)) ?? value
                 let combined = try Self.place(selected, at: task.resultPath, into: f.stateInput)
                 let output = try Self.select(task.outputPath, from: combined)
-                exited(state, output: output, now, in: &f)
+                try exited(state, output: output, now, in: &f)
                 return moveOn(state, output, &f)
             } catch {
                 return .ended(failure(error, state, f))
@@ -581,7 +599,7 @@ struct ExecutionRun: Sendable {
             let errorOutput = JSONValue.object(caught)
             do {
                 let output = try Self.place(errorOutput, at: c.resultPath, into: f.stateInput)
-                exited(state, output: output, now, in: &f)
+                try exited(state, output: output, now, in: &f)
                 f.current = c.next
                 f.input = output
                 return .next
@@ -614,9 +632,11 @@ struct ExecutionRun: Sendable {
         }
     }
 
-    /// Step Functions prefixes a state's runtime fault with where it happened.
+    /// Step Functions prefixes a state's runtime fault with where it happened (not a result that
+    /// was too large, whose text AWS writes alone).
     func failure(_ error: StateFailure, _ state: StateMachineDefinition.State, _ f: Frame) -> Outcome {
-        .failed(error: error.error,
+        if error.error == "States.DataLimitExceeded" { return .failed(error: error.error, cause: error.cause) }
+        return .failed(error: error.error,
                 cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(f.enteredEventId)). \(error.cause)")
     }
 

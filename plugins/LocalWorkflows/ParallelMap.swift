@@ -332,7 +332,7 @@ extension ExecutionRun {
                     let result = JSONValue.array(results)
                     let selected = try flow.resultSelector?.evaluate(input: result, context: me.contextObject(state: state.name, now: now, f)) ?? result
                     let output = try Self.select(flow.outputPath, from: try Self.place(selected, at: flow.resultPath, into: f.stateInput))
-                    me.exited(state, output: output, now, in: &f)
+                    try me.exited(state, output: output, now, in: &f)
                     return me.moveOn(state, output, &f)
                 } catch {
                     return .ended(me.failure(error, state, f))
