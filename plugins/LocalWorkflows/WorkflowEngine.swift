@@ -219,18 +219,26 @@ public final class WorkflowEngine {
 
     /// Records an execution's end.
     private func close(_ record: inout ExecutionRecord, _ run: ExecutionRun, _ outcome: ExecutionRun.Outcome, _ now: Double) {
-        record.history = run.history
-        record.run = nil
-        record.stopDate = max(record.startDate, Self.millis(now))
         switch outcome {
         case .succeeded(let output):
-            record.status = .succeeded
-            record.output = output.jsonText
+            close(&record, run, .succeeded, stopDate: max(record.startDate, Self.millis(now)), output: output.jsonText)
         case .failed(let error, let cause):
-            record.status = .failed
-            record.error = error
-            record.cause = cause
+            close(&record, run, .failed, stopDate: max(record.startDate, Self.millis(now)), error: error, cause: cause)
         }
+    }
+
+    /// Every way an execution closes (its end, its TimeoutSeconds, StopExecution): the record
+    /// takes the run's history and its final fields, and nothing is due for it any more.
+    func close(_ record: inout ExecutionRecord, _ run: ExecutionRun, _ status: ExecutionRecord.Status, stopDate: Double,
+               output: String? = nil, error: String? = nil, cause: String? = nil) {
+        record.history = run.history
+        record.run = nil
+        record.status = status
+        record.stopDate = stopDate
+        record.output = output
+        record.error = error
+        record.cause = cause
+        // (A closed execution's ARN left in `pending` or `dispatchQueue` is passed over there.)
         waiting[record.arn] = nil
         closedOrder.append(record.arn)
     }
@@ -294,15 +302,8 @@ public final class WorkflowEngine {
             if let deadline = run.deadline, deadline <= now {
                 // Past the definition's TimeoutSeconds: TIMED_OUT, whatever it was doing.
                 run.timeOutExecution(now: deadline)
-                record.history = run.history
-                record.run = nil
-                record.status = .timedOut
-                record.stopDate = Self.millis(deadline)
-                record.error = "States.Timeout"
-                waiting[arn] = nil
-                dispatchQueue.removeAll { $0 == arn }
+                close(&record, run, .timedOut, stopDate: Self.millis(deadline), error: "States.Timeout")
                 executions[arn] = record
-                closedOrder.append(arn)
                 persist(execution: arn)
                 continue
             }

@@ -421,17 +421,8 @@ extension WorkflowEngine {
         if var run = record.run {
             let stopDate = max(record.startDate, Self.millis(now))
             run.abort(error: error, cause: cause, now: stopDate)
-            record.history = run.history
-            record.run = nil
-            record.status = .aborted
-            record.stopDate = stopDate
-            record.error = error
-            record.cause = cause
+            close(&record, run, .aborted, stopDate: stopDate, error: error, cause: cause)
             executions[arn] = record
-            pending.removeAll { $0 == arn }
-            dispatchQueue.removeAll { $0 == arn }
-            waiting[arn] = nil
-            closedOrder.append(arn)
             persist(execution: arn)
         }
         return .object([("stopDate", .date(record.stopDate ?? Self.millis(now)))])
