@@ -74,7 +74,11 @@ final class EngineDriver: @unchecked Sendable {
     /// Runs what is due, makes the Task calls that are waiting, and sleeps until the next due time.
     private func tick() {
         let now = EmbeddedStates.now()
-        let (next, requests) = engine.advance(now: now)
+        // The calls since the last turn are committed (and answered) first, so an execution runs
+        // only once its start is on disk: a start a lost commit undoes has done nothing yet.
+        var committed = engine.commit()
+        let (advanced, requests) = engine.advance(now: now)
+        var next = advanced
         for r in requests {
             // Handed out again after a restart, a callback call the service had already taken
             // is not made twice: the task goes on waiting for its token.
@@ -101,9 +105,11 @@ final class EngineDriver: @unchecked Sendable {
         // oldest closed executions be forgotten.
         if nested.poll(now: now) { kick() }
         engine.pruneClosed()
-        // One commit for this turn's writes and the calls' since the last (group commit); the
-        // calls waiting for it are answered now.
-        engine.commit()
+        // One commit for this turn's writes (and calls meanwhile); the calls waiting are answered.
+        committed = engine.commit() && committed
+        // What a lost commit wrote is written again, in a second (not at once: a broken disk
+        // must not spin the loop).
+        if !committed { next = min(next ?? now + 1, now + 1) }
         let faults = engine.storeFaults
         if faults > faultsReported {
             stderrLine("warning: states store: \(faults - faultsReported) write(s) failed; a restart may repeat the steps since the last good write")

@@ -333,6 +333,7 @@ struct Serve: ParsableCommand {
             do {
                 let next = try LoadedGateway.load(options)
                 engine.register(next.model.stateMachines)
+                driver.kick()          // the machines' writes are committed on its turn
                 driver.invoker.credentials = next.credentials
                 pool.reload(Snapshot(model: next.model, credentials: next.credentials, usage: next.usage,
                                              trustedProxies: next.config.trustedProxies))

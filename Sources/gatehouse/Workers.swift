@@ -104,77 +104,107 @@ final class SharedEngine: Sendable {
     struct CommitWaiter {
         let status: Int
         let body: [UInt8]
-        /// The execution a StartExecution created (account, ARN): undone if the commit is lost.
+        /// The execution a StartExecution created (account, ARN): undone if its row is lost.
         let started: (account: String, arn: String)?
         let reply: @Sendable (Int, [UInt8]) -> Void
+        /// Commits lost while it waited.
+        var lost = 0
     }
 
+    /// How many lost commits a call that started nothing waits through (its changes stay in
+    /// memory and are written again) before it is answered 500.
+    static let lostCommitPatience = 3
+
     /// One call whose answer waits for the store (group commit). With a store, an engine only
-    /// marks what a call changes; a call that changed something is answered once the driver has
-    /// written and committed it (`commit`, on the driver's thread: `reply` runs then), or with 500
-    /// InternalFailure if that commit was lost - a start it made undone. So an acknowledged
-    /// StartExecution is on disk, and many calls share one commit. A call that changed nothing,
-    /// or any call without a store, is answered at once (the answer is returned; `reply` never runs).
+    /// marks what a call changes; the call is answered once the driver has written and committed
+    /// it (`commit`, on the driver's thread: `reply` runs then). A start whose row is lost is
+    /// undone and answered 500 InternalFailure; any other call waits for the next commit, since
+    /// its changes, kept in memory, are written again. A call that changed nothing while nothing
+    /// waits to be committed, or any call without a store, is answered at once (the answer is
+    /// returned; `reply` never runs).
     func handle(target: String, body: [UInt8], now: Double, whenCommitted reply: @escaping @Sendable (Int, [UInt8]) -> Void) -> (Int, [UInt8])? {
-        let (answer, waiters, lost): ((Int, [UInt8])?, [CommitWaiter], Bool) = accounts.withLock { a in
-            guard a.store != nil else { return (Self.route(&a, target: target, body: body, now: now), [], false) }
+        let (answer, answered): ((Int, [UInt8])?, Answered) = accounts.withLock { a in
+            guard a.store != nil else { return (Self.route(&a, target: target, body: body, now: now), []) }
             let (account, created, changed, (status, out)) = Self.routed(&a, target: target, body: body, now: now)
-            guard changed else { return ((status, out), [], false) }
+            // A read (or an idempotent repeat) may show what is not on disk yet: it waits too.
+            guard changed || !a.waiting.isEmpty || a.engines.values.contains(where: \.hasUnwrittenChanges) else {
+                return ((status, out), [])
+            }
             let started: (String, String)? = created ? (try? JSONValue.parse(out))?["executionArn"]?.stringValue.map { (account, $0) } : nil
             a.waiting.append(CommitWaiter(status: status, body: out, started: started, reply: reply))
             // After the driver has stopped (shutdown), nobody else will commit: do it here.
-            guard a.closed else { return (nil, [], false) }
-            let (waiters, ok) = Self.commitLocked(&a)
-            return (nil, waiters, !ok)
+            guard a.closed else { return (nil, []) }
+            return (nil, Self.commitLocked(&a).answered)
         }
-        if !waiters.isEmpty { Self.answer(waiters, lost: lost) }
+        Self.answer(answered)
         return answer
     }
 
-    /// Writes and commits what changed since the last commit and sends the answers that waited
-    /// for it (the driver, after each turn).
-    func commit() {
-        let (waiters, ok) = accounts.withLock { a in Self.commitLocked(&a) }
-        Self.answer(waiters, lost: !ok)
+    /// Writes and commits what changed since the last commit and answers the calls that waited
+    /// for it (the driver, at the start and end of each turn). False when the commit was lost.
+    @discardableResult
+    func commit() -> Bool {
+        let (answered, ok) = accounts.withLock { a in Self.commitLocked(&a) }
+        Self.answer(answered)
+        return ok
     }
 
     /// The driver has stopped: from now on each call that changes something commits itself.
     func close() {
-        let (waiters, ok) = accounts.withLock { a in
+        let (answered, _) = accounts.withLock { a in
             a.closed = true
             return Self.commitLocked(&a)
         }
-        Self.answer(waiters, lost: !ok)
+        Self.answer(answered)
     }
 
-    private static func commitLocked(_ a: inout Accounts) -> ([CommitWaiter], Bool) {
+    /// The answers of a commit: a waiter with `failed` is answered 500.
+    private typealias Answered = [(waiter: CommitWaiter, failed: Bool)]
+
+    private static func commitLocked(_ a: inout Accounts) -> (answered: Answered, ok: Bool) {
         guard let store = a.store else { return ([], true) }
         let engines = Array(a.engines.values)
-        var ok = true
+        var committed = true
+        var refused = Set<String>()
         if engines.contains(where: \.hasUnwrittenChanges) {
             // Each execution and machine changed since the last commit is written once, as it is now.
             store.openGroup()
-            var refused = Set<String>()
             for e in engines { refused.formUnion(e.flushWrites()) }
-            ok = store.commitGroup() && refused.isEmpty
+            committed = store.commitGroup()
         }
-        let waiters = a.waiting
+        let waiting = a.waiting
         a.waiting = []
-        if !ok {
-            // Nothing of this commit is trusted to be on disk: its starts are undone (their callers
-            // get 500), and everything else is written again at the next commit.
-            for w in waiters { if let s = w.started { a.engines[s.account]?.forget(executionArn: s.arn) } }
-            for e in engines { e.flushLost() }
+        var answered: Answered = []
+        for var w in waiting {
+            if let s = w.started, !committed || refused.contains(s.arn) {
+                // Its row is not on disk: the start is undone, before it has run.
+                a.engines[s.account]?.forget(executionArn: s.arn)
+                answered.append((w, true))
+            } else if committed {
+                answered.append((w, false))
+            } else if w.lost + 1 >= lostCommitPatience {
+                answered.append((w, true))
+            } else {
+                w.lost += 1
+                a.waiting.append(w)          // written again at the next commit
+            }
         }
-        return (waiters, ok)
+        if !committed {
+            for e in engines { e.flushLost() }
+            stderrLine("warning: states store: a commit failed; it is made again (starts it held were undone and answered 500)")
+        } else {
+            for e in engines { e.flushRefused(refused) }
+            if !refused.isEmpty {
+                stderrLine("warning: states store: \(refused.count) row(s) refused; they are written again at the next commit")
+            }
+        }
+        return (answered, committed)
     }
 
-    private static func answer(_ waiters: [CommitWaiter], lost: Bool) {
-        if lost {
-            stderrLine("warning: states store: a commit failed; \(waiters.count) call(s) answered 500 (their starts undone); the rest is written again at the next commit")
-        }
+    private static func answer(_ answered: Answered) {
+        guard !answered.isEmpty else { return }
         let failure = WorkflowEngine.internalFailure("The call's changes could not be recorded; nothing was started.")
-        for w in waiters { lost ? w.reply(500, failure) : w.reply(w.status, w.body) }
+        for (w, failed) in answered { failed ? w.reply(500, failure) : w.reply(w.status, w.body) }
     }
 
     /// One AWS JSON 1.0 call, answered by the account its `stateMachineArn` or `executionArn`
@@ -182,8 +212,17 @@ final class SharedEngine: Sendable {
     /// CreateStateMachine, its `roleArn`'s - else by the default account. What it writes joins an
     /// open group (committed by the driver's turn), for callers on the driver's own loop.
     func handle(target: String, body: [UInt8], now: Double) -> (Int, [UInt8]) {
-        accounts.withLock { a in Self.route(&a, target: target, body: body, now: now) }
+        let (answer, answered): ((Int, [UInt8]), Answered) = accounts.withLock { a in
+            let answer = Self.route(&a, target: target, body: body, now: now)
+            // After the driver has stopped, nobody else will commit what it changed.
+            return (answer, a.closed ? Self.commitLocked(&a).answered : [])
+        }
+        Self.answer(answered)
+        return answer
     }
+
+    /// Whether the driver has stopped (shutdown).
+    var isClosed: Bool { accounts.withLock { a in a.closed } }
 
     private static func route(_ a: inout Accounts, target: String, body: [UInt8], now: Double) -> (Int, [UInt8]) {
         routed(&a, target: target, body: body, now: now).answer
@@ -271,20 +310,24 @@ final class EmbeddedStates: InProcessAWSService, @unchecked Sendable {
         let id = nextReplyId
         let answer: (Int, [UInt8])?
         if target == "AWSStepFunctions.StartSyncExecution" {
-            // Answered when its (EXPRESS) execution has ended, which is after the driver's turn
-            // that commits its start: watched at once, so it cannot be forgotten first.
+            // Answered when its (EXPRESS) execution has ended, which the driver sees; once it
+            // has stopped (shutdown), nobody would.
+            guard !engine.isClosed else {
+                return done(500, WorkflowEngine.internalFailure("The service is shutting down; nothing was started."))
+            }
             answer = engine.handle(target: target, body: body, now: EmbeddedStates.now())
         } else {
             answer = engine.handle(target: target, body: body, now: EmbeddedStates.now()) { status, out in
                 mailbox.post(Reply(id: id, status: status, body: out))
             }
         }
-        driver.kick()
         if let (status, out) = answer {
+            // (A StartSyncExecution's watch is posted before the driver's kick.)
             answered(target: target, status: status, out: out, loop: loop, done: done)
         } else {
             waiting[id] = (target, done)
         }
+        driver.kick()
     }
 
     private func answered(target: String, status: Int, out: [UInt8], loop: EventLoop, done: @escaping (Int, [UInt8]) -> Void) {

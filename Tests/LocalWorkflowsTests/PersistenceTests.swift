@@ -187,6 +187,31 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
         #expect(store.executions["\(Fixture.execPrefix)m:d"]?.1["status"] == .string("SUCCEEDED"))
     }
 
+    /// A row the store refuses is written again at the next commits, and given up after three
+    /// refusals running (counted as a store fault), so it cannot fail every commit after it.
+    @Test func aRefusedRowIsRetriedThenGivenUp() throws {
+        let store = MemoryStore()
+        let e = try engine(store)
+        e.deferWrites = true
+        _ = e.call("CreateStateMachine", #"{"name":"m","roleArn":"arn:aws:iam::123456789012:role/r","definition":\#(JSONValue.quoted(Fixture.passDefinition))}"#)
+        #expect(e.flushWrites().isEmpty)
+        store.refuseExecutions = true
+        _ = e.call("StartExecution", #"{"stateMachineArn":"\#(Fixture.smPrefix)m","name":"r"}"#)
+        let arn = "\(Fixture.execPrefix)m:r"
+        for attempt in 1...3 {
+            #expect(e.flushWrites() == [arn])
+            e.flushRefused([arn])
+            #expect(e.hasUnwrittenChanges == (attempt < 3))
+        }
+        #expect(e.storeFaults == 3)
+        // Once the store takes it again, a later change is written as usual.
+        store.refuseExecutions = false
+        e.runPending(now: Fixture.now)
+        #expect(e.flushWrites().isEmpty)
+        e.flushRefused([])
+        #expect(store.executions[arn]?.1["status"] == .string("SUCCEEDED"))
+    }
+
     /// Ended Waits get their share of a pass however many new starts keep arriving.
     @Test func endedWaitsAreNotHeldBackByNewStarts() {
         let e = Fixture.engine(["w": #"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}"#, "m": Fixture.passDefinition])

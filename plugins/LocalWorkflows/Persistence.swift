@@ -145,13 +145,35 @@ extension WorkflowEngine {
         return refused
     }
 
-    /// The last flush's commit was lost (or a row refused): what it wrote is marked again, so
-    /// the next commit writes it as it is then.
+    /// The last flush's commit was lost: what it wrote is marked again, so the next commit
+    /// writes it as it is then.
     public func flushLost() {
         unwritten.formUnion(lastFlushed.executions)
         unwrittenMachines.formUnion(lastFlushed.machines)
         lastFlushed = ([], [])
     }
+
+    /// The last flush committed, but the store refused the rows of `arns`: those of this engine
+    /// are marked again; one refused `refusalLimit` times running is given up (counted in
+    /// `storeFaults`), so a row the store can never take does not fail every commit after it.
+    public func flushRefused(_ arns: Set<String>) {
+        if arns.isEmpty && refusals.isEmpty {
+            lastFlushed = ([], [])
+            return
+        }
+        for arn in arns where lastFlushed.executions.contains(arn) || lastFlushed.machines.contains(arn) {
+            refusals[arn, default: 0] += 1
+            guard refusals[arn, default: 0] < Self.refusalLimit else {
+                refusals[arn] = nil
+                continue
+            }
+            if lastFlushed.machines.contains(arn) { unwrittenMachines.insert(arn) } else { unwritten.insert(arn) }
+        }
+        for arn in lastFlushed.executions.union(lastFlushed.machines) where !arns.contains(arn) { refusals[arn] = nil }
+        lastFlushed = ([], [])
+    }
+
+    static let refusalLimit = 3
 }
 
 extension RegisteredStateMachine {

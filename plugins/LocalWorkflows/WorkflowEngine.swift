@@ -57,6 +57,8 @@ public final class WorkflowEngine {
     var unwritten: Set<String> = []
     var unwrittenMachines: Set<String> = []
     var lastFlushed: (executions: Set<String>, machines: Set<String>) = ([], [])
+    /// Rows the store refused, by how many flushes running (`flushRefused`).
+    var refusals: [String: Int] = [:]
     /// Counts the changes marked for writing: a host compares it before and after a call to
     /// know whether the call changed anything.
     public internal(set) var changes = 0
