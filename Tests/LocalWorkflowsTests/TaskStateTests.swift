@@ -159,6 +159,10 @@ import Testing
          "MISSING_TRANSITION_TARGET: Missing 'Next' target: Nowhere at /States/T/Catch/0/Next"),
         (#"{"Type":"Task","Resource":"\#(invoke)","TimeoutSeconds":5,"HeartbeatSeconds":5,"End":true}"#,
          "SCHEMA_VALIDATION_FAILED: HeartbeatSeconds must be smaller than TimeoutSeconds at /States/T/HeartbeatSeconds"),
+        (#"{"Type":"Task","Resource":"\#(invoke)","TimeoutSeconds":5,"TimeoutSecondsPath":"$.t","End":true}"#,
+         "SCHEMA_VALIDATION_FAILED: Only one of 'TimeoutSeconds' or 'TimeoutSecondsPath' can be set at /States/T"),
+        (#"{"Type":"Task","Resource":"\#(invoke)","HeartbeatSecondsPath":"$.h[*]","End":true}"#,
+         "SCHEMA_VALIDATION_FAILED: The value for the field 'HeartbeatSecondsPath' must be a reference path (one node, no wildcard) at /States/T/HeartbeatSecondsPath"),
         (#"{"Type":"Task","Resource":"\#(invoke)","TimeoutSeconds":0,"End":true}"#,
          "SCHEMA_VALIDATION_FAILED: The value for the field 'TimeoutSeconds' must be an INTEGER from 1 to 99999999 at /States/T/TimeoutSeconds"),
     ])
@@ -193,5 +197,30 @@ import Testing
         #expect(failed["status"] == .string("FAILED"))
         #expect(failed["error"] == .string("States.DataLimitExceeded"))
         #expect(types(e).contains("TaskFailed"))
+    }
+    /// TimeoutSecondsPath and HeartbeatSecondsPath read the limits from the effective input when
+    /// the call is scheduled; a value that is no positive integer fails the state.
+    @Test func limitsFromTheInput() throws {
+        let e = engine(#"{"T":{"Type":"Task","Resource":"\#(Self.invoke)","InputPath":"$.cfg","TimeoutSecondsPath":"$.limit","End":true}}"#)
+        start(e, #"{"cfg":{"limit":7}}"#)
+        e.runPending(now: t0)
+        _ = e.takeTaskRequests(now: t0)
+        #expect(e.nextWakeTime == t0 + 7)
+        e.runPending(now: t0 + 7)
+        #expect(describe(e)["error"] == .string("States.Timeout"))
+        let h = Fixture.json(e.call("GetExecutionHistory", #"{"executionArn":"\#(Fixture.execPrefix)m:run"}"#).body)
+        #expect(h["events"]?.arrayValue?[2]["taskScheduledEventDetails"]?["timeoutInSeconds"] == .int(7))
+
+        let beat = engine(#"{"T":{"Type":"Task","Resource":"\#(Self.invoke).waitForTaskToken","HeartbeatSecondsPath":"$.beat","End":true}}"#)
+        start(beat, #"{"beat":4}"#)
+        beat.runPending(now: t0)
+        _ = beat.takeTaskRequests(now: t0)
+        #expect(beat.nextWakeTime == t0 + 4)
+
+        let bad = engine(#"{"T":{"Type":"Task","Resource":"\#(Self.invoke)","TimeoutSecondsPath":"$.limit","End":true}}"#)
+        start(bad, #"{"limit":"soon"}"#)
+        bad.runPending(now: t0)
+        #expect(describe(bad)["error"] == .string("States.Runtime"))
+        #expect(describe(bad)["cause"]?.stringValue?.hasSuffix(#"The TimeoutSecondsPath parameter must reference a positive integer: $.limit == "soon""#) == true)
     }
 }

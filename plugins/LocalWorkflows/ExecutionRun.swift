@@ -51,6 +51,10 @@ struct Frame: Sendable {
     var retryCounts: [Int] = []
     /// The token of the call a Task state is about to schedule (made with its Parameters).
     var taskToken: String?
+    /// The current Task call's limits (TimeoutSeconds and HeartbeatSeconds, or what their
+    /// `…Path` read from the effective input).
+    var taskTimeout: Int?
+    var taskHeartbeat: Int?
     /// While the current Parallel or Map state's branches or iterations run.
     var composite: CompositeRun?
 
@@ -202,8 +206,7 @@ struct ExecutionRun: Sendable {
         for id in frames.keys.sorted() {
             guard var f = frames[id], let call = f.outstanding, !f.taskDispatched else { continue }
             f.taskDispatched = true
-            if call.resource.isCallback, let state = f.machine.states[f.current], case .task(let task) = state.kind,
-               let beat = task.heartbeatSeconds {
+            if call.resource.isCallback, let beat = f.taskHeartbeat {
                 f.heartbeatDeadline = now + Double(beat)
             }
             record("TaskStarted", "taskStartedEventDetails",
@@ -234,8 +237,7 @@ struct ExecutionRun: Sendable {
 
     /// SendTaskHeartbeat for call `id`: its heartbeat clock starts again.
     mutating func heartbeat(call id: Int, now: Double) {
-        guard let fid = frame(waitingOn: id), let call = frames[fid]?.outstanding, let f = frames[fid],
-              let state = f.machine.states[f.current], case .task(let task) = state.kind, let beat = task.heartbeatSeconds,
+        guard let fid = frame(waitingOn: id), let call = frames[fid]?.outstanding, let beat = frames[fid]?.taskHeartbeat,
               call.resource.isCallback else { return }
         frames[fid]?.heartbeatDeadline = now + Double(beat)
     }
@@ -501,6 +503,8 @@ struct ExecutionRun: Sendable {
     /// The call's parameters: InputPath, then Parameters, over the state's input.
     private func prepare(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) throws(StateFailure) {
         let effective = try Self.select(task.inputPath, from: f.stateInput)
+        f.taskTimeout = try task.timeoutPath.map { p throws(StateFailure) in try Self.seconds(p, "TimeoutSecondsPath", in: effective) } ?? task.timeoutSeconds
+        f.taskHeartbeat = try task.heartbeatPath.map { p throws(StateFailure) in try Self.seconds(p, "HeartbeatSecondsPath", in: effective) } ?? task.heartbeatSeconds
         // The call gets the next id (`schedule`), so its token is made here; a callback's
         // Parameters see it as `$$.Task.Token`.
         f.taskToken = Self.taskToken(executionArn: context.executionArn, call: nextTaskId)
@@ -514,8 +518,8 @@ struct ExecutionRun: Sendable {
             ("resourceType", .string(task.resource.resourceType)), ("resource", .string(task.resource.resource)),
             ("region", .string(Self.region(of: context.stateMachineArn))), ("parameters", .string(f.taskParameters.jsonText)),
         ]
-        if let t = task.timeoutSeconds { details.append(("timeoutInSeconds", .int(Int64(t)))) }
-        if let h = task.heartbeatSeconds { details.append(("heartbeatInSeconds", .int(Int64(h)))) }
+        if let t = f.taskTimeout { details.append(("timeoutInSeconds", .int(Int64(t)))) }
+        if let h = f.taskHeartbeat { details.append(("heartbeatInSeconds", .int(Int64(h)))) }
         record("TaskScheduled", "taskScheduledEventDetails", details, now, in: &f)
         f.outstanding = TaskCall(id: nextTaskId, resource: task.resource, parameters: f.taskParameters,
                                  token: f.taskToken ?? Self.taskToken(executionArn: context.executionArn, call: nextTaskId))
@@ -524,7 +528,7 @@ struct ExecutionRun: Sendable {
         f.submittedOutput = nil
         nextTaskId += 1
         f.taskDispatched = false
-        f.taskDeadline = task.timeoutSeconds.map { now + Double($0) }
+        f.taskDeadline = f.taskTimeout.map { now + Double($0) }
     }
 
     /// The region field of an ARN.
@@ -573,7 +577,7 @@ struct ExecutionRun: Sendable {
         f.outstanding = nil
         f.taskDeadline = nil
         f.heartbeatDeadline = nil
-        let cause = heartbeat ? nil : "The task did not complete within \(task.timeoutSeconds ?? 0) seconds."
+        let cause = heartbeat ? nil : "The task did not complete within \(f.taskTimeout ?? 0) seconds."
         var details: [(String, JSONValue)] = [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource)),
                                               ("error", .string("States.Timeout"))]
         if let cause { details.append(("cause", .string(cause))) }
@@ -638,6 +642,19 @@ struct ExecutionRun: Sendable {
         if error.error == "States.DataLimitExceeded" { return .failed(error: error.error, cause: error.cause) }
         return .failed(error: error.error,
                 cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(f.enteredEventId)). \(error.cause)")
+    }
+
+    /// TimeoutSecondsPath or HeartbeatSecondsPath read from the effective input: a positive
+    /// integer (the texts are ours, in the SecondsPath errors' words).
+    static func seconds(_ p: JSONPath, _ field: String, in input: JSONValue) throws(StateFailure) -> Int {
+        guard let value = p.evaluate(input) else {
+            throw StateFailure(error: "States.Runtime", cause: "The \(field) parameter does not reference an input value: \(p.text)")
+        }
+        guard let n = value.exactInteger, n >= 1, n <= Int64(TaskCompiler.maxInteger) else {
+            throw StateFailure(error: "States.Runtime",
+                               cause: "The \(field) parameter must reference a positive integer: \(p.text) == \(value.jsonText)")
+        }
+        return Int(n)
     }
 
     /// When a Wait state entered at `entered` ends (epoch seconds).
@@ -820,6 +837,8 @@ extension Frame {
                                                    ("parameters", call.parameters), ("token", .string(call.token))]))
         }
         if let heartbeatDeadline { o["heartbeatDeadline"] = .double(heartbeatDeadline) }
+        if let taskTimeout { o["taskTimeout"] = .int(Int64(taskTimeout)) }
+        if let taskHeartbeat { o["taskHeartbeat"] = .int(Int64(taskHeartbeat)) }
         o["taskDispatched"] = .bool(taskDispatched)
         if let submittedOutput { o["submittedOutput"] = submittedOutput }
         o["taskDeadline"] = taskDeadline.map(JSONValue.double) ?? .null
@@ -842,6 +861,8 @@ extension Frame {
             outstanding = ExecutionRun.TaskCall(id: Int(id), resource: r, parameters: o["parameters"] ?? .null, token: token)
         }
         heartbeatDeadline = s["heartbeatDeadline"]?.doubleValue
+        taskTimeout = s["taskTimeout"]?.doubleValue.map { Int($0) }
+        taskHeartbeat = s["taskHeartbeat"]?.doubleValue.map { Int($0) }
         taskDispatched = s["taskDispatched"] == .bool(true)
         submittedOutput = s["submittedOutput"]
         taskDeadline = s["taskDeadline"]?.doubleValue

@@ -114,7 +114,7 @@ struct StateMachineDefinition: Sendable {
         "Choice": ["Type", "Comment", "Choices", "Default", "InputPath", "OutputPath"],
         "Wait": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
         "Task": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource",
-                 "TimeoutSeconds", "HeartbeatSeconds", "Retry", "Catch"],
+                 "TimeoutSeconds", "HeartbeatSeconds", "TimeoutSecondsPath", "HeartbeatSecondsPath", "Retry", "Catch"],
         "Parallel": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches",
                      "Retry", "Catch"],
         "Map": ["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath",

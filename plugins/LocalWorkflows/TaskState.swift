@@ -12,6 +12,10 @@ struct TaskState: Sendable {
     let outputPath: StateMachineDefinition.PathSetting
     let timeoutSeconds: Int?
     let heartbeatSeconds: Int?
+    /// TimeoutSecondsPath and HeartbeatSecondsPath: the limits read from the effective input
+    /// when the call is scheduled.
+    let timeoutPath: JSONPath?
+    let heartbeatPath: JSONPath?
     let retriers: [Retrier]
     let catchers: [Catcher]
 
@@ -110,6 +114,12 @@ enum TaskCompiler {
         }
         let timeout = try positive(fields, "TimeoutSeconds", at)
         let heartbeat = try positive(fields, "HeartbeatSeconds", at)
+        let timeoutPath = try referencePath(fields, "TimeoutSecondsPath", at)
+        let heartbeatPath = try referencePath(fields, "HeartbeatSecondsPath", at)
+        for (fixed, path) in [("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath")]
+        where fields[fixed] != nil && fields[path] != nil {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: Only one of '\(fixed)' or '\(path)' can be set at \(at)")
+        }
         if let timeout, let heartbeat, heartbeat >= timeout {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: HeartbeatSeconds must be smaller than TimeoutSeconds at \(at)/HeartbeatSeconds")
         }
@@ -122,6 +132,8 @@ enum TaskCompiler {
             outputPath: try path("OutputPath"),
             timeoutSeconds: timeout,
             heartbeatSeconds: heartbeat,
+            timeoutPath: timeoutPath,
+            heartbeatPath: heartbeatPath,
             retriers: try retriers(fields["Retry"], at: at + "/Retry"),
             catchers: try catchers(fields["Catch"], at: at + "/Catch"))
     }
@@ -132,6 +144,17 @@ enum TaskCompiler {
             throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be an INTEGER from 1 to \(maxInteger) at \(at)/\(key)")
         }
         return n
+    }
+
+    private static func referencePath(_ fields: JSONObject, _ key: String, _ at: String) throws(WorkflowDefinitionError) -> JSONPath? {
+        guard let v = fields[key] else { return nil }
+        let here = "\(at)/\(key)"
+        guard case .string(let text) = v else {
+            throw WorkflowDefinitionError("SCHEMA_VALIDATION_FAILED: The value for the field '\(key)' must be a STRING at \(here)")
+        }
+        guard let p = JSONPath(text) else { throw WorkflowDefinitionError(JSONPath.unsupported(key, at: here)) }
+        guard p.isDefinite else { throw WorkflowDefinitionError(JSONPath.notReference(key, at: here)) }
+        return p
     }
 
     static func integer(_ v: JSONValue) -> Int? {
