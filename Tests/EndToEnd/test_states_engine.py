@@ -238,6 +238,20 @@ OUTCOME_CASES = [
             "OK": {"Type": "Succeed"}}},
         "Catch": [{"ErrorEquals": ["Item.Bad"], "ResultPath": "$", "Next": "Caught"}], "Next": "Done"},
         "Caught": {"Type": "Pass", "End": True}, "Done": {"Type": "Pass", "End": True}}}, [1, 2, 3]),
+    # A branch that waits and then fails: the Parallel is retried once, whole, then caught.
+    ("parallel-retry-then-catch", {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "F"},
+                                    "F": {"Type": "Fail", "Error": "Branch.Late", "Cause": "after a wait"}}},
+        {"StartAt": "OK", "States": {"OK": {"Type": "Pass", "Result": "fine", "End": True}}}],
+        "Retry": [{"ErrorEquals": ["Branch.Late"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Done"}], "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True}}}, {"n": 1}),
+    # Iterations one at a time (MaxConcurrency 1), each waiting, inside a Parallel branch.
+    ("map-in-parallel-sequential", {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [
+        {"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 1, "ItemsPath": "$.items",
+            "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 0, "Next": "D"},
+                                                         "D": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, 10)"}, "End": True}}},
+            "End": True}}}], "OutputPath": "$[0]", "End": True}}}, {"items": [1, 2, 3]}),
 ]
 
 
