@@ -35,7 +35,7 @@ final class SharedEngine: Sendable {
         /// The store's rows, read once at start; accounts made later have none in it.
         var loaded: (machines: [JSONValue], executions: [JSONValue]) = ([], [])
         /// Answers waiting for the next commit (`commit`), and the executions they started.
-        var waiting: [CommitWaiter] = []
+        var waiting: [HeldAnswer<@Sendable (Int, [UInt8]) -> Void>] = []
         /// The driver has stopped (`close`): calls commit themselves.
         var closed = false
 
@@ -100,21 +100,6 @@ final class SharedEngine: Sendable {
         }
     }
 
-    /// An answer held until what its call changed is committed.
-    struct CommitWaiter {
-        let status: Int
-        let body: [UInt8]
-        /// The execution a StartExecution created (account, ARN): undone if its row is lost.
-        let started: (account: String, arn: String)?
-        let reply: @Sendable (Int, [UInt8]) -> Void
-        /// Commits lost while it waited.
-        var lost = 0
-    }
-
-    /// How many lost commits a call that started nothing waits through (its changes stay in
-    /// memory and are written again) before it is answered 500.
-    static let lostCommitPatience = 3
-
     /// One call whose answer waits for the store (group commit). With a store, an engine only
     /// marks what a call changes; the call is answered once the driver has written and committed
     /// it (`commit`, on the driver's thread: `reply` runs then). A start whose row is lost is
@@ -125,13 +110,13 @@ final class SharedEngine: Sendable {
     func handle(target: String, body: [UInt8], now: Double, whenCommitted reply: @escaping @Sendable (Int, [UInt8]) -> Void) -> (Int, [UInt8])? {
         let (answer, answered): ((Int, [UInt8])?, Answered) = accounts.withLock { a in
             guard a.store != nil else { return (Self.route(&a, target: target, body: body, now: now), []) }
-            let (account, created, changed, (status, out)) = Self.routed(&a, target: target, body: body, now: now)
+            let (engine, created, changed, (status, out)) = Self.routed(&a, target: target, body: body, now: now)
             // A read (or an idempotent repeat) may show what is not on disk yet: it waits too.
             guard changed || !a.waiting.isEmpty || a.engines.values.contains(where: \.hasUnwrittenChanges) else {
                 return ((status, out), [])
             }
-            let started: (String, String)? = created ? (try? JSONValue.parse(out))?["executionArn"]?.stringValue.map { (account, $0) } : nil
-            a.waiting.append(CommitWaiter(status: status, body: out, started: started, reply: reply))
+            let started: (WorkflowEngine, String)? = created ? (try? JSONValue.parse(out))?["executionArn"]?.stringValue.map { (engine, $0) } : nil
+            a.waiting.append(HeldAnswer(status: status, body: out, started: started, reply: reply))
             // After the driver has stopped (shutdown), nobody else will commit: do it here.
             guard a.closed else { return (nil, []) }
             return (nil, Self.commitLocked(&a).answered)
@@ -158,53 +143,27 @@ final class SharedEngine: Sendable {
         Self.answer(answered)
     }
 
-    /// The answers of a commit: a waiter with `failed` is answered 500.
-    private typealias Answered = [(waiter: CommitWaiter, failed: Bool)]
+    /// The answers of a commit (no engine in them: they leave the lock): a `failed` one is
+    /// answered 500.
+    private typealias Answered = [(reply: Reply, status: Int, body: [UInt8], failed: Bool)]
+    private typealias Reply = @Sendable (Int, [UInt8]) -> Void
 
     private static func commitLocked(_ a: inout Accounts) -> (answered: Answered, ok: Bool) {
         guard let store = a.store else { return ([], true) }
-        let engines = Array(a.engines.values)
-        var committed = true
-        var refused = Set<String>()
-        if engines.contains(where: \.hasUnwrittenChanges) {
-            // Each execution and machine changed since the last commit is written once, as it is now.
-            store.openGroup()
-            for e in engines { refused.formUnion(e.flushWrites()) }
-            committed = store.commitGroup()
-        }
-        let waiting = a.waiting
-        a.waiting = []
-        var answered: Answered = []
-        for var w in waiting {
-            if let s = w.started, !committed || refused.contains(s.arn) {
-                // Its row is not on disk: the start is undone, before it has run.
-                a.engines[s.account]?.forget(executionArn: s.arn)
-                answered.append((w, true))
-            } else if committed {
-                answered.append((w, false))
-            } else if w.lost + 1 >= lostCommitPatience {
-                answered.append((w, true))
-            } else {
-                w.lost += 1
-                a.waiting.append(w)          // written again at the next commit
-            }
-        }
-        if !committed {
-            for e in engines { e.flushLost() }
+        let outcome = GroupCommit.commit(store, engines: Array(a.engines.values), held: a.waiting)
+        a.waiting = outcome.held
+        if !outcome.committed {
             stderrLine("warning: states store: a commit failed; it is made again (starts it held were undone and answered 500)")
-        } else {
-            for e in engines { e.flushRefused(refused) }
-            if !refused.isEmpty {
-                stderrLine("warning: states store: \(refused.count) row(s) refused; they are written again at the next commit")
-            }
+        } else if outcome.refused > 0 {
+            stderrLine("warning: states store: \(outcome.refused) row(s) refused; they are written again at the next commit")
         }
-        return (answered, committed)
+        return (outcome.answered.map { ($0.answer.reply, $0.answer.status, $0.answer.body, $0.failed) }, outcome.committed)
     }
 
     private static func answer(_ answered: Answered) {
         guard !answered.isEmpty else { return }
         let failure = WorkflowEngine.internalFailure("The call's changes could not be recorded; nothing was started.")
-        for (w, failed) in answered { failed ? w.reply(500, failure) : w.reply(w.status, w.body) }
+        for w in answered { w.failed ? w.reply(500, failure) : w.reply(w.status, w.body) }
     }
 
     /// One AWS JSON 1.0 call, answered by the account its `stateMachineArn` or `executionArn`
@@ -231,7 +190,7 @@ final class SharedEngine: Sendable {
     /// The call answered by its account's engine, with whether it created an execution and
     /// whether it changed anything to write.
     private static func routed(_ a: inout Accounts, target: String, body: [UInt8], now: Double)
-        -> (account: String, created: Bool, changed: Bool, answer: (Int, [UInt8])) {
+        -> (engine: WorkflowEngine, created: Bool, changed: Bool, answer: (Int, [UInt8])) {
         var account: String?
         if let members = (try? JSONValue.parse(body))?.objectValue {
             for key in ["stateMachineArn", "executionArn", "roleArn"] {
@@ -250,7 +209,7 @@ final class SharedEngine: Sendable {
         let engine = a.engine(chosen)
         let (started, changes) = (engine.executionsStarted, engine.changes)
         let r = engine.handle(target: target, body: body, now: now)
-        return (chosen, engine.executionsStarted > started, engine.changes > changes, (r.status, r.body))
+        return (engine, engine.executionsStarted > started, engine.changes > changes, (r.status, r.body))
     }
 
     /// Advances what is due in every account and takes the Task calls waiting to be made;

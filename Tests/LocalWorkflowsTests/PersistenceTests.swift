@@ -8,6 +8,22 @@ final class MemoryStore: WorkflowStore, @unchecked Sendable {
     var machines: [String: JSONValue] = [:]
     var executions: [String: (Int, JSONValue)] = [:]
     var refuseExecutions = false
+    /// How many group commits to lose (rolled back) from now on.
+    var loseCommits = 0
+    private var beforeGroup: (machines: [String: JSONValue], executions: [String: (Int, JSONValue)])?
+
+    func openGroup() {
+        if beforeGroup == nil { beforeGroup = (machines, executions) }
+    }
+
+    func commitGroup() -> Bool {
+        guard let before = beforeGroup else { return true }
+        beforeGroup = nil
+        guard loseCommits > 0 else { return true }
+        loseCommits -= 1
+        (machines, executions) = before
+        return false
+    }
 
     func save(machine arn: String, _ snapshot: JSONValue) throws(StoreError) { machines[arn] = snapshot }
     func delete(machine arn: String) throws(StoreError) { machines[arn] = nil }
