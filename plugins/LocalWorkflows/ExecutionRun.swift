@@ -402,14 +402,8 @@ struct ExecutionRun: Sendable {
                 return leaving(wait, state, now, &f)
             case .task(let task):
                 if events + 5 > Self.historyLimit { return .ended(Self.historyFull) }
-                do {
-                    // Parameters are evaluated again: `$$.State.RetryCount` has moved on.
-                    try prepare(task, state, now, &f)
-                } catch {
-                    return .ended(failure(error, state, f))
-                }
-                schedule(task, now, &f)
-                return .blocked
+                // Parameters are evaluated again: `$$.State.RetryCount` has moved on.
+                return call(task, state, now, &f)
             case .parallel, .map:
                 return startComposite(state, now, &f)
             default:
@@ -450,20 +444,14 @@ struct ExecutionRun: Sendable {
                 try exited(state, output: f.input, now, in: &f)
                 f.current = next
                 return .next
-            case .parallel(let p):
+            case .parallel, .map:
                 f.stateInput = f.input
-                f.retryCounts = Array(repeating: 0, count: p.flow.retriers.count)
-                return startComposite(state, now, &f)
-            case .map(let m):
-                f.stateInput = f.input
-                f.retryCounts = Array(repeating: 0, count: m.flow.retriers.count)
+                f.retryCounts = Array(repeating: 0, count: state.kind.compositeFlow?.retriers.count ?? 0)
                 return startComposite(state, now, &f)
             case .task(let task):
                 f.stateInput = f.input
                 f.retryCounts = Array(repeating: 0, count: task.retriers.count)
-                try prepare(task, state, now, &f)
-                schedule(task, now, &f)
-                return .blocked
+                return call(task, state, now, &f)
             case .wait(let wait):
                 f.input = try Self.select(wait.inputPath, from: f.input)
                 let until = try Self.waitEnd(wait.duration, input: f.input, entered: now)
@@ -499,6 +487,17 @@ struct ExecutionRun: Sendable {
     }
 
     // MARK: - Task states
+
+    /// A Task state's call (on entry, and again for each retry): its parameters, then TaskScheduled.
+    private mutating func call(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) -> Step {
+        do {
+            try prepare(task, state, now, &f)
+        } catch {
+            return .ended(failure(error, state, f))
+        }
+        schedule(task, now, &f)
+        return .blocked
+    }
 
     /// The call's parameters: InputPath, then Parameters, over the state's input.
     private func prepare(_ task: TaskState, _ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) throws(StateFailure) {
@@ -639,9 +638,15 @@ struct ExecutionRun: Sendable {
     /// Step Functions prefixes a state's runtime fault with where it happened (not a result that
     /// was too large, whose text AWS writes alone).
     func failure(_ error: StateFailure, _ state: StateMachineDefinition.State, _ f: Frame) -> Outcome {
-        if error.error == "States.DataLimitExceeded" { return .failed(error: error.error, cause: error.cause) }
-        return .failed(error: error.error,
-                cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(f.enteredEventId)). \(error.cause)")
+        let e = prefixed(error, state, f)
+        return .failed(error: e.error, cause: e.cause)
+    }
+
+    /// `error` with the state's prefix on its cause.
+    func prefixed(_ error: StateFailure, _ state: StateMachineDefinition.State, _ f: Frame) -> StateFailure {
+        if error.error == "States.DataLimitExceeded" { return error }
+        return StateFailure(error: error.error,
+                            cause: "An error occurred while executing the state '\(state.name)' (entered at the event id #\(f.enteredEventId)). \(error.cause)")
     }
 
     /// TimeoutSecondsPath or HeartbeatSecondsPath read from the effective input: a positive

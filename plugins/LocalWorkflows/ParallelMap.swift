@@ -169,12 +169,7 @@ extension ExecutionRun {
     /// InputPath and Parameters over the state's input, a Map's items, and the Started event.
     /// The children are started by `fill`.
     mutating func startComposite(_ state: StateMachineDefinition.State, _ now: Double, _ f: inout Frame) -> Step {
-        let flow: CompositeFlow
-        switch state.kind {
-        case .parallel(let p): flow = p.flow
-        case .map(let m): flow = m.flow
-        default: return .blocked
-        }
+        guard let flow = state.kind.compositeFlow else { return .blocked }
         let effective: JSONValue
         do {
             let selected = try Self.select(flow.inputPath, from: f.stateInput)
@@ -225,8 +220,7 @@ extension ExecutionRun {
                         // A fault of the Map state itself: it carries the state's name.
                         abortChildren(p, now)
                         record("MapStateFailed", "", [], now, frame: p)
-                        guard case .failed(let e, let cause) = failure(error, state, f) else { return .failed(error) }
-                        return .failed(StateFailure(error: e ?? error.error, cause: cause ?? error.cause))
+                        return .failed(prefixed(error, state, f))
                     }
                 }
                 append("MapIterationStarted", "mapIterationStartedEventDetails", [("name", .string(state.name)), ("index", .int(Int64(slot)))],
@@ -316,13 +310,7 @@ extension ExecutionRun {
     mutating func finishComposite(_ id: Int, _ end: CompositeEnd, _ now: Double) -> Outcome? {
         let step = withFrame(id) { (me: inout ExecutionRun, f) in
             f.composite = nil
-            guard let state = f.machine.states[f.current] else { return .blocked }
-            let flow: CompositeFlow
-            switch state.kind {
-            case .parallel(let p): flow = p.flow
-            case .map(let m): flow = m.flow
-            default: return .blocked
-            }
+            guard let state = f.machine.states[f.current], let flow = state.kind.compositeFlow else { return .blocked }
             switch end {
             case .failed(let e):
                 if Self.terminal.contains(e.error) { return .ended(.failed(error: e.error, cause: e.cause)) }

@@ -70,6 +70,15 @@ struct StateMachineDefinition: Sendable {
             }
         }
 
+        /// A Parallel's or Map's InputPath, Parameters, result paths, Retry and Catch.
+        var compositeFlow: CompositeFlow? {
+            switch self {
+            case .parallel(let p): return p.flow
+            case .map(let m): return m.flow
+            default: return nil
+            }
+        }
+
         case pass(Pass)
         case succeed(inputPath: PathSetting, outputPath: PathSetting)
         case fail(error: String?, cause: String?)
