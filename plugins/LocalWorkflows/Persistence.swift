@@ -120,27 +120,23 @@ extension WorkflowEngine {
         lastFlushed = (unwritten, unwrittenMachines)
         guard let store, hasUnwrittenChanges else { return [] }
         var refused = Set<String>()
-        for arn in unwrittenMachines {
-            do {
-                if let m = machines[arn] { try store.save(machine: arn, m.snapshot()) } else { try store.delete(machine: arn) }
-            } catch {
+        func write(_ arn: String, _ body: () throws(StoreError) -> Void) {
+            do { try body() } catch {
                 storeFaults += 1
                 refused.insert(arn)
+            }
+        }
+        for arn in unwrittenMachines {
+            write(arn) { () throws(StoreError) in
+                if let m = machines[arn] { try store.save(machine: arn, m.snapshot()) } else { try store.delete(machine: arn) }
+            }
+        }
+        for arn in unwritten {
+            write(arn) { () throws(StoreError) in
+                if let e = executions[arn] { try store.save(execution: arn, sequence: e.sequence, e.snapshot()) } else { try store.delete(execution: arn) }
             }
         }
         unwrittenMachines.removeAll(keepingCapacity: true)
-        for arn in unwritten {
-            do {
-                if let e = executions[arn] {
-                    try store.save(execution: arn, sequence: e.sequence, e.snapshot())
-                } else {
-                    try store.delete(execution: arn)
-                }
-            } catch {
-                storeFaults += 1
-                refused.insert(arn)
-            }
-        }
         unwritten.removeAll(keepingCapacity: true)
         return refused
     }

@@ -38,7 +38,11 @@ struct TaskResource: Sendable, Equatable {
     /// The callback pattern (`.waitForTaskToken`): the call hands `$$.Task.Token` to someone who
     /// ends the task later with SendTaskSuccess or SendTaskFailure (and keeps it alive with
     /// SendTaskHeartbeat, when the state has HeartbeatSeconds).
-    var isCallback: Bool { resource.hasSuffix(".waitForTaskToken") }
+    var isCallback: Bool { resource.hasSuffix(Self.callbackSuffix) }
+    static let callbackSuffix = ".waitForTaskToken"
+
+    /// The ARN of the call to make: without `.waitForTaskToken`.
+    var callArn: String { isCallback ? String(arn.dropLast(Self.callbackSuffix.count)) : arn }
 
     /// Nil when the ARN is not an optimized integration this engine runs.
     init?(_ arn: String) {

@@ -186,7 +186,8 @@ public final class WorkflowEngine {
                 // (A deleted machine's executions still run; its role is then unknown.)
                 out.append(TaskRequest(executionArn: arn, taskId: call.id, resource: call.resource.arn, parameters: call.parameters,
                                        stateMachineArn: record.stateMachineArn, roleArn: machines[record.stateMachineArn]?.roleArn,
-                                       region: region, accountId: accountId, submitted: submitted, token: call.token))
+                                       region: region, accountId: accountId, submitted: submitted, token: call.token,
+                                       callResource: call.resource.callArn))
             }
         }
         return out
@@ -267,7 +268,8 @@ public final class WorkflowEngine {
                 }
             }
         }
-        if let store { if !store.batch(body) { storeFaults += 1 } } else { body() }
+        // (With deferWrites the deletes are only marked: the host's commit writes them.)
+        if let store, !deferWrites { if !store.batch(body) { storeFaults += 1 } } else { body() }
         if closedHead > 4096 && closedHead * 2 > closedOrder.count {
             closedOrder.removeFirst(closedHead)
             closedHead = 0
@@ -282,7 +284,8 @@ public final class WorkflowEngine {
     /// StartExecution, and again at `nextWakeTime`.
     public func runPending(now: Double) {
         // The saves of one pass are one transaction.
-        guard let store else { return advanceDue(now: now) }
+        // (With deferWrites the pass only marks what changed: the host's commit writes it.)
+        guard let store, !deferWrites else { return advanceDue(now: now) }
         if !store.batch({ advanceDue(now: now) }) { storeFaults += 1 }
     }
 
@@ -423,16 +426,13 @@ public struct TaskRequest: Sendable {
     public let submitted: JSONValue?
     /// The call's task token (`$$.Task.Token`).
     public let token: String
+    /// The call to make: the resource without its `.waitForTaskToken`.
+    public let callResource: String
 
     /// A callback call (`….waitForTaskToken`): the host makes the call and reports what the
     /// service answered with `taskSubmitted` (or a failure with `completeTask`); the task then
     /// waits for SendTaskSuccess or SendTaskFailure.
-    public var isCallback: Bool { resource.hasSuffix(".waitForTaskToken") }
-
-    /// The resource without its `.waitForTaskToken`: the call to make.
-    public var callResource: String {
-        isCallback ? String(resource.dropLast(".waitForTaskToken".count)) : resource
-    }
+    public var isCallback: Bool { callResource != resource }
 }
 
 /// What a Task call came to: its result, or an error name and cause (Retry and Catch match

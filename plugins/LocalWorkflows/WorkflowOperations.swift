@@ -351,18 +351,24 @@ extension WorkflowEngine {
         return (arn, call)
     }
 
+    /// The `taskToken` member of SendTask*, with its constraints added to the call's.
+    private func taskToken(_ request: RequestMembers, _ constraints: inout Constraints) throws(ServiceError) -> String? {
+        let token = try request.string("taskToken")
+        constraints.required(token, "taskToken")
+        constraints.length(token, "taskToken", min: 1, max: 2048)
+        return token
+    }
+
     /// SendTaskSuccess (`success`) or SendTaskFailure: ends a callback task as TaskSucceeded
     /// with `output`, or TaskFailed with `error` and `cause` (then Retry and Catch).
     func sendTaskResult(_ request: RequestMembers, success: Bool, now: Double) throws(ServiceError) -> Wire {
-        let token = try request.string("taskToken")
         var constraints = Constraints()
-        constraints.required(token, "taskToken")
-        constraints.length(token, "taskToken", min: 1, max: 2048)
+        let token = try taskToken(request, &constraints)
         let result: TaskResult
         if success {
             let output = try request.string("output")
             constraints.required(output, "output")
-            constraints.sensitiveSize(output, "output", maxBytes: 262_144)
+            constraints.sensitiveSize(output, "output", maxBytes: ExecutionRun.payloadLimit)
             try constraints.check()
             let value: JSONValue
             do {
@@ -387,10 +393,8 @@ extension WorkflowEngine {
 
     /// SendTaskHeartbeat: the callback task's HeartbeatSeconds clock starts again.
     func sendTaskHeartbeat(_ request: RequestMembers, now: Double) throws(ServiceError) -> Wire {
-        let token = try request.string("taskToken")
         var constraints = Constraints()
-        constraints.required(token, "taskToken")
-        constraints.length(token, "taskToken", min: 1, max: 2048)
+        let token = try taskToken(request, &constraints)
         try constraints.check()
         guard let token else { preconditionFailure("required() admits no null token") }
         let (arn, call) = try callbackTarget(token)
