@@ -164,12 +164,12 @@ struct ExecutionRun: Sendable {
 
     /// The earliest time a frame waits for (a Wait's end, a retry's delay, a call's timeout).
     var wakeTime: Double? {
-        var wake: Double?
+        var wake = Double.infinity
         for f in frames.values {
-            let times = f.outstanding != nil ? [f.taskDeadline, f.heartbeatDeadline] : [f.resumeAt]
-            for case let t? in times { wake = min(wake ?? t, t) }
+            wake = f.outstanding != nil ? min(wake, f.taskDeadline ?? .infinity, f.heartbeatDeadline ?? .infinity)
+                                        : min(wake, f.resumeAt ?? .infinity)
         }
-        return wake
+        return wake.isFinite ? wake : nil
     }
 
     /// Whether a Task call waits to be taken by the host.
@@ -259,11 +259,16 @@ struct ExecutionRun: Sendable {
 
     /// Closes the execution as StopExecution does: an ExecutionAborted event.
     mutating func abort(error: String?, cause: String?, now: Double) {
+        frames.removeAll()
+        record("ExecutionAborted", "executionAbortedEventDetails", Self.errorDetails(error, cause), now)
+    }
+
+    /// An event's `error` and `cause`, each only when given.
+    static func errorDetails(_ error: String?, _ cause: String?) -> [(String, JSONValue)] {
         var details: [(String, JSONValue)] = []
         if let error { details.append(("error", .string(error))) }
         if let cause { details.append(("cause", .string(cause))) }
-        frames.removeAll()
-        record("ExecutionAborted", "executionAbortedEventDetails", details, now)
+        return details
     }
 
     // MARK: - Driving frames
@@ -327,10 +332,7 @@ struct ExecutionRun: Sendable {
             record("ExecutionSucceeded", "executionSucceededEventDetails",
                    [("output", .string(output.jsonText)), ("outputDetails", HistoryEvent.notTruncated)], now)
         case .failed(let error, let cause):
-            var details: [(String, JSONValue)] = []
-            if let error { details.append(("error", .string(error))) }
-            if let cause { details.append(("cause", .string(cause))) }
-            record("ExecutionFailed", "executionFailedEventDetails", details, now)
+            record("ExecutionFailed", "executionFailedEventDetails", Self.errorDetails(error, cause), now)
         }
         return outcome
     }
@@ -577,10 +579,9 @@ struct ExecutionRun: Sendable {
         f.taskDeadline = nil
         f.heartbeatDeadline = nil
         let cause = heartbeat ? nil : "The task did not complete within \(f.taskTimeout ?? 0) seconds."
-        var details: [(String, JSONValue)] = [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource)),
-                                              ("error", .string("States.Timeout"))]
-        if let cause { details.append(("cause", .string(cause))) }
-        record("TaskTimedOut", "taskTimedOutEventDetails", details, now, in: &f)
+        record("TaskTimedOut", "taskTimedOutEventDetails",
+               [("resourceType", .string(call.resource.resourceType)), ("resource", .string(call.resource.resource))]
+                   + Self.errorDetails("States.Timeout", cause), now, in: &f)
         return handle(error: "States.Timeout", cause: cause, task.retriers, task.catchers, state, now, &f, heartbeat: heartbeat)
     }
 
