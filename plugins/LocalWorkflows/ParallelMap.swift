@@ -244,9 +244,7 @@ extension ExecutionRun {
         // The Succeeded event does not move the state's chain on: its Exited event follows the
         // same event (recorded by AWS: MapStateSucceeded and MapStateExited both follow the last
         // MapIterationSucceeded; ParallelStateExited follows the last branch's last event).
-        var isMap = false
-        if case .map = state.kind { isMap = true }
-        append(isMap ? "MapStateSucceeded" : "ParallelStateSucceeded", "", [], now, previous: f.lastEventId)
+        append(state.kind.typeName + "StateSucceeded", "", [], now, previous: f.lastEventId)
         return .succeeded(c.results)
     }
 
@@ -255,8 +253,7 @@ extension ExecutionRun {
     /// children are stopped); nil otherwise.
     mutating func collect(_ p: Int, slot: Int, _ outcome: Outcome, lastEventId: Int, _ now: Double) -> CompositeEnd? {
         guard var f = frames[p], var c = f.composite, let state = f.machine.states[f.current] else { return nil }
-        var isMap = false
-        if case .map = state.kind { isMap = true }
+        let isMap = state.kind.isMap
         c.running -= 1
         c.trigger = lastEventId
         f.lastEventId = lastEventId
@@ -277,7 +274,7 @@ extension ExecutionRun {
             if isMap { append("MapIterationFailed", "mapIterationFailedEventDetails", iteration, now, previous: lastEventId) }
             // "If any branch fails ... all its branches are stopped" (the developer guide).
             abortChildren(p, now)
-            record(isMap ? "MapStateFailed" : "ParallelStateFailed", "", [], now, frame: p)
+            record(state.kind.typeName + "StateFailed", "", [], now, frame: p)
             return .failed(StateFailure(error: error ?? (isMap ? "States.TaskFailed" : "States.BranchFailed"), cause: cause ?? ""))
         }
     }
@@ -295,7 +292,7 @@ extension ExecutionRun {
                 append(state.kind.typeName + "StateAborted", "", [], now, previous: previous)
                 previous = events
             }
-            if case .map = parentState.kind {
+            if parentState.kind.isMap {
                 append("MapIterationAborted", "mapIterationAbortedEventDetails",
                        [("name", .string(parentState.name)), ("index", .int(Int64(f.slot)))], now, previous: previous)
             }
@@ -327,8 +324,7 @@ extension ExecutionRun {
                 }
             }
         }
-        if case .ended(let o) = step { return o }
-        return nil
+        return step.outcome
     }
 }
 

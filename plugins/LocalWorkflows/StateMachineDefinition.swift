@@ -70,6 +70,11 @@ struct StateMachineDefinition: Sendable {
             }
         }
 
+        var isMap: Bool {
+            if case .map = self { return true }
+            return false
+        }
+
         /// A Parallel's or Map's InputPath, Parameters, result paths, Retry and Catch.
         var compositeFlow: CompositeFlow? {
             switch self {
