@@ -1,5 +1,3 @@
-import GatehouseJSON
-
 /// One call's answer held until what the call changed is on disk (group commit).
 public struct HeldAnswer<Reply> {
     public let status: Int
